@@ -1,0 +1,38 @@
+"""boto3 clients pointed at the right place.
+
+Inside a Lambda (local or AWS) the standard environment decides: ``AWS_ENDPOINT_URL`` is set by the local
+cloud's executor and absent on AWS, so handler code never names an endpoint.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from sfn_callback.config import LOCAL_CREDENTIALS, Target
+
+_RETRY = Config(retries={"max_attempts": 5, "mode": "standard"}, max_pool_connections=50)
+
+
+def session_for(target: Target) -> boto3.session.Session:
+    if target.profile:
+        return boto3.session.Session(profile_name=target.profile, region_name=target.region)
+    if target.is_local:
+        return boto3.session.Session(region_name=target.region, **LOCAL_CREDENTIALS)
+    return boto3.session.Session(region_name=target.region)
+
+
+def client(service: str, target: Target | None = None, **kwargs: Any):
+    """A client for ``service``; with no target, the ambient AWS configuration (as in a Lambda)."""
+    if target is None:
+        return _ambient_client(service)
+    kwargs.setdefault("config", _RETRY)
+    return session_for(target).client(service, endpoint_url=target.endpoint_url, **kwargs)
+
+
+@functools.lru_cache(maxsize=None)
+def _ambient_client(service: str):
+    return boto3.session.Session().client(service, config=_RETRY)
