@@ -1,0 +1,53 @@
+"""The ``sfn-callback`` command."""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+from sfn_callback.cli.common import CliState, resolve_endpoint
+from sfn_callback.config import DEFAULT_REGION
+
+app = typer.Typer(
+    name="sfn-callback",
+    help="Step Functions callback pattern: embedded local cloud, reference workflows, benchmarks and cost model.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+bench_app = typer.Typer(help="Benchmarks that print their figures (and a ratio against a baseline run in the same process).")
+app.add_typer(bench_app, name="bench")
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    endpoint: str = typer.Option(
+        None,
+        "--endpoint",
+        envvar="AWS_ENDPOINT_URL",
+        help="Local cloud, LocalStack or other endpoint URL; 'aws' for real AWS. Default: the local cloud on 127.0.0.1:4566.",
+    ),
+    region: str = typer.Option(DEFAULT_REGION, "--region", envvar="AWS_DEFAULT_REGION"),
+    profile: str = typer.Option(None, "--profile", envvar="AWS_PROFILE", help="AWS profile (real AWS)."),
+) -> None:
+    ctx.obj = CliState(endpoint=resolve_endpoint(endpoint), region=region, profile=profile)
+
+
+# Each component registers its commands in its own module; a module that is not there yet is skipped.
+for _module in (
+    "sfn_callback.cli.cloud",
+    "sfn_callback.cli.poc",
+    "sfn_callback.cli.approval",
+    "sfn_callback.cli.export",
+    "sfn_callback.cli.cost",
+    "sfn_callback.cli.deploy",
+    "sfn_callback.cli.report",
+):
+    try:
+        _mod = importlib.import_module(_module)
+    except ModuleNotFoundError as exc:  # pragma: no cover - only while a component is absent
+        if exc.name != _module:
+            raise
+        continue
+    _mod.register(app, bench_app)
