@@ -1,0 +1,92 @@
+"""Create-job use case (seed ``poc-create-job``): create the external job, store the token, schedule polling.
+
+Order matters: the token record is written before the schedule exists (so the first poll finds it), and if
+the schedule cannot be created the record is deleted again and the call fails: no record is left that
+nothing will ever poll.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Callable, Protocol
+
+from sfn_callback.poc.events import CreateJobEvent, InvalidEvent, parse
+from sfn_callback.poc.lifecycle import TokenRecord, TokenRepository, iso, new_record, utcnow
+
+
+class SchedulingFailed(RuntimeError):
+    """The polling schedule could not be created; the token record was removed again."""
+
+
+class ExternalApiError(RuntimeError):
+    """The external job API answered with an error."""
+
+
+class JobCreator(Protocol):
+    def create_job(self, payload: dict[str, Any]) -> dict[str, Any]: ...
+
+
+class ScheduleCreator(Protocol):
+    def create(self, schedule_name: str, job_id: str, interval_seconds: int) -> None: ...
+
+
+def check_interval(interval_seconds: int, allow_sub_minute: bool) -> None:
+    """EventBridge Scheduler on AWS knows ``rate(N minutes)`` with N >= 1; seconds exist only locally."""
+    if allow_sub_minute:
+        return
+    if interval_seconds < 60 or interval_seconds % 60:
+        raise InvalidEvent(
+            f"pollingConfig: an interval of {interval_seconds} s is not possible on AWS "
+            "(EventBridge Scheduler rate() takes whole minutes, at least 1); use intervalMinutes"
+        )
+
+
+@dataclass
+class CreateJobService:
+    jobs: JobCreator
+    repository: TokenRepository
+    schedules: ScheduleCreator
+    allow_sub_minute: bool = False
+    clock: Callable[[], datetime] = utcnow
+    log: Callable[..., None] = lambda message, **fields: None
+
+    def handle(self, event: Any) -> dict[str, Any]:
+        request: CreateJobEvent = parse(CreateJobEvent, event, "create-job")
+        config = request.polling_config
+        check_interval(config.interval, self.allow_sub_minute)
+
+        payload: dict[str, Any] = {"recordId": request.record.id, "data": request.record.data or {}}
+        if config.job_options is not None:
+            payload.update(config.job_options.as_payload())
+        job = self.jobs.create_job(payload)
+        job_id = job.get("jobId") if isinstance(job, dict) else None
+        if not isinstance(job_id, str) or not job_id:
+            raise ExternalApiError(f"the external job API returned no jobId: {job!r}")
+
+        now = self.clock()
+        record: TokenRecord = new_record(
+            job_id=job_id,
+            task_token=request.task_token,
+            execution_id=request.execution_id,
+            now=now,
+            interval_seconds=config.interval,
+            timeout_seconds=config.timeout,
+            max_attempts=config.max_attempts,
+        )
+        self.repository.put_new(record)
+        try:
+            self.schedules.create(record.schedule_name, job_id, config.interval)
+        except Exception as exc:
+            removed = self.repository.delete_polling(job_id)
+            raise SchedulingFailed(
+                f"could not create schedule {record.schedule_name}: {exc}"
+                + ("" if removed else " (the token record could not be removed)")
+            ) from exc
+        self.log("job created and polling scheduled", job_id=job_id, schedule=record.schedule_name)
+        return {
+            "jobId": job_id,
+            "status": "POLLING",
+            "scheduleName": record.schedule_name,
+            "expiresAt": iso(record.expires_at),
+        }

@@ -1,0 +1,1 @@
+"""Lambda entry points (``sfn_callback.poc.handlers.<name>.handler``)."""
