@@ -51,3 +51,7 @@ for _module in (
             raise
         continue
     _mod.register(app, bench_app)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,142 @@
+"""EventBridge Scheduler expressions: ``rate()``, ``at()`` and ``cron()``, parsed and stepped.
+
+The AWS forms (https://docs.aws.amazon.com/scheduler/latest/UserGuide/schedule-types.html):
+``rate(value unit)`` with minute(s), hour(s), day(s); ``at(yyyy-mm-ddThh:mm:ss)`` in the schedule's time zone;
+``cron(minutes hours day-of-month month day-of-week year)`` with AWS's day-of-week numbering (1 = SUN).
+Locally ``rate(N second|seconds)`` is accepted too (``allow_seconds``), so tests run in seconds; on AWS the
+minimum is one minute.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from croniter import croniter
+
+_RATE = re.compile(r"^rate\(\s*(\d+)\s+(second|seconds|minute|minutes|hour|hours|day|days)\s*\)$")
+_AT = re.compile(r"^at\((\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\)$")
+_CRON = re.compile(r"^cron\((.+)\)$")
+_UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+
+
+class ScheduleExpressionError(ValueError):
+    """The expression is not one EventBridge Scheduler accepts."""
+
+
+@dataclass(frozen=True)
+class ScheduleExpression:
+    kind: str  # "rate" | "at" | "cron"
+    text: str
+    tz: ZoneInfo
+    interval: timedelta | None = None
+    at: datetime | None = None
+    cron: str | None = None
+    years: frozenset[int] | None = None
+
+    def next_after(self, after: datetime, anchor: datetime) -> datetime | None:
+        """The first fire time strictly after ``after`` (UTC); ``anchor`` is when a rate schedule started."""
+        if self.kind == "rate":
+            assert self.interval is not None
+            if after < anchor:
+                return anchor
+            periods = int((after - anchor) / self.interval) + 1
+            return anchor + periods * self.interval
+        if self.kind == "at":
+            assert self.at is not None
+            return self.at if self.at > after else None
+        assert self.cron is not None
+        local = after.astimezone(self.tz)
+        iterator = croniter(self.cron, local)
+        for _ in range(10_000):
+            candidate: datetime = iterator.get_next(datetime)
+            if self.years is None or candidate.year in self.years:
+                return candidate.astimezone(timezone.utc)
+            if self.years and candidate.year > max(self.years):
+                return None
+        return None
+
+
+def parse(expression: str, tz_name: str | None = "UTC", allow_seconds: bool = False) -> ScheduleExpression:
+    """Parse an expression, raising :class:`ScheduleExpressionError` with the reason."""
+    try:
+        tz = ZoneInfo(tz_name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ScheduleExpressionError(f"Invalid ScheduleExpressionTimezone: {tz_name}") from exc
+    text = (expression or "").strip()
+    if match := _RATE.match(text):
+        value, unit = int(match.group(1)), match.group(2).rstrip("s")
+        if value <= 0:
+            raise ScheduleExpressionError(f"Invalid Schedule Expression {text}: the value must be positive.")
+        if unit == "second" and not allow_seconds:
+            raise ScheduleExpressionError(
+                f"Invalid Schedule Expression {text}: the unit must be minute(s), hour(s) or day(s)."
+            )
+        return ScheduleExpression("rate", text, tz, interval=timedelta(seconds=value * _UNIT_SECONDS[unit]))
+    if match := _AT.match(text):
+        try:
+            local = datetime.strptime(match.group(1), "%Y-%m-%dT%H:%M:%S").replace(tzinfo=tz)
+        except ValueError as exc:
+            raise ScheduleExpressionError(f"Invalid Schedule Expression {text}: {exc}.") from exc
+        return ScheduleExpression("at", text, tz, at=local.astimezone(timezone.utc))
+    if match := _CRON.match(text):
+        return _parse_cron(text, match.group(1), tz)
+    raise ScheduleExpressionError(
+        f"Invalid Schedule Expression {text}. Use at(yyyy-mm-ddThh:mm:ss), rate(value unit) or cron(fields)."
+    )
+
+
+def _parse_cron(text: str, body: str, tz: ZoneInfo) -> ScheduleExpression:
+    fields = body.split()
+    if len(fields) != 6:
+        raise ScheduleExpressionError(
+            f"Invalid Schedule Expression {text}: cron needs 6 fields (minutes hours day-of-month month "
+            f"day-of-week year), got {len(fields)}."
+        )
+    minute, hour, dom, month, dow, year = fields
+    if (dom == "?") == (dow == "?"):
+        raise ScheduleExpressionError(
+            f"Invalid Schedule Expression {text}: exactly one of day-of-month and day-of-week must be '?'."
+        )
+    # AWS numbers days of the week 1-7 from Sunday; croniter numbers them 0-6.
+    dow = re.sub(r"(?<![#\d])(\d)", lambda m: str(int(m.group(1)) - 1), dow)
+    expr = " ".join("*" if f == "?" else f for f in (minute, hour, dom, month, dow))
+    if not croniter.is_valid(expr):
+        raise ScheduleExpressionError(f"Invalid Schedule Expression {text}.")
+    years = None if year == "*" else frozenset(_expand_years(year, text))
+    return ScheduleExpression("cron", text, tz, cron=expr, years=years)
+
+
+def _expand_years(field: str, text: str) -> list[int]:
+    years: list[int] = []
+    for part in field.split(","):
+        step = 1
+        if "/" in part:
+            part, step_text = part.split("/", 1)
+            step = int(step_text)
+        if "-" in part:
+            low, high = (int(p) for p in part.split("-", 1))
+        elif part.isdigit():
+            low = high = int(part)
+        else:
+            raise ScheduleExpressionError(f"Invalid Schedule Expression {text}: bad year field {field}.")
+        years.extend(range(low, high + 1, step))
+    return years
+
+
+def to_datetime(value: object) -> datetime | None:
+    """Scheduler dates as moto stores them (epoch seconds or ISO text) to aware UTC datetimes."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    if isinstance(value, (int, float)):
+        return datetime.fromtimestamp(float(value), tz=timezone.utc)
+    text = str(value)
+    try:
+        return datetime.fromtimestamp(float(text), tz=timezone.utc)
+    except ValueError:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)

@@ -1,0 +1,304 @@
+"""The embedded local cloud: moto's server plus the AWS machinery moto does not simulate.
+
+moto (``ThreadedMotoServer``) serves the AWS APIs with Step Functions execution on, in account
+``000000000000``. Added here, in the server's own process:
+
+* Lambda invokes run the deployed zip's Python handler (:mod:`lambda_runtime`);
+* a schedule runner fires EventBridge Scheduler schedules (:mod:`scheduler_runner`);
+* SQS event source mappings poll like Lambda's (:mod:`sqs_poller`);
+* input checks moto lacks (malformed zips, schedule expressions, schedule groups, target ARNs);
+* ``GET /health`` (also ``/_localstack/health``) for scripts to wait on.
+
+One local cloud per process: moto's backends are process-global.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import threading
+import time
+import zipfile
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from sfn_callback.config import DEFAULT_REGION, LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS
+
+log = logging.getLogger("sfn_callback.localcloud")
+
+SERVICES = ("lambda", "stepfunctions", "dynamodb", "sqs", "scheduler", "iam", "sts", "logs", "s3", "events")
+
+
+@dataclass
+class LocalCloudConfig:
+    host: str = "127.0.0.1"
+    port: int = 4566
+    region: str = DEFAULT_REGION
+    lambda_concurrency: int = 10
+    scheduler_tick: float = 0.1
+    scheduler_duplicate_rate: float = 0.0
+    lambda_async_retries: int = 2
+    lambda_async_retry_delay: float = 1.0
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> "LocalCloudConfig":
+        env = os.environ
+        config = cls(
+            lambda_concurrency=int(env.get("SFN_CALLBACK_LAMBDA_CONCURRENCY", cls.lambda_concurrency)),
+            scheduler_tick=float(env.get("SFN_CALLBACK_SCHEDULER_TICK", cls.scheduler_tick)),
+            scheduler_duplicate_rate=float(env.get("SFN_CALLBACK_SCHEDULER_DUPLICATES", 0.0)),
+            lambda_async_retries=int(env.get("SFN_CALLBACK_LAMBDA_ASYNC_RETRIES", cls.lambda_async_retries)),
+            lambda_async_retry_delay=float(env.get("SFN_CALLBACK_LAMBDA_ASYNC_RETRY_DELAY",
+                                                   cls.lambda_async_retry_delay)),
+        )
+        for key, value in overrides.items():
+            if value is not None:
+                setattr(config, key, value)
+        return config
+
+
+class LocalCloud:
+    """Start, serve, stop. ``endpoint_url`` is valid after :meth:`start`."""
+
+    def __init__(self, config: LocalCloudConfig | None = None) -> None:
+        self.config = config or LocalCloudConfig()
+        self.endpoint_url = ""
+        self.started_at = 0.0
+        self._server: Any = None
+        self.executor: Any = None
+        self.scheduler: Any = None
+        self.sqs_poller: Any = None
+        self._reaper_stop = threading.Event()
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def start(self) -> "LocalCloud":
+        if self.config.host not in ("127.0.0.1", "localhost", "::1"):
+            raise ValueError(f"the local cloud listens on loopback only, not {self.config.host}")
+        os.environ["MOTO_ACCOUNT_ID"] = LOCAL_ACCOUNT_ID
+        os.environ.setdefault("AWS_DEFAULT_REGION", self.config.region)
+        from moto.core.config import default_user_config
+
+        default_user_config["stepfunctions"] = {"execute_state_machine": True}
+        default_user_config["lambda"] = {"use_docker": False}
+
+        from sfn_callback.localcloud.lambda_runtime import LambdaExecutor
+        from sfn_callback.localcloud.scheduler_runner import ScheduleRunner
+        from sfn_callback.localcloud.sqs_poller import EventSourceMappingPoller
+
+        self._server = _HealthServer(self, self.config.host, self.config.port)
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        # The Step Functions interpreter calls Lambda, SQS and DynamoDB at localhost:$MOTO_PORT.
+        os.environ["MOTO_PORT"] = str(port)
+        self.endpoint_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', 'localhost') else host}:{port}"
+        self.executor = LambdaExecutor(self.endpoint_url, self.config.region,
+                                       concurrency=self.config.lambda_concurrency,
+                                       async_retries=self.config.lambda_async_retries,
+                                       async_retry_delay=self.config.lambda_async_retry_delay)
+        _install_patches(self)
+        self.scheduler = ScheduleRunner(self._fire_target, tick=self.config.scheduler_tick,
+                                        duplicate_rate=self.config.scheduler_duplicate_rate)
+        self.sqs_poller = EventSourceMappingPoller(lambda region: self.client("sqs", region),
+                                                   self._invoke_arn)
+        self.scheduler.start()
+        self.sqs_poller.start()
+        threading.Thread(target=self._reap, name="lambda-reaper", daemon=True).start()
+        self.started_at = time.time()
+        log.info("local cloud ready at %s (account %s, region %s)", self.endpoint_url, LOCAL_ACCOUNT_ID,
+                 self.config.region)
+        return self
+
+    def stop(self) -> None:
+        self._reaper_stop.set()
+        for part in (self.scheduler, self.sqs_poller):
+            if part is not None:
+                part.stop()
+        if self.executor is not None:
+            self.executor.close()
+        if self._server is not None:
+            self._server.stop()
+        log.info("local cloud stopped")
+
+    def _reap(self) -> None:
+        while not self._reaper_stop.wait(30):
+            self.executor.reap_idle()
+
+    # -- helpers -----------------------------------------------------------------------------------
+    def client(self, service: str, region: str | None = None) -> Any:
+        return boto3.session.Session(**LOCAL_CREDENTIALS).client(
+            service, region_name=region or self.config.region, endpoint_url=self.endpoint_url,
+            config=Config(retries={"max_attempts": 3, "mode": "standard"}, max_pool_connections=50))
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "status": "running",
+            "endpoint": self.endpoint_url,
+            "account": LOCAL_ACCOUNT_ID,
+            "region": self.config.region,
+            "uptime_seconds": round(time.time() - self.started_at, 3) if self.started_at else 0,
+            "services": {name: "running" for name in SERVICES},
+            "lambda": {**self.executor.stats, "workers": self.executor.worker_count()} if self.executor else {},
+            "scheduler": dict(self.scheduler.stats) if self.scheduler else {},
+            "event_source_mappings": dict(self.sqs_poller.stats) if self.sqs_poller else {},
+        }
+
+    def function_spec(self, account_id: str, region: str, name_or_arn: str, qualifier: str | None = None) -> Any:
+        from moto.awslambda.utils import get_backend
+
+        from sfn_callback.localcloud.lambda_runtime import FunctionSpec
+
+        return FunctionSpec.from_moto(get_backend(account_id, region).get_function(name_or_arn, qualifier))
+
+    def _invoke_arn(self, account_id: str, region: str, function_arn: str, payload: bytes) -> Any:
+        return self.executor.invoke(self.function_spec(account_id, region, function_arn), payload)
+
+    def _fire_target(self, account_id: str, region: str, target: dict[str, Any], payload: str) -> None:
+        from sfn_callback.localcloud.scheduler_runner import input_text, new_execution_name, target_kind
+
+        arn = target["Arn"]
+        kind = target_kind(arn)
+        if kind == "lambda":
+            self.executor.invoke_async(self.function_spec(account_id, region, arn), payload or "{}")
+        elif kind == "sqs":
+            sqs = self.client("sqs", region)
+            url = sqs.get_queue_url(QueueName=arn.rsplit(":", 1)[-1], QueueOwnerAWSAccountId=arn.split(":")[4])
+            params: dict[str, Any] = {"QueueUrl": url["QueueUrl"], "MessageBody": payload or "{}"}
+            if group := target.get("SqsParameters", {}).get("MessageGroupId"):
+                params["MessageGroupId"] = group
+            sqs.send_message(**params)
+        elif kind == "states":
+            self.client("stepfunctions", region).start_execution(
+                stateMachineArn=arn, name=new_execution_name(), input=input_text(payload))
+        else:
+            raise ValueError(f"target service {kind!r} is not supported by the local schedule runner")
+
+
+class _HealthServer:
+    """moto's ThreadedMotoServer with a health route in front of moto's WSGI application."""
+
+    def __init__(self, cloud: LocalCloud, host: str, port: int) -> None:
+        from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+
+        cloud_ref = cloud
+
+        class _Server(ThreadedMotoServer):
+            def _server_entry(self) -> None:  # same as moto's, with the health route added
+                from werkzeug.serving import make_server
+
+                from moto.moto_server.werkzeug_app import (
+                    DomainDispatcherApplication,
+                    MotoRequestHandler,
+                    create_backend_app,
+                )
+
+                moto_app = DomainDispatcherApplication(create_backend_app)
+
+                def app(environ: dict[str, Any], start_response: Any) -> Any:
+                    if environ.get("PATH_INFO") in ("/health", "/_localstack/health") and \
+                            environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
+                        body = json.dumps(cloud_ref.health()).encode()
+                        start_response("200 OK", [("Content-Type", "application/json"),
+                                                  ("Content-Length", str(len(body)))])
+                        return [body]
+                    return moto_app(environ, start_response)
+
+                self._server = make_server(self._ip_address, self._port, app, True,
+                                           request_handler=MotoRequestHandler)
+                self._server_ready_event.set()
+                self._server.serve_forever()
+
+        self._impl = _Server(ip_address=host, port=port, verbose=False)
+
+    def start(self) -> None:
+        self._impl.start()
+
+    def get_host_and_port(self) -> tuple[str, int]:
+        return self._impl.get_host_and_port()
+
+    def stop(self) -> None:
+        self._impl.stop()
+
+
+# -- patches into moto -----------------------------------------------------------------------------
+_INVALID_ZIP = "Could not unzip uploaded file. Please check your file, then try to upload again."
+
+
+def _install_patches(cloud: LocalCloud) -> None:
+    from moto.awslambda import models as lambda_models
+    from moto.awslambda.exceptions import InvalidParameterValueException
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+    from moto.scheduler import models as scheduler_models
+    from moto.scheduler.exceptions import ScheduleGroupNotFound, ValidationException
+    from moto.sqs.models import Queue
+
+    from sfn_callback.localcloud.lambda_runtime import FunctionSpec
+    from sfn_callback.localcloud.schedules import ScheduleExpressionError, parse
+    from sfn_callback.localcloud.scheduler_runner import target_kind
+
+    # Lambda: run the real handler.
+    def invoke(self: Any, function_name: str, qualifier: str | None, body: Any, headers: Any,
+               response_headers: Any) -> bytes:
+        fn = self.get_function(function_name, qualifier)
+        spec = FunctionSpec.from_moto(fn)
+        invocation_type = (headers.get("X-Amz-Invocation-Type") or "RequestResponse") if headers else "RequestResponse"
+        response_headers["x-amz-executed-version"] = spec.version
+        if invocation_type == "DryRun":
+            return b""
+        if invocation_type == "Event":
+            cloud.executor.invoke_async(spec, body)
+            return b""
+        result = cloud.executor.invoke(spec, body)
+        if result.function_error:
+            response_headers["x-amz-function-error"] = result.function_error
+            log.warning("function %s returned an error: %s", spec.name, result.payload[:500].decode("utf-8", "replace"))
+        response_headers["Content-Length"] = str(len(result.payload))
+        return result.payload
+
+    LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]
+
+    # Lambda: reject what AWS rejects at upload.
+    original_zipfile_content = lambda_models._zipfile_content
+
+    def zipfile_content(zipfile_content: Any) -> Any:
+        content = original_zipfile_content(zipfile_content)
+        if not zipfile.is_zipfile(io.BytesIO(content[0])):
+            log.error("rejected a function upload: %s", _INVALID_ZIP)
+            raise InvalidParameterValueException(_INVALID_ZIP)
+        return content
+
+    lambda_models._zipfile_content = zipfile_content
+
+    # SQS: no synchronous delivery inside SendMessage; the event source poller delivers instead.
+    Queue.lambda_event_source_mappings = property(lambda self: {}, lambda self, value: None)  # type: ignore
+
+    # Scheduler: validate what AWS validates.
+    backend_cls = scheduler_models.EventBridgeSchedulerBackend
+    original_create, original_update = backend_cls.create_schedule, backend_cls.update_schedule
+
+    def check(self: Any, group_name: str | None, expression: str, tz: str | None, target: dict[str, Any]) -> None:
+        if (group_name or "default") not in self.schedule_groups:
+            raise ScheduleGroupNotFound(group_name or "default")
+        try:
+            parse(expression, tz, allow_seconds=True)
+            target_kind((target or {}).get("Arn", ""))
+        except ScheduleExpressionError as exc:
+            log.error("rejected a schedule: %s", exc)
+            raise ValidationException(str(exc)) from exc
+
+    def create_schedule(self: Any, **kwargs: Any) -> Any:
+        check(self, kwargs.get("group_name"), kwargs.get("schedule_expression", ""),
+              kwargs.get("schedule_expression_timezone"), kwargs.get("target", {}))
+        return original_create(self, **kwargs)
+
+    def update_schedule(self: Any, **kwargs: Any) -> Any:
+        check(self, kwargs.get("group_name"), kwargs.get("schedule_expression", ""),
+              kwargs.get("schedule_expression_timezone"), kwargs.get("target", {}))
+        return original_update(self, **kwargs)
+
+    backend_cls.create_schedule = create_schedule  # type: ignore[method-assign]
+    backend_cls.update_schedule = update_schedule  # type: ignore[method-assign]
