@@ -180,8 +180,11 @@ def test_create_job_handler_bad_events(aws, event, capsys):
 
 
 def test_handler_logs_mask_the_token(aws, capsys):
+    import sys
+
     from sfn_callback.poc.handlers import create_job
 
+    create_job.logger.registered_handler.setStream(sys.stdout)  # the stream captured for this test
     with pytest.raises(Exception):  # the simulated API function does not exist here
         create_job.handler({"record": {"id": "r"}, "taskToken": TOKEN, "executionId": "e",
                             "pollingConfig": {"intervalSeconds": 1, "maxAttempts": 3, "timeoutSeconds": 9}}, Ctx())
