@@ -184,7 +184,7 @@ def test_handler_logs_mask_the_token(aws, capsys):
 
     from sfn_callback.poc.handlers import create_job
 
-    create_job.logger.registered_handler.setStream(sys.stdout)  # the stream captured for this test
+    create_job.logger.registered_handler.stream = sys.stdout  # the stream captured for this test
     with pytest.raises(Exception):  # the simulated API function does not exist here
         create_job.handler({"record": {"id": "r"}, "taskToken": TOKEN, "executionId": "e",
                             "pollingConfig": {"intervalSeconds": 1, "maxAttempts": 3, "timeoutSeconds": 9}}, Ctx())
