@@ -37,6 +37,7 @@ def main(
 # Each component registers its commands in its own module; a module that is not there yet is skipped.
 for _module in (
     "sfn_callback.cli.cloud",
+    "sfn_callback.cli.demo",
     "sfn_callback.cli.poc",
     "sfn_callback.cli.approval",
     "sfn_callback.cli.export",

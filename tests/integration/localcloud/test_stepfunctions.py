@@ -1,0 +1,110 @@
+"""Step Functions on the local cloud calls the real handlers, including waitForTaskToken."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+import pytest
+
+pytestmark = pytest.mark.cloud
+
+APP = '''
+import json, os, boto3
+
+def handler(event, context):
+    if "token" in event:
+        # Park the token where the test can find it, as a callback-pattern Lambda does.
+        boto3.client("dynamodb").put_item(TableName=os.environ["TABLE"], Item={
+            "pk": {"S": event["key"]}, "token": {"S": event["token"]}})
+        return {"parked": True}
+    return {"doubled": event["n"] * 2}
+'''
+
+
+def wait_for(predicate, timeout=20.0, interval=0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("condition not met in time")
+
+
+def wait_status(sfn, arn, statuses=("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"), timeout=20.0):
+    return wait_for(lambda: (d := sfn.describe_execution(executionArn=arn))["status"] in statuses and d, timeout)
+
+
+@pytest.fixture(scope="module")
+def fn_arn(local_cloud, make_function):
+    ddb = local_cloud.client("dynamodb")
+    ddb.create_table(TableName="lc-tokens", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                     BillingMode="PAY_PER_REQUEST")
+    return make_function("lc-sfn-task", APP, env={"TABLE": "lc-tokens"})
+
+
+def create_machine(local_cloud, name, definition):
+    sfn = local_cloud.client("stepfunctions")
+    return sfn.create_state_machine(name=name, definition=json.dumps(definition),
+                                    roleArn=local_cloud.role_arn())["stateMachineArn"]
+
+
+def test_lambda_invoke_task_runs_the_real_handler(local_cloud, fn_arn):
+    arn = create_machine(local_cloud, "lc-invoke", {
+        "StartAt": "Double",
+        "States": {"Double": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                              "Parameters": {"FunctionName": fn_arn, "Payload": {"n.$": "$.n"}},
+                              "OutputPath": "$.Payload", "End": True}},
+    })
+    sfn = local_cloud.client("stepfunctions")
+    execution = sfn.start_execution(stateMachineArn=arn, name=f"x-{uuid.uuid4()}", input=json.dumps({"n": 21}))
+    done = wait_status(sfn, execution["executionArn"])
+    assert done["status"] == "SUCCEEDED"
+    assert json.loads(done["output"]) == {"doubled": 42}
+
+
+def test_wait_for_task_token_pauses_until_send_task_success(local_cloud, fn_arn):
+    arn = create_machine(local_cloud, "lc-callback", {
+        "StartAt": "Park",
+        "States": {"Park": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+                            "Parameters": {"FunctionName": fn_arn,
+                                           "Payload": {"key.$": "$$.Execution.Name", "token.$": "$$.Task.Token"}},
+                            "TimeoutSeconds": 60, "End": True}},
+    })
+    sfn = local_cloud.client("stepfunctions")
+    ddb = local_cloud.client("dynamodb")
+    name = f"cb-{uuid.uuid4()}"
+    execution = sfn.start_execution(stateMachineArn=arn, name=name, input="{}")
+    item = wait_for(lambda: ddb.get_item(TableName="lc-tokens", Key={"pk": {"S": name}}).get("Item"))
+    time.sleep(0.5)
+    assert sfn.describe_execution(executionArn=execution["executionArn"])["status"] == "RUNNING"
+    sfn.send_task_success(taskToken=item["token"]["S"], output=json.dumps({"answer": 42}))
+    done = wait_status(sfn, execution["executionArn"])
+    assert done["status"] == "SUCCEEDED"
+    assert json.loads(done["output"]) == {"answer": 42}
+    # The token is finished: a second callback is refused.
+    with pytest.raises(sfn.exceptions.ClientError) as again:
+        sfn.send_task_success(taskToken=item["token"]["S"], output="{}")
+    assert again.value.response["Error"]["Code"] in {"InvalidToken", "TaskDoesNotExist", "TaskTimedOut"}
+
+
+def test_task_failure_from_handler_error_reaches_catch(local_cloud, make_function):
+    failing = make_function("lc-sfn-fail", "def handler(e, c):\n    raise RuntimeError('external job exploded')\n")
+    arn = create_machine(local_cloud, "lc-catch", {
+        "StartAt": "Call",
+        "States": {
+            "Call": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                     "Parameters": {"FunctionName": failing, "Payload": {}},
+                     "Catch": [{"ErrorEquals": ["RuntimeError"], "ResultPath": "$.error", "Next": "Caught"}],
+                     "End": True},
+            "Caught": {"Type": "Pass", "End": True},
+        },
+    })
+    sfn = local_cloud.client("stepfunctions")
+    execution = sfn.start_execution(stateMachineArn=arn, name=f"f-{uuid.uuid4()}", input="{}")
+    done = wait_status(sfn, execution["executionArn"])
+    assert done["status"] == "SUCCEEDED"
+    assert json.loads(done["output"])["error"]["Error"] == "RuntimeError"

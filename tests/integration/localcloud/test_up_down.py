@@ -1,0 +1,56 @@
+"""`sfn-callback up --detach` / `down` as a script uses them: real subprocesses, health over HTTP."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from sfn_callback.localcloud import process
+
+
+def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "sfn_callback.cli.main", *args], capture_output=True, text=True,
+                          env=env, timeout=60)
+
+
+def test_detach_health_and_down(tmp_path):
+    env = {**os.environ, "SFN_CALLBACK_STATE_DIR": str(tmp_path)}
+    port = process.free_port()
+    started = cli("up", "--detach", "--port", str(port), env=env)
+    assert started.returncode == 0, started.stderr
+    assert f"http://127.0.0.1:{port}" in started.stdout
+    assert "aws --endpoint-url" in started.stdout
+    status = process.health(f"http://127.0.0.1:{port}")
+    assert status and status["status"] == "running"
+    assert {"lambda", "stepfunctions", "dynamodb", "sqs", "scheduler"} <= set(status["services"])
+    assert (tmp_path / f"localcloud-{port}.pid").exists()
+
+    again = cli("up", "--detach", "--port", str(port), env=env)
+    assert again.returncode == 1 and "already answers" in again.stderr
+
+    stopped = cli("down", "--port", str(port), env=env)
+    assert stopped.returncode == 0, stopped.stderr
+    assert process.health(f"http://127.0.0.1:{port}", timeout=0.5) is None
+    assert not (tmp_path / f"localcloud-{port}.pid").exists()
+    assert cli("down", "--port", str(port), env=env).returncode == 1
+
+
+def test_refuses_a_non_loopback_host(tmp_path):
+    env = {**os.environ, "SFN_CALLBACK_STATE_DIR": str(tmp_path)}
+    refused = cli("up", "--host", "0.0.0.0", "--port", str(process.free_port()), env=env)
+    assert refused.returncode != 0
+    assert "loopback" in refused.stderr
+
+
+def test_bench_cloud_prints_one_json_document(tmp_path):
+    import json
+
+    env = {**os.environ, "SFN_CALLBACK_STATE_DIR": str(tmp_path)}
+    done = cli("bench", "cloud", "--invokes", "5", "--callbacks", "3", "--json", env=env)
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(done.stdout)  # exactly one JSON document on stdout; progress went to stderr
+    assert figures["invoke_warm"]["n"] == 5
+    assert figures["callback_ours"]["n"] == figures["callback_bare_moto"]["n"] == 3
+    assert figures["up_to_healthy_s"] > 0
+    assert figures["callback_ratio_p50"] > 0
