@@ -1,7 +1,8 @@
 """Cost model of the callback pattern versus polling: dated prices, per-job and monthly costs, thresholds.
 
 Pure computation (no cloud): the measurement code passes in per-job usage counts and gets back costs,
-reductions, the break-even point and where a target reduction is reached, as data, a Rich table or a plot.
+reductions, the break-even point and where a target reduction is reached, as data, a Rich table or a plot
+(``sfn_callback.cost.plot``, which needs matplotlib).
 """
 
 from sfn_callback.cost.comparison import Comparison, compare_designs, measurements_from_dict
@@ -20,6 +21,7 @@ from sfn_callback.cost.model import (
     reduction_percent,
 )
 from sfn_callback.cost.pricing import PriceTable, available_regions, load_price_table
+from sfn_callback.cost.tables import render_comparison
 from sfn_callback.cost.usage import METERS, UsageCounts
 
 __all__ = [
@@ -45,4 +47,5 @@ __all__ = [
     "monthly_bill",
     "polls_for_reduction",
     "reduction_percent",
+    "render_comparison",
 ]

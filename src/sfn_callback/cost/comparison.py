@@ -9,7 +9,6 @@ affine fits (see :mod:`sfn_callback.cost.model`).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -163,11 +162,10 @@ def compare_designs(
     """
     if design_name == baseline_name:
         raise ValueError(f"the design and the baseline need different names, both are {design_name!r}")
-    if jobs_per_month is not None and (not math.isfinite(jobs_per_month) or jobs_per_month < 0):
-        raise ValueError(f"jobs per month must be a finite number >= 0, got {jobs_per_month!r}")
     design_fit = fit_affine(design_measurements)
     baseline_fit = fit_affine(baseline_measurements)
-    values = sorted({float(p) for p in (polls if polls is not None else [*design_measurements, *baseline_measurements])})
+    requested = polls if polls is not None else [*design_measurements, *baseline_measurements]
+    values = sorted({float(p) for p in requested})
     rows = []
     for p in values:
         if p in design_measurements and p in baseline_measurements:

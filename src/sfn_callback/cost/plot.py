@@ -69,7 +69,7 @@ def plot_cost_per_job(comparison: Comparison, out_path: str | Path, *, max_polls
         ax.set_xlabel("polls per job")
         ax.set_ylabel(f"cost per job ({currency}, no free tier)")
         ax.set_title(f"Cost per job, {prices.region}, prices as of {prices.as_of.isoformat()}")
-        ax.set_xlim(start, end)
+        ax.set_xlim(start - 0.02 * (end - start), end)
         ax.set_ylim(bottom=0)
         ax.grid(True, alpha=0.3)
         ax.legend()

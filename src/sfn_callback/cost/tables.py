@@ -24,7 +24,8 @@ def describe_threshold(threshold: Threshold | None, what: str) -> str:
     if threshold is None:
         return f"{what}: never, at any number of polls per job"
     note = " (extrapolated beyond the measured polls)" if threshold.extrapolated else ""
-    return f"{what}: from {format_polls(threshold.polls)} polls per job{note}"
+    unit = "poll" if threshold.polls == 1 else "polls"
+    return f"{what}: from {format_polls(threshold.polls)} {unit} per job{note}"
 
 
 def _monthly_cell(row: DesignRow, currency: str) -> str:
@@ -50,7 +51,7 @@ def render_comparison(comparison: Comparison) -> Table:
         ),
     )
     table.add_column("polls/job", justify="right")
-    table.add_column("counts")
+    table.add_column("counts from")
     table.add_column(f"{design} per job", justify="right")
     table.add_column(f"{baseline} per job", justify="right")
     table.add_column("reduction", justify="right")

@@ -16,13 +16,34 @@ TEST_TABLE: dict[str, Any] = {
     "currency": "USD",
     "sources": ["https://example.invalid/prices"],
     "meters": {
-        "state_transitions": {"service": "Step Functions", "unit": "transition", "price": 0.025, "per": 1000, "free_per_month": 4000, "source": "s"},
-        "lambda_invocations": {"service": "Lambda", "unit": "request", "price": 0.20, "per": 1_000_000, "free_per_month": 1_000_000, "source": "s"},
-        "lambda_gb_seconds": {"service": "Lambda", "unit": "GB-s", "price": 0.0000166667, "per": 1, "free_per_month": 400_000, "source": "s"},
-        "scheduler_invocations": {"service": "Scheduler", "unit": "invocation", "price": 1.00, "per": 1_000_000, "free_per_month": 14_000_000, "source": "s"},
-        "dynamodb_wcu": {"service": "DynamoDB", "unit": "WRU", "price": 0.625, "per": 1_000_000, "free_per_month": 0, "source": "s"},
-        "dynamodb_rcu": {"service": "DynamoDB", "unit": "RRU", "price": 0.125, "per": 1_000_000, "free_per_month": 0, "source": "s"},
-        "sqs_requests": {"service": "SQS", "unit": "request", "price": 0.40, "per": 1_000_000, "free_per_month": 1_000_000, "source": "s"},
+        "state_transitions": {
+            "service": "Step Functions", "unit": "transition", "price": 0.025, "per": 1000,
+            "free_per_month": 4000, "source": "s",
+        },
+        "lambda_invocations": {
+            "service": "Lambda", "unit": "request", "price": 0.20, "per": 1_000_000,
+            "free_per_month": 1_000_000, "source": "s",
+        },
+        "lambda_gb_seconds": {
+            "service": "Lambda", "unit": "GB-s", "price": 0.0000166667, "per": 1,
+            "free_per_month": 400_000, "source": "s",
+        },
+        "scheduler_invocations": {
+            "service": "Scheduler", "unit": "invocation", "price": 1.00, "per": 1_000_000,
+            "free_per_month": 14_000_000, "source": "s",
+        },
+        "dynamodb_wcu": {
+            "service": "DynamoDB", "unit": "WRU", "price": 0.625, "per": 1_000_000,
+            "free_per_month": 0, "source": "s",
+        },
+        "dynamodb_rcu": {
+            "service": "DynamoDB", "unit": "RRU", "price": 0.125, "per": 1_000_000,
+            "free_per_month": 0, "source": "s",
+        },
+        "sqs_requests": {
+            "service": "SQS", "unit": "request", "price": 0.40, "per": 1_000_000,
+            "free_per_month": 1_000_000, "source": "s",
+        },
     },
     "lambda_billing": {"granularity_ms": 1, "minimum_billed_ms": 1, "mb_per_gb": 1024},
 }

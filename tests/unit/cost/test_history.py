@@ -19,6 +19,7 @@ from sfn_callback.cost.history import (
 )
 
 T0 = datetime(2026, 11, 21, 12, 0, 0, tzinfo=timezone.utc)
+NOT_TRUNCATED = {"truncated": False}
 REGION = "us-east-1"
 CREATE_JOB = "arn:aws:lambda:us-east-1:000000000000:function:poc-create-job"
 
@@ -56,20 +57,28 @@ class History:
         self.add(
             f"{kind}StateEntered",
             after,
-            stateEnteredEventDetails={"name": name, "input": "{}", "inputDetails": {"truncated": False}},
+            stateEnteredEventDetails={"name": name, "input": "{}", "inputDetails": NOT_TRUNCATED},
         )
 
     def exit(self, kind: str, name: str) -> None:
-        self.add(f"{kind}StateExited", stateExitedEventDetails={"name": name, "output": "{}", "outputDetails": {"truncated": False}})
+        details = {"name": name, "output": "{}", "outputDetails": NOT_TRUNCATED}
+        self.add(f"{kind}StateExited", stateExitedEventDetails=details)
 
-    def task_attempt(self, resource_type: str, resource: str, outcome: str = "TaskSucceeded", after: timedelta = timedelta(milliseconds=10)) -> None:
+    def task_attempt(
+        self,
+        resource_type: str,
+        resource: str,
+        outcome: str = "TaskSucceeded",
+        after: timedelta = timedelta(milliseconds=10),
+    ) -> None:
         common = {"resourceType": resource_type, "resource": resource}
+        output = {"output": "{}", "outputDetails": NOT_TRUNCATED}
         self.add("TaskScheduled", taskScheduledEventDetails={**common, "region": REGION, "parameters": "{}"})
         self.add("TaskStarted", taskStartedEventDetails=dict(common))
         if resource.endswith(".waitForTaskToken"):
-            self.add("TaskSubmitted", taskSubmittedEventDetails={**common, "output": "{}", "outputDetails": {"truncated": False}})
+            self.add("TaskSubmitted", taskSubmittedEventDetails={**common, **output})
         if outcome == "TaskSucceeded":
-            self.add(outcome, after, taskSucceededEventDetails={**common, "output": "{}", "outputDetails": {"truncated": False}})
+            self.add(outcome, after, taskSucceededEventDetails={**common, **output})
         else:
             self.add(outcome, after, taskFailedEventDetails={**common, "error": "JobFailed", "cause": "simulated"})
 
@@ -79,7 +88,7 @@ class History:
         self.exit("Task", name)
 
     def succeed(self) -> None:
-        self.add("ExecutionSucceeded", executionSucceededEventDetails={"output": "{}", "outputDetails": {"truncated": False}})
+        self.add("ExecutionSucceeded", executionSucceededEventDetails={"output": "{}", "outputDetails": NOT_TRUNCATED})
 
 
 def polling_history(polls: int) -> list[dict[str, Any]]:
@@ -157,16 +166,17 @@ def test_legacy_lambda_tasks_and_start_failures() -> None:
     h = History()
     h.start()
     h.enter("Task", "Legacy")
-    details = {"resource": CREATE_JOB, "input": "{}", "inputDetails": {"truncated": False}}
+    details = {"resource": CREATE_JOB, "input": "{}", "inputDetails": NOT_TRUNCATED}
     h.add("LambdaFunctionScheduled", lambdaFunctionScheduledEventDetails=details)
-    h.add("LambdaFunctionStartFailed", lambdaFunctionStartFailedEventDetails={"error": "Lambda.ServiceException", "cause": "x"})
+    h.add("LambdaFunctionStartFailed", lambdaFunctionStartFailedEventDetails={"error": "Lambda.SdkClientException"})
     h.add("LambdaFunctionScheduled", lambdaFunctionScheduledEventDetails=details)
     h.add("LambdaFunctionStarted")
-    h.add("LambdaFunctionSucceeded", lambdaFunctionSucceededEventDetails={"output": "{}", "outputDetails": {"truncated": False}})
+    h.add("LambdaFunctionSucceeded", lambdaFunctionSucceededEventDetails={"output": "{}"})
     h.exit("Task", "Legacy")
     h.enter("Task", "Integrated")
-    h.add("TaskScheduled", taskScheduledEventDetails={"resourceType": "lambda", "resource": "invoke", "region": REGION, "parameters": "{}"})
-    h.add("TaskStartFailed", taskStartFailedEventDetails={"resourceType": "lambda", "resource": "invoke", "error": "e", "cause": "c"})
+    invoke = {"resourceType": "lambda", "resource": "invoke"}
+    h.add("TaskScheduled", taskScheduledEventDetails={**invoke, "region": REGION, "parameters": "{}"})
+    h.add("TaskStartFailed", taskStartFailedEventDetails={**invoke, "error": "e", "cause": "c"})
     h.exit("Task", "Integrated")
     h.succeed()
     # 2 scheduled legacy - 1 start failure + 1 scheduled integrated - 1 start failure = 1 ran

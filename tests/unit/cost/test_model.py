@@ -252,7 +252,9 @@ def test_polls_for_87_percent(design: AffineCounts, baseline: AffineCounts, pric
     assert found is not None
     assert found.polls == pytest.approx(93.5 / 4.75)
     assert not found.extrapolated
-    assert reduction_percent(cost_at(design, prices, found.polls).total, cost_at(baseline, prices, found.polls).total) == pytest.approx(87)
+    design_cost = cost_at(design, prices, found.polls).total
+    baseline_cost = cost_at(baseline, prices, found.polls).total
+    assert reduction_percent(design_cost, baseline_cost) == pytest.approx(87)
 
 
 def test_target_beyond_the_measurements_is_extrapolated(

@@ -19,15 +19,17 @@ def test_bundled_us_east_1_matches_the_design_facts() -> None:
     assert table.currency == "USD"
     assert isinstance(table.as_of, date)
     assert all(s.startswith("https://") for s in table.sources)
-    m = table.meters
-    # DESIGN.md, "Facts for the cost model".
-    assert (m["state_transitions"].price, m["state_transitions"].per, m["state_transitions"].free_per_month) == (0.025, 1000, 4000)
-    assert (m["lambda_invocations"].price, m["lambda_invocations"].per, m["lambda_invocations"].free_per_month) == (0.20, 1e6, 1e6)
-    assert (m["lambda_gb_seconds"].price, m["lambda_gb_seconds"].per, m["lambda_gb_seconds"].free_per_month) == (0.0000166667, 1, 400_000)
-    assert (m["scheduler_invocations"].price, m["scheduler_invocations"].per, m["scheduler_invocations"].free_per_month) == (1.00, 1e6, 14e6)
-    assert (m["dynamodb_wcu"].price, m["dynamodb_wcu"].per) == (0.625, 1e6)
-    assert (m["dynamodb_rcu"].price, m["dynamodb_rcu"].per) == (0.125, 1e6)
-    assert (m["sqs_requests"].price, m["sqs_requests"].per, m["sqs_requests"].free_per_month) == (0.40, 1e6, 1e6)
+    def terms(meter: str) -> tuple[float, float, float]:
+        return table.meters[meter].price, table.meters[meter].per, table.meters[meter].free_per_month
+
+    # DESIGN.md, "Facts for the cost model"; DynamoDB on-demand request units have no free allowance.
+    assert terms("state_transitions") == (0.025, 1000, 4000)
+    assert terms("lambda_invocations") == (0.20, 1e6, 1e6)
+    assert terms("lambda_gb_seconds") == (0.0000166667, 1, 400_000)
+    assert terms("scheduler_invocations") == (1.00, 1e6, 14e6)
+    assert terms("dynamodb_wcu") == (0.625, 1e6, 0)
+    assert terms("dynamodb_rcu") == (0.125, 1e6, 0)
+    assert terms("sqs_requests") == (0.40, 1e6, 1e6)
     assert table.lambda_billing.granularity_ms == 1
     assert table.lambda_billing.minimum_billed_ms == 1
     assert table.lambda_billing.mb_per_gb == 1024
