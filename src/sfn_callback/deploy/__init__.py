@@ -1,0 +1,1 @@
+"""Declarative stack spec, deterministic Lambda packaging, and an idempotent plan/apply deployer."""

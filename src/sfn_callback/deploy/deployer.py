@@ -1,0 +1,540 @@
+"""Plan and apply a ``Stack`` against a target (local cloud, LocalStack or AWS), idempotently.
+
+Each resource kind has a driver that reads the target's current state in the same shape as the spec's
+``properties()``, and creates, updates or deletes. Every created resource is tagged ``sfn-callback:stack``
+where the service allows tags, so a resource removed from the spec is found and planned for deletion.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from botocore.exceptions import ClientError
+
+from sfn_callback.config import Target
+from sfn_callback.deploy import packaging
+from sfn_callback.deploy.plan import CREATE, DELETE, UNCHANGED, UPDATE, Change, Plan, compute_plan
+from sfn_callback.deploy.spec import (
+    EventSourceMapping,
+    Function,
+    LogGroup,
+    MANAGED_TAG,
+    Queue,
+    Resource,
+    Role,
+    ScheduleGroup,
+    Stack,
+    StackContext,
+    StateMachine,
+    Table,
+    policy_document,
+)
+from sfn_callback.deploy.stack import build_stack
+from sfn_callback.util.aws import client as make_client
+
+INLINE_POLICY = "inline"
+
+
+def _code(exc: ClientError) -> str:
+    return exc.response.get("Error", {}).get("Code", "")
+
+
+NOT_FOUND = {
+    "ResourceNotFoundException",
+    "NoSuchEntity",
+    "AWS.SimpleQueueService.NonExistentQueue",
+    "QueueDoesNotExist",
+    "StateMachineDoesNotExist",
+    "NotFoundException",
+}
+
+
+def _absent(fn: Callable[[], Any]) -> Any:
+    try:
+        return fn()
+    except ClientError as exc:
+        if _code(exc) in NOT_FOUND:
+            return None
+        raise
+
+
+class Drivers:
+    """One read / create / update / delete per resource kind."""
+
+    def __init__(self, target: Target, ctx: StackContext, zip_bytes: bytes | None = None):
+        self.target = target
+        self.ctx = ctx
+        self._clients: dict[str, Any] = {}
+        self._zip = zip_bytes
+
+    def c(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = make_client(service, self.target)
+        return self._clients[service]
+
+    @property
+    def zip_bytes(self) -> bytes:
+        if self._zip is None:
+            self._zip = packaging.build_zip()
+        return self._zip
+
+    def tags(self) -> dict[str, str]:
+        return {MANAGED_TAG: self.ctx.stack_name}
+
+    def desired(self, r: Resource) -> dict[str, Any]:
+        if isinstance(r, Function):
+            return r.properties(self.ctx, packaging.code_sha256(self.zip_bytes))
+        return r.properties(self.ctx)
+
+    # ------------------------------------------------------------------------------------------ read
+    def read(self, r: Resource) -> dict[str, Any] | None:
+        return getattr(self, "read_" + r.kind.replace("-", "_"))(r)
+
+    def read_table(self, r: Table) -> dict[str, Any] | None:
+        desc = _absent(lambda: self.c("dynamodb").describe_table(TableName=r.name))
+        if desc is None:
+            return None
+        t = desc["Table"]
+        types = {a["AttributeName"]: a["AttributeType"] for a in t.get("AttributeDefinitions", [])}
+
+        def keys(schema: list[dict[str, str]]) -> tuple[list[str] | None, list[str] | None]:
+            hk = next((k["AttributeName"] for k in schema if k["KeyType"] == "HASH"), None)
+            rk = next((k["AttributeName"] for k in schema if k["KeyType"] == "RANGE"), None)
+            return ([hk, types.get(hk, "S")] if hk else None), ([rk, types.get(rk, "S")] if rk else None)
+
+        pk, sk = keys(t["KeySchema"])
+        gsis = sorted([g["IndexName"], *keys(g["KeySchema"])] for g in t.get("GlobalSecondaryIndexes", []) or [])
+        ttl = self.c("dynamodb").describe_time_to_live(TableName=r.name).get("TimeToLiveDescription", {})
+        ttl_attr = ttl.get("AttributeName") if ttl.get("TimeToLiveStatus") in ("ENABLED", "ENABLING") else None
+        return {"partitionKey": pk, "sortKey": sk, "gsis": gsis, "ttlAttribute": ttl_attr}
+
+    def read_queue(self, r: Queue) -> dict[str, Any] | None:
+        url = _absent(lambda: self.c("sqs").get_queue_url(QueueName=r.name)["QueueUrl"])
+        if url is None:
+            return None
+        attrs = self.c("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        redrive = json.loads(attrs["RedrivePolicy"]) if attrs.get("RedrivePolicy") else {}
+        return {
+            "visibilityTimeout": int(attrs.get("VisibilityTimeout", 30)),
+            "dlqArn": redrive.get("deadLetterTargetArn"),
+            "maxReceiveCount": int(redrive["maxReceiveCount"]) if redrive else None,
+        }
+
+    def read_role(self, r: Role) -> dict[str, Any] | None:
+        role = _absent(lambda: self.c("iam").get_role(RoleName=r.name)["Role"])
+        if role is None:
+            return None
+        trust = role.get("AssumeRolePolicyDocument")
+        trust = json.loads(trust) if isinstance(trust, str) else trust
+        pol = _absent(lambda: self.c("iam").get_role_policy(RoleName=r.name, PolicyName=INLINE_POLICY))
+        doc = pol["PolicyDocument"] if pol else None
+        doc = json.loads(doc) if isinstance(doc, str) else doc
+        return {"trust": trust, "policy": doc}
+
+    def read_function(self, r: Function) -> dict[str, Any] | None:
+        cfg = _absent(lambda: self.c("lambda").get_function_configuration(FunctionName=r.name))
+        if cfg is None:
+            return None
+        return {
+            "handler": cfg.get("Handler"),
+            "runtime": cfg.get("Runtime"),
+            "timeout": cfg.get("Timeout"),
+            "memory": cfg.get("MemorySize"),
+            "environment": dict(sorted((cfg.get("Environment") or {}).get("Variables", {}).items())),
+            "role": cfg.get("Role"),
+            "codeSha256": cfg.get("CodeSha256"),
+        }
+
+    def _mapping(self, r: EventSourceMapping) -> dict[str, Any] | None:
+        resp = _absent(lambda: self.c("lambda").list_event_source_mappings(FunctionName=r.function))
+        for m in (resp or {}).get("EventSourceMappings", []):
+            if m.get("EventSourceArn") == self.ctx.queue_arn(r.queue):
+                return m
+        return None
+
+    def read_event_source_mapping(self, r: EventSourceMapping) -> dict[str, Any] | None:
+        m = self._mapping(r)
+        if m is None:
+            return None
+        return {
+            "functionArn": m.get("FunctionArn"),
+            "queueArn": m.get("EventSourceArn"),
+            "batchSize": m.get("BatchSize"),
+            "reportBatchItemFailures": "ReportBatchItemFailures" in (m.get("FunctionResponseTypes") or []),
+        }
+
+    def read_schedule_group(self, r: ScheduleGroup) -> dict[str, Any] | None:
+        found = _absent(lambda: self.c("scheduler").get_schedule_group(Name=r.name))
+        return {} if found is not None else None
+
+    def read_log_group(self, r: LogGroup) -> dict[str, Any] | None:
+        groups = self.c("logs").describe_log_groups(logGroupNamePrefix=r.name).get("logGroups", [])
+        for g in groups:
+            if g["logGroupName"] == r.name:
+                return {"retentionDays": g.get("retentionInDays")}
+        return None
+
+    def read_state_machine(self, r: StateMachine) -> dict[str, Any] | None:
+        arn = self.ctx.state_machine_arn(r.name)
+        desc = _absent(lambda: self.c("stepfunctions").describe_state_machine(stateMachineArn=arn))
+        if desc is None:
+            return None
+        return {"definition": json.loads(desc["definition"]), "role": desc.get("roleArn")}
+
+    # ----------------------------------------------------------------------------------------- write
+    def create(self, r: Resource) -> None:
+        getattr(self, "create_" + r.kind.replace("-", "_"))(r)
+
+    def update(self, r: Resource, diff: tuple[str, ...]) -> None:
+        getattr(self, "update_" + r.kind.replace("-", "_"))(r, diff)
+
+    def delete(self, kind: str, name: str) -> None:
+        getattr(self, "delete_" + kind.replace("-", "_"))(name)
+
+    # tables
+    def create_table(self, r: Table) -> None:
+        attrs = {r.partition_key.name: r.partition_key.type}
+        schema = [{"AttributeName": r.partition_key.name, "KeyType": "HASH"}]
+        if r.sort_key:
+            attrs[r.sort_key.name] = r.sort_key.type
+            schema.append({"AttributeName": r.sort_key.name, "KeyType": "RANGE"})
+        gsis = []
+        for g in r.gsis:
+            attrs[g.partition_key.name] = g.partition_key.type
+            ks = [{"AttributeName": g.partition_key.name, "KeyType": "HASH"}]
+            if g.sort_key:
+                attrs[g.sort_key.name] = g.sort_key.type
+                ks.append({"AttributeName": g.sort_key.name, "KeyType": "RANGE"})
+            gsis.append({"IndexName": g.name, "KeySchema": ks, "Projection": {"ProjectionType": "ALL"}})
+        kwargs: dict[str, Any] = {
+            "TableName": r.name,
+            "AttributeDefinitions": [{"AttributeName": k, "AttributeType": v} for k, v in sorted(attrs.items())],
+            "KeySchema": schema,
+            "BillingMode": "PAY_PER_REQUEST",
+            "Tags": [{"Key": k, "Value": v} for k, v in self.tags().items()],
+        }
+        if gsis:
+            kwargs["GlobalSecondaryIndexes"] = gsis
+        ddb = self.c("dynamodb")
+        ddb.create_table(**kwargs)
+        ddb.get_waiter("table_exists").wait(TableName=r.name, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+        if r.ttl_attribute:
+            ddb.update_time_to_live(
+                TableName=r.name, TimeToLiveSpecification={"Enabled": True, "AttributeName": r.ttl_attribute}
+            )
+
+    def update_table(self, r: Table, diff: tuple[str, ...]) -> None:
+        if {"partitionKey", "sortKey"} & set(diff):
+            raise DeployError(f"table {r.name}: changing the key schema needs the table replaced (destroy first)")
+        current = self.read_table(r) or {}
+        if "gsis" in diff:
+            have = {g[0] for g in current.get("gsis", [])}
+            for g in r.gsis:
+                if g.name in have:
+                    continue
+                attrs = [{"AttributeName": g.partition_key.name, "AttributeType": g.partition_key.type}]
+                ks = [{"AttributeName": g.partition_key.name, "KeyType": "HASH"}]
+                if g.sort_key:
+                    attrs.append({"AttributeName": g.sort_key.name, "AttributeType": g.sort_key.type})
+                    ks.append({"AttributeName": g.sort_key.name, "KeyType": "RANGE"})
+                self.c("dynamodb").update_table(
+                    TableName=r.name,
+                    AttributeDefinitions=attrs,
+                    GlobalSecondaryIndexUpdates=[
+                        {"Create": {"IndexName": g.name, "KeySchema": ks, "Projection": {"ProjectionType": "ALL"}}}
+                    ],
+                )
+        if "ttlAttribute" in diff and r.ttl_attribute:
+            self.c("dynamodb").update_time_to_live(
+                TableName=r.name, TimeToLiveSpecification={"Enabled": True, "AttributeName": r.ttl_attribute}
+            )
+
+    def delete_table(self, name: str) -> None:
+        _absent(lambda: self.c("dynamodb").delete_table(TableName=name))
+
+    # queues
+    def _queue_attrs(self, r: Queue) -> dict[str, str]:
+        attrs = {"VisibilityTimeout": str(r.visibility_timeout)}
+        if r.dlq:
+            attrs["RedrivePolicy"] = json.dumps(
+                {"deadLetterTargetArn": self.ctx.queue_arn(r.dlq), "maxReceiveCount": r.max_receive_count}
+            )
+        return attrs
+
+    def create_queue(self, r: Queue) -> None:
+        self.c("sqs").create_queue(QueueName=r.name, Attributes=self._queue_attrs(r), tags=self.tags())
+
+    def update_queue(self, r: Queue, diff: tuple[str, ...]) -> None:
+        url = self.c("sqs").get_queue_url(QueueName=r.name)["QueueUrl"]
+        self.c("sqs").set_queue_attributes(QueueUrl=url, Attributes=self._queue_attrs(r))
+
+    def delete_queue(self, name: str) -> None:
+        url = _absent(lambda: self.c("sqs").get_queue_url(QueueName=name)["QueueUrl"])
+        if url:
+            _absent(lambda: self.c("sqs").delete_queue(QueueUrl=url))
+
+    # roles
+    def create_role(self, r: Role) -> None:
+        self.c("iam").create_role(
+            RoleName=r.name,
+            AssumeRolePolicyDocument=json.dumps(r.trust_policy()),
+            Tags=[{"Key": k, "Value": v} for k, v in self.tags().items()],
+        )
+        self._put_policy(r)
+
+    def _put_policy(self, r: Role) -> None:
+        if r.permissions:
+            self.c("iam").put_role_policy(
+                RoleName=r.name, PolicyName=INLINE_POLICY, PolicyDocument=json.dumps(policy_document(r.permissions))
+            )
+
+    def update_role(self, r: Role, diff: tuple[str, ...]) -> None:
+        if "trust" in diff:
+            self.c("iam").update_assume_role_policy(RoleName=r.name, PolicyDocument=json.dumps(r.trust_policy()))
+        if "policy" in diff:
+            self._put_policy(r)
+
+    def delete_role(self, name: str) -> None:
+        iam = self.c("iam")
+        names = _absent(lambda: iam.list_role_policies(RoleName=name)["PolicyNames"])
+        if names is None:
+            return
+        for policy in names:
+            _absent(lambda: iam.delete_role_policy(RoleName=name, PolicyName=policy))
+        _absent(lambda: iam.delete_role(RoleName=name))
+
+    # functions
+    def create_function(self, r: Function) -> None:
+        lam = self.c("lambda")
+        lam.create_function(
+            FunctionName=r.name,
+            Runtime=r.runtime,
+            Role=self.ctx.role_arn(r.role_name),
+            Handler=r.handler,
+            Code={"ZipFile": self.zip_bytes},
+            Timeout=r.timeout,
+            MemorySize=r.memory,
+            Environment={"Variables": r.environment(self.ctx)},
+            Tags=self.tags(),
+        )
+        self._wait_function(r.name)
+
+    def _wait_function(self, name: str) -> None:
+        for _ in range(120):
+            cfg = self.c("lambda").get_function_configuration(FunctionName=name)
+            if cfg.get("State", "Active") != "Pending" and cfg.get("LastUpdateStatus", "Successful") != "InProgress":
+                return
+            time.sleep(0.5)
+
+    def update_function(self, r: Function, diff: tuple[str, ...]) -> None:
+        lam = self.c("lambda")
+        if "codeSha256" in diff:
+            lam.update_function_code(FunctionName=r.name, ZipFile=self.zip_bytes)
+            self._wait_function(r.name)
+        if set(diff) - {"codeSha256"}:
+            lam.update_function_configuration(
+                FunctionName=r.name,
+                Runtime=r.runtime,
+                Role=self.ctx.role_arn(r.role_name),
+                Handler=r.handler,
+                Timeout=r.timeout,
+                MemorySize=r.memory,
+                Environment={"Variables": r.environment(self.ctx)},
+            )
+            self._wait_function(r.name)
+
+    def delete_function(self, name: str) -> None:
+        _absent(lambda: self.c("lambda").delete_function(FunctionName=name))
+
+    # event source mappings
+    def create_event_source_mapping(self, r: EventSourceMapping) -> None:
+        self.c("lambda").create_event_source_mapping(
+            FunctionName=r.function,
+            EventSourceArn=self.ctx.queue_arn(r.queue),
+            BatchSize=r.batch_size,
+            FunctionResponseTypes=["ReportBatchItemFailures"] if r.report_batch_item_failures else [],
+            Enabled=True,
+        )
+
+    def update_event_source_mapping(self, r: EventSourceMapping, diff: tuple[str, ...]) -> None:
+        m = self._mapping(r)
+        assert m is not None
+        self.c("lambda").update_event_source_mapping(
+            UUID=m["UUID"],
+            BatchSize=r.batch_size,
+            FunctionResponseTypes=["ReportBatchItemFailures"] if r.report_batch_item_failures else [],
+        )
+
+    def delete_event_source_mapping(self, name: str) -> None:
+        queue, function = name.split("->", 1)
+        m = self._mapping(EventSourceMapping(function=function, queue=queue))
+        if m is not None:
+            _absent(lambda: self.c("lambda").delete_event_source_mapping(UUID=m["UUID"]))
+
+    # schedule groups (schedules inside are deleted first)
+    def create_schedule_group(self, r: ScheduleGroup) -> None:
+        self.c("scheduler").create_schedule_group(
+            Name=r.name, Tags=[{"Key": k, "Value": v} for k, v in self.tags().items()]
+        )
+
+    def update_schedule_group(self, r: ScheduleGroup, diff: tuple[str, ...]) -> None:
+        return None
+
+    def delete_schedules(self, group: str) -> int:
+        sch = self.c("scheduler")
+        deleted = 0
+        token = None
+        names: list[str] = []
+        while True:
+            kwargs: dict[str, Any] = {"GroupName": group}
+            if token:
+                kwargs["NextToken"] = token
+            resp = _absent(lambda: sch.list_schedules(**kwargs))
+            if resp is None:
+                break
+            names += [s["Name"] for s in resp.get("Schedules", [])]
+            token = resp.get("NextToken")
+            if not token:
+                break
+        for name in names:
+            if _absent(lambda: sch.delete_schedule(Name=name, GroupName=group)) is not None:
+                deleted += 1
+        return deleted
+
+    def delete_schedule_group(self, name: str) -> None:
+        self.delete_schedules(name)
+        _absent(lambda: self.c("scheduler").delete_schedule_group(Name=name))
+
+    # log groups
+    def create_log_group(self, r: LogGroup) -> None:
+        self.c("logs").create_log_group(logGroupName=r.name, tags=self.tags())
+        if r.retention_days:
+            self.c("logs").put_retention_policy(logGroupName=r.name, retentionInDays=r.retention_days)
+
+    def update_log_group(self, r: LogGroup, diff: tuple[str, ...]) -> None:
+        if r.retention_days:
+            self.c("logs").put_retention_policy(logGroupName=r.name, retentionInDays=r.retention_days)
+
+    def delete_log_group(self, name: str) -> None:
+        _absent(lambda: self.c("logs").delete_log_group(logGroupName=name))
+
+    # state machines
+    def create_state_machine(self, r: StateMachine) -> None:
+        self.c("stepfunctions").create_state_machine(
+            name=r.name,
+            definition=json.dumps(r.definition()),
+            roleArn=self.ctx.role_arn(r.role),
+            type="STANDARD",
+            tags=[{"key": k, "value": v} for k, v in self.tags().items()],
+        )
+
+    def update_state_machine(self, r: StateMachine, diff: tuple[str, ...]) -> None:
+        self.c("stepfunctions").update_state_machine(
+            stateMachineArn=self.ctx.state_machine_arn(r.name),
+            definition=json.dumps(r.definition()),
+            roleArn=self.ctx.role_arn(r.role),
+        )
+
+    def delete_state_machine(self, name: str) -> None:
+        _absent(lambda: self.c("stepfunctions").delete_state_machine(stateMachineArn=self.ctx.state_machine_arn(name)))
+
+    # ------------------------------------------------------------------------------ managed inventory
+    def managed_existing(self) -> set[tuple[str, str]]:
+        """Resources in the target tagged as this stack's (functions, tables, state machines, roles)."""
+        found: set[tuple[str, str]] = set()
+        lam = self.c("lambda")
+        for page in lam.get_paginator("list_functions").paginate():
+            for f in page.get("Functions", []):
+                tags = _absent(lambda: lam.list_tags(Resource=f["FunctionArn"]).get("Tags", {})) or {}
+                if tags.get(MANAGED_TAG) == self.ctx.stack_name:
+                    found.add(("function", f["FunctionName"]))
+        ddb = self.c("dynamodb")
+        for page in ddb.get_paginator("list_tables").paginate():
+            for name in page.get("TableNames", []):
+                tags = _absent(
+                    lambda: ddb.list_tags_of_resource(ResourceArn=self.ctx.table_arn(name)).get("Tags", [])
+                ) or []
+                if {t["Key"]: t["Value"] for t in tags}.get(MANAGED_TAG) == self.ctx.stack_name:
+                    found.add(("table", name))
+        sfn = self.c("stepfunctions")
+        for page in sfn.get_paginator("list_state_machines").paginate():
+            for sm in page.get("stateMachines", []):
+                tags = _absent(lambda: sfn.list_tags_for_resource(resourceArn=sm["stateMachineArn"]).get("tags", []))
+                if {t["key"]: t["value"] for t in tags or []}.get(MANAGED_TAG) == self.ctx.stack_name:
+                    found.add(("state-machine", sm["name"]))
+        return found
+
+
+class DeployError(RuntimeError):
+    """The stack cannot be deployed as specified."""
+
+
+@dataclass
+class ApplyResult:
+    plan: Plan
+    applied: list[Change]
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "plan": self.plan.to_dict(),
+            "applied": [c.to_dict() for c in self.applied],
+            "seconds": round(self.seconds, 3),
+            "noChanges": not self.plan.has_changes,
+        }
+
+
+def context_for(target: Target, stack_name: str = "sfn-callback") -> StackContext:
+    account = make_client("sts", target).get_caller_identity()["Account"]
+    return StackContext(account_id=account, region=target.region, local=target.is_local, stack_name=stack_name)
+
+
+class Deployer:
+    def __init__(self, target: Target, stack: Stack | None = None, drivers: Drivers | None = None):
+        self.target = target
+        ctx = stack.ctx if stack is not None else context_for(target)
+        self.stack = stack if stack is not None else build_stack(ctx)
+        self.drivers = drivers or Drivers(target, self.stack.ctx)
+
+    def plan(self, detect_deletes: bool = True) -> Plan:
+        desired = [(r.kind, r.name, self.drivers.desired(r)) for r in self.stack.ordered()]
+        current = {(r.kind, r.name): self.drivers.read(r) for r in self.stack.ordered()}
+        managed = self.drivers.managed_existing() if detect_deletes else set()
+        return compute_plan(desired, current, managed)
+
+    def apply(self, plan: Plan | None = None, progress: Callable[[Change], None] | None = None) -> ApplyResult:
+        started = time.monotonic()
+        plan = plan or self.plan()
+        by_key = {(r.kind, r.name): r for r in self.stack.ordered()}
+        applied: list[Change] = []
+        for change in plan.changes:
+            if change.action == UNCHANGED:
+                continue
+            if progress:
+                progress(change)
+            if change.action == CREATE:
+                self.drivers.create(by_key[(change.kind, change.name)])
+            elif change.action == UPDATE:
+                self.drivers.update(by_key[(change.kind, change.name)], change.differences)
+            elif change.action == DELETE:
+                self.drivers.delete(change.kind, change.name)
+            applied.append(change)
+        return ApplyResult(plan, applied, time.monotonic() - started)
+
+    def destroy(self, progress: Callable[[Change], None] | None = None) -> list[Change]:
+        """Remove every resource of the stack: schedules first, then in reverse creation order."""
+        removed: list[Change] = []
+        for group in self.stack.find("schedule-group"):
+            self.drivers.delete_schedules(group.name)
+        for r in reversed(self.stack.ordered()):
+            if self.drivers.read(r) is None:
+                continue
+            change = Change(DELETE, r.kind, r.name)
+            if progress:
+                progress(change)
+            self.drivers.delete(r.kind, r.name)
+            removed.append(change)
+        return removed

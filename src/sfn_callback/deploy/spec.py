@@ -1,0 +1,262 @@
+"""A declarative stack: what resources exist, described as data.
+
+Component modules (``sfn_callback.<component>.stack``) expose ``contribute(stack, ctx)`` and add resources;
+the deployer turns each resource into a comparable ``properties()`` document, reads the target's current
+state in the same shape, and plans create / update / unchanged / delete.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+MANAGED_TAG = "sfn-callback:stack"
+DEFAULT_STACK = "sfn-callback"
+
+
+@dataclass(frozen=True)
+class StackContext:
+    """Where the stack goes: ARNs are computed from the account and region; ``local`` targets differ."""
+
+    account_id: str
+    region: str
+    local: bool
+    stack_name: str = DEFAULT_STACK
+
+    def function_arn(self, name: str) -> str:
+        return f"arn:aws:lambda:{self.region}:{self.account_id}:function:{name}"
+
+    def role_arn(self, name: str) -> str:
+        return f"arn:aws:iam::{self.account_id}:role/{name}"
+
+    def table_arn(self, name: str) -> str:
+        return f"arn:aws:dynamodb:{self.region}:{self.account_id}:table/{name}"
+
+    def queue_arn(self, name: str) -> str:
+        return f"arn:aws:sqs:{self.region}:{self.account_id}:{name}"
+
+    def state_machine_arn(self, name: str) -> str:
+        return f"arn:aws:states:{self.region}:{self.account_id}:stateMachine:{name}"
+
+    def schedule_group_arn(self, name: str) -> str:
+        return f"arn:aws:scheduler:{self.region}:{self.account_id}:schedule/{name}/*"
+
+
+@dataclass(frozen=True)
+class Permission:
+    actions: tuple[str, ...]
+    resources: tuple[str, ...] = ("*",)
+
+    def statement(self) -> dict[str, Any]:
+        return {"Effect": "Allow", "Action": sorted(self.actions), "Resource": sorted(self.resources)}
+
+
+def policy_document(permissions: tuple[Permission, ...]) -> dict[str, Any]:
+    return {"Version": "2012-10-17", "Statement": [p.statement() for p in permissions]}
+
+
+@dataclass(frozen=True)
+class Key:
+    name: str
+    type: str = "S"
+
+
+@dataclass(frozen=True)
+class Gsi:
+    name: str
+    partition_key: Key
+    sort_key: Key | None = None
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    partition_key: Key
+    sort_key: Key | None = None
+    gsis: tuple[Gsi, ...] = ()
+    ttl_attribute: str | None = None
+    kind = "table"
+
+    def properties(self, ctx: StackContext) -> dict[str, Any]:
+        return {
+            "partitionKey": [self.partition_key.name, self.partition_key.type],
+            "sortKey": [self.sort_key.name, self.sort_key.type] if self.sort_key else None,
+            "gsis": sorted(
+                [g.name, [g.partition_key.name, g.partition_key.type], [g.sort_key.name, g.sort_key.type] if g.sort_key else None]
+                for g in self.gsis
+            ),
+            "ttlAttribute": self.ttl_attribute,
+        }
+
+
+@dataclass(frozen=True)
+class Queue:
+    name: str
+    visibility_timeout: int = 30
+    dlq: str | None = None
+    max_receive_count: int = 3
+    kind = "queue"
+
+    def properties(self, ctx: StackContext) -> dict[str, Any]:
+        return {
+            "visibilityTimeout": self.visibility_timeout,
+            "dlqArn": ctx.queue_arn(self.dlq) if self.dlq else None,
+            "maxReceiveCount": self.max_receive_count if self.dlq else None,
+        }
+
+
+@dataclass(frozen=True)
+class Role:
+    name: str
+    assumed_by: str  # service principal, e.g. lambda.amazonaws.com
+    permissions: tuple[Permission, ...] = ()
+    kind = "role"
+
+    def trust_policy(self) -> dict[str, Any]:
+        return {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"Service": self.assumed_by}, "Action": "sts:AssumeRole"}],
+        }
+
+    def properties(self, ctx: StackContext) -> dict[str, Any]:
+        return {"trust": self.trust_policy(), "policy": policy_document(self.permissions)}
+
+
+@dataclass(frozen=True)
+class Function:
+    name: str
+    handler: str
+    env: tuple[tuple[str, str], ...] = ()
+    timeout: int = 60
+    memory: int = 256
+    permissions: tuple[Permission, ...] = ()
+    runtime: str = "python3.11"
+    kind = "function"
+
+    @property
+    def role_name(self) -> str:
+        return f"{self.name}-role"
+
+    def role(self) -> Role:
+        logs = Permission(("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"))
+        return Role(self.role_name, "lambda.amazonaws.com", (logs, *self.permissions))
+
+    def environment(self, ctx: StackContext) -> dict[str, str]:
+        env = dict(self.env)
+        if ctx.local:
+            env["SFN_CALLBACK_LOCAL"] = "1"
+        return dict(sorted(env.items()))
+
+    def properties(self, ctx: StackContext, code_sha256: str | None = None) -> dict[str, Any]:
+        return {
+            "handler": self.handler,
+            "runtime": self.runtime,
+            "timeout": self.timeout,
+            "memory": self.memory,
+            "environment": self.environment(ctx),
+            "role": ctx.role_arn(self.role_name),
+            "codeSha256": code_sha256,
+        }
+
+
+@dataclass(frozen=True)
+class EventSourceMapping:
+    function: str
+    queue: str
+    batch_size: int = 10
+    report_batch_item_failures: bool = True
+    kind = "event-source-mapping"
+
+    @property
+    def name(self) -> str:
+        return f"{self.queue}->{self.function}"
+
+    def properties(self, ctx: StackContext) -> dict[str, Any]:
+        return {
+            "functionArn": ctx.function_arn(self.function),
+            "queueArn": ctx.queue_arn(self.queue),
+            "batchSize": self.batch_size,
+            "reportBatchItemFailures": self.report_batch_item_failures,
+        }
+
+
+@dataclass(frozen=True)
+class ScheduleGroup:
+    name: str
+    kind = "schedule-group"
+
+    def properties(self, ctx: StackContext) -> dict[str, Any]:
+        return {}
+
+
+@dataclass(frozen=True)
+class LogGroup:
+    name: str
+    retention_days: int | None = 14
+    kind = "log-group"
+
+    def properties(self, ctx: StackContext) -> dict[str, Any]:
+        return {"retentionDays": self.retention_days}
+
+
+@dataclass(frozen=True)
+class StateMachine:
+    name: str
+    definition_package: str  # e.g. "sfn_callback.poc"
+    definition_file: str  # e.g. "workflow.asl.json"
+    role: str
+    substitutions: tuple[tuple[str, str], ...] = ()
+    kind = "state-machine"
+
+    def definition(self) -> dict[str, Any]:
+        text = resources.files(self.definition_package).joinpath(self.definition_file).read_text()
+        return substitute(json.loads(text), dict(self.substitutions))
+
+    def properties(self, ctx: StackContext) -> dict[str, Any]:
+        return {"definition": self.definition(), "role": ctx.role_arn(self.role)}
+
+
+def substitute(doc: Any, values: dict[str, str]) -> Any:
+    """Replace ``${Name}`` placeholders in every string of a parsed JSON document."""
+    if isinstance(doc, dict):
+        return {k: substitute(v, values) for k, v in doc.items()}
+    if isinstance(doc, list):
+        return [substitute(v, values) for v in doc]
+    if isinstance(doc, str):
+        for name, value in values.items():
+            doc = doc.replace("${" + name + "}", value)
+        return doc
+    return doc
+
+
+Resource = Table | Queue | Role | Function | EventSourceMapping | ScheduleGroup | LogGroup | StateMachine
+
+# Creation order; deletion runs in reverse.
+KIND_ORDER = ("log-group", "table", "queue", "role", "function", "event-source-mapping", "schedule-group", "state-machine")
+
+
+@dataclass
+class Stack:
+    ctx: StackContext
+    resources: list[Resource] = field(default_factory=list)
+
+    def add(self, *items: Resource) -> None:
+        for item in items:
+            if any(r.kind == item.kind and r.name == item.name for r in self.resources):
+                raise ValueError(f"duplicate {item.kind} {item.name!r} in the stack")
+            self.resources.append(item)
+            if isinstance(item, Function):
+                self.resources.append(item.role())
+                self.resources.append(LogGroup(f"/aws/lambda/{item.name}"))
+
+    def ordered(self) -> list[Resource]:
+        return sorted(self.resources, key=lambda r: (KIND_ORDER.index(r.kind), self._queue_rank(r), r.name))
+
+    def _queue_rank(self, r: Resource) -> int:
+        # A queue's DLQ is created before the queue that redrives to it.
+        return 1 if isinstance(r, Queue) and r.dlq else 0
+
+    def find(self, kind: str) -> list[Resource]:
+        return [r for r in self.ordered() if r.kind == kind]

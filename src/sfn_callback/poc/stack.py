@@ -1,0 +1,91 @@
+"""The PoC's resources (seed names): two tables, three functions, the schedule group, the workflow."""
+
+from __future__ import annotations
+
+from sfn_callback import config
+from sfn_callback.deploy.spec import (
+    Function,
+    Gsi,
+    Key,
+    Permission,
+    Role,
+    ScheduleGroup,
+    Stack,
+    StackContext,
+    StateMachine,
+    Table,
+)
+from sfn_callback.poc.adapters.dynamodb import STATUS_INDEX, STATUS_INDEX_SORT_KEY
+
+SCHEDULER_ROLE = f"{config.POLLING_SCHEDULE_GROUP}-scheduler-role"
+WORKFLOW_ROLE = f"{config.CALLBACK_WORKFLOW}-role"
+HANDLERS = "sfn_callback.poc.handlers"
+
+
+def contribute(stack: Stack, ctx: StackContext) -> None:
+    tokens_arn = ctx.table_arn(config.TOKENS_TABLE)
+    jobs_arn = ctx.table_arn(config.JOBS_TABLE)
+    api_arn = ctx.function_arn(config.SIMULATED_API_FUNCTION)
+    poller_arn = ctx.function_arn(config.POLLER_FUNCTION)
+    schedules_arn = ctx.schedule_group_arn(config.POLLING_SCHEDULE_GROUP)
+    common_env = (
+        ("TOKENS_TABLE", config.TOKENS_TABLE),
+        ("JOBS_TABLE", config.JOBS_TABLE),
+        ("SIMULATED_API_LAMBDA", config.SIMULATED_API_FUNCTION),
+        ("SCHEDULER_GROUP", config.POLLING_SCHEDULE_GROUP),
+        ("POLLER_LAMBDA_ARN", poller_arn),
+        ("SCHEDULER_ROLE_ARN", ctx.role_arn(SCHEDULER_ROLE)),
+        ("POWERTOOLS_SERVICE_NAME", "poc-callback"),
+    )
+    stack.add(
+        Table(
+            config.TOKENS_TABLE,
+            Key("jobId"),
+            gsis=(Gsi(STATUS_INDEX, Key("status"), Key(STATUS_INDEX_SORT_KEY)),),
+            ttl_attribute="ttl",
+        ),
+        Table(config.JOBS_TABLE, Key("jobId")),
+        Function(
+            config.SIMULATED_API_FUNCTION,
+            f"{HANDLERS}.simulated_api.handler",
+            env=common_env,
+            timeout=30,
+            permissions=(Permission(("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem"), (jobs_arn,)),),
+        ),
+        Function(
+            config.CREATE_JOB_FUNCTION,
+            f"{HANDLERS}.create_job.handler",
+            env=common_env,
+            permissions=(
+                Permission(("lambda:InvokeFunction",), (api_arn,)),
+                Permission(("dynamodb:PutItem", "dynamodb:DeleteItem"), (tokens_arn,)),
+                Permission(("scheduler:CreateSchedule",), (schedules_arn,)),
+                Permission(("iam:PassRole",), (ctx.role_arn(SCHEDULER_ROLE),)),
+            ),
+        ),
+        Function(
+            config.POLLER_FUNCTION,
+            f"{HANDLERS}.poller.handler",
+            env=common_env,
+            permissions=(
+                Permission(("lambda:InvokeFunction",), (api_arn,)),
+                Permission(("dynamodb:GetItem", "dynamodb:UpdateItem"), (tokens_arn,)),
+                Permission(("states:SendTaskSuccess", "states:SendTaskFailure"), ("*",)),
+                Permission(("scheduler:DeleteSchedule",), (schedules_arn,)),
+            ),
+        ),
+        Role(SCHEDULER_ROLE, "scheduler.amazonaws.com", (Permission(("lambda:InvokeFunction",), (poller_arn,)),)),
+        ScheduleGroup(config.POLLING_SCHEDULE_GROUP),
+        Role(
+            WORKFLOW_ROLE,
+            "states.amazonaws.com",
+            (Permission(("lambda:InvokeFunction",), (ctx.function_arn(config.CREATE_JOB_FUNCTION),)),),
+        ),
+        StateMachine(
+            config.CALLBACK_WORKFLOW,
+            "sfn_callback.poc",
+            "workflow.asl.json",
+            role=WORKFLOW_ROLE,
+            substitutions=(("CreateJobFunctionArn", ctx.function_arn(config.CREATE_JOB_FUNCTION)),),
+        ),
+    )
