@@ -1,0 +1,1 @@
+"""Export entry points: the SQS consumer Lambda and its message schema."""
