@@ -302,3 +302,30 @@ def _install_patches(cloud: LocalCloud) -> None:
 
     backend_cls.create_schedule = create_schedule  # type: ignore[method-assign]
     backend_cls.update_schedule = update_schedule  # type: ignore[method-assign]
+
+    _patch_heartbeat_timeout()
+
+
+def _patch_heartbeat_timeout() -> None:
+    """A lapsed heartbeat is ``States.HeartbeatTimeout`` on AWS; moto reports it as ``States.Timeout``."""
+    from moto.stepfunctions.parser.api import HistoryEventType, TaskTimedOutEventDetails
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+        StatesErrorNameType,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task import StateTask
+    from moto.stepfunctions.parser.asl.eval.callback.callback import HeartbeatTimeoutError
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+
+    original = StateTask._from_error
+
+    def from_error(self: Any, env: Any, ex: Exception) -> Any:
+        if isinstance(ex, HeartbeatTimeoutError):
+            name = StatesErrorNameType.StatesHeartbeatTimeout
+            return FailureEvent(
+                env=env, error_name=StatesErrorName(typ=name), event_type=HistoryEventType.TaskTimedOut,
+                event_details=EventDetails(taskTimedOutEventDetails=TaskTimedOutEventDetails(error=name.to_name())))
+        return original(self, env, ex)
+
+    StateTask._from_error = from_error  # type: ignore[method-assign]

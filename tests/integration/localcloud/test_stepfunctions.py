@@ -108,3 +108,49 @@ def test_task_failure_from_handler_error_reaches_catch(local_cloud, make_functio
     done = wait_status(sfn, execution["executionArn"])
     assert done["status"] == "SUCCEEDED"
     assert json.loads(done["output"])["error"]["Error"] == "RuntimeError"
+
+
+def _heartbeat_machine(local_cloud, name):
+    sqs = local_cloud.client("sqs")
+    queue = sqs.create_queue(QueueName=f"{name}-q")["QueueUrl"]
+    arn = create_machine(local_cloud, name, {
+        "StartAt": "Wait",
+        "States": {
+            "Wait": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                     "Parameters": {"QueueUrl": queue, "MessageBody": {"token.$": "$$.Task.Token"}},
+                     "TimeoutSeconds": 30, "HeartbeatSeconds": 2,
+                     "Catch": [{"ErrorEquals": ["States.HeartbeatTimeout"], "ResultPath": "$.error", "Next": "Lapsed"},
+                               {"ErrorEquals": ["States.Timeout"], "ResultPath": "$.error", "Next": "TimedOut"}],
+                     "End": True},
+            "Lapsed": {"Type": "Pass", "End": True},
+            "TimedOut": {"Type": "Pass", "End": True},
+        },
+    })
+    return arn, queue
+
+
+def _token(sqs, queue):
+    return wait_for(lambda: [json.loads(m["Body"])["token"] for m in
+                             sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=1).get("Messages", [])])[0]
+
+
+def test_lapsed_heartbeat_is_states_heartbeat_timeout(local_cloud):
+    arn, queue = _heartbeat_machine(local_cloud, "lc-heartbeat-lapse")
+    sfn = local_cloud.client("stepfunctions")
+    execution = sfn.start_execution(stateMachineArn=arn, name=f"hb-{uuid.uuid4()}", input="{}")
+    _token(local_cloud.client("sqs"), queue)
+    done = wait_status(sfn, execution["executionArn"], timeout=15)
+    assert json.loads(done["output"])["error"]["Error"] == "States.HeartbeatTimeout"
+
+
+def test_heartbeats_keep_the_task_waiting(local_cloud):
+    arn, queue = _heartbeat_machine(local_cloud, "lc-heartbeat-kept")
+    sfn = local_cloud.client("stepfunctions")
+    execution = sfn.start_execution(stateMachineArn=arn, name=f"hb-{uuid.uuid4()}", input="{}")
+    token = _token(local_cloud.client("sqs"), queue)
+    for _ in range(4):  # 4 s of waiting, twice the heartbeat interval
+        sfn.send_task_heartbeat(taskToken=token)
+        time.sleep(1)
+    assert sfn.describe_execution(executionArn=execution["executionArn"])["status"] == "RUNNING"
+    sfn.send_task_success(taskToken=token, output='{"kept": true}')
+    assert json.loads(wait_status(sfn, execution["executionArn"])["output"]) == {"kept": True}
