@@ -7,7 +7,8 @@ moto (``ThreadedMotoServer``) serves the AWS APIs with Step Functions execution 
 * a schedule runner fires EventBridge Scheduler schedules (:mod:`scheduler_runner`);
 * SQS event source mappings poll like Lambda's (:mod:`sqs_poller`);
 * input checks moto lacks (malformed zips, schedule expressions, schedule groups, target ARNs);
-* ``GET /health`` (also ``/_localstack/health``) for scripts to wait on.
+* ``GET /health`` (also ``/_localstack/health``) for scripts to wait on;
+* ``GET /_sfn_callback/metrics``: metered usage (:mod:`metering`) for the cost measurement.
 
 One local cloud per process: moto's backends are process-global.
 """
@@ -74,6 +75,7 @@ class LocalCloud:
         self.scheduler: Any = None
         self.sqs_poller: Any = None
         self._reaper_stop = threading.Event()
+        self.metering: Any = None
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> "LocalCloud":
@@ -87,9 +89,12 @@ class LocalCloud:
         default_user_config["lambda"] = {"use_docker": False}
 
         from sfn_callback.localcloud.lambda_runtime import LambdaExecutor
+        from sfn_callback.localcloud.metering import Metering, install_dynamodb_metering
         from sfn_callback.localcloud.scheduler_runner import ScheduleRunner
         from sfn_callback.localcloud.sqs_poller import EventSourceMappingPoller
 
+        self.metering = Metering()
+        install_dynamodb_metering(self.metering)
         self._server = _HealthServer(self, self.config.host, self.config.port)
         self._server.start()
         host, port = self._server.get_host_and_port()
@@ -99,7 +104,8 @@ class LocalCloud:
         self.executor = LambdaExecutor(self.endpoint_url, self.config.region,
                                        concurrency=self.config.lambda_concurrency,
                                        async_retries=self.config.lambda_async_retries,
-                                       async_retry_delay=self.config.lambda_async_retry_delay)
+                                       async_retry_delay=self.config.lambda_async_retry_delay,
+                                       on_invoke=self.metering.lambda_invocation)
         _install_patches(self)
         self.scheduler = ScheduleRunner(self._fire_target, tick=self.config.scheduler_tick,
                                         duplicate_rate=self.config.scheduler_duplicate_rate)
@@ -137,6 +143,7 @@ class LocalCloud:
     def health(self) -> dict[str, Any]:
         return {
             "status": "running",
+            "pid": os.getpid(),
             "endpoint": self.endpoint_url,
             "account": LOCAL_ACCOUNT_ID,
             "region": self.config.region,
@@ -162,6 +169,8 @@ class LocalCloud:
 
         arn = target["Arn"]
         kind = target_kind(arn)
+        if self.metering is not None:
+            self.metering.scheduler_delivery(arn, payload)
         if kind == "lambda":
             self.executor.invoke_async(self.function_spec(account_id, region, arn), payload or "{}")
         elif kind == "sqs":
@@ -178,11 +187,31 @@ class LocalCloud:
             raise ValueError(f"target service {kind!r} is not supported by the local schedule runner")
 
 
+METRICS_PATH = "/_sfn_callback/metrics"
+
+
+def _metrics(cloud: LocalCloud, environ: dict[str, Any]) -> dict[str, Any]:
+    """``?detail=0`` for totals only; ``?jobs=a,b`` to select jobs; ``?since=<epoch s>`` for events."""
+    from urllib.parse import parse_qs
+
+    query = parse_qs(environ.get("QUERY_STRING") or "")
+    jobs = [j for j in ",".join(query.get("jobs", [])).split(",") if j] or None
+    since = query.get("since", [None])[0]
+    try:
+        since_value = float(since) if since else None
+    except ValueError:
+        return {"error": f"since must be epoch seconds, got {since!r}"}
+    detail = query.get("detail", ["1"])[0] not in ("0", "false", "no")
+    return cloud.metering.snapshot(jobs=jobs, detail=detail, since=since_value)
+
+
 class _HealthServer:
     """moto's ThreadedMotoServer with a health route in front of moto's WSGI application."""
 
     def __init__(self, cloud: LocalCloud, host: str, port: int) -> None:
         from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+
+        from sfn_callback.localcloud.metering import count_request
 
         cloud_ref = cloud
 
@@ -199,12 +228,15 @@ class _HealthServer:
                 moto_app = DomainDispatcherApplication(create_backend_app)
 
                 def app(environ: dict[str, Any], start_response: Any) -> Any:
-                    if environ.get("PATH_INFO") in ("/health", "/_localstack/health") and \
-                            environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
-                        body = json.dumps(cloud_ref.health()).encode()
+                    path, method = environ.get("PATH_INFO"), environ.get("REQUEST_METHOD")
+                    if path in ("/health", "/_localstack/health", METRICS_PATH) and method in ("GET", "HEAD"):
+                        doc = cloud_ref.health() if path != METRICS_PATH else _metrics(cloud_ref, environ)
+                        body = json.dumps(doc).encode()
                         start_response("200 OK", [("Content-Type", "application/json"),
                                                   ("Content-Length", str(len(body)))])
                         return [body]
+                    if cloud_ref.metering is not None:
+                        count_request(cloud_ref.metering, environ)
                     return moto_app(environ, start_response)
 
                 self._server = make_server(self._ip_address, self._port, app, True,
@@ -304,6 +336,7 @@ def _install_patches(cloud: LocalCloud) -> None:
     backend_cls.update_schedule = update_schedule  # type: ignore[method-assign]
 
     _patch_heartbeat_timeout()
+    _patch_finished_tokens()
 
 
 def _patch_heartbeat_timeout() -> None:
@@ -329,3 +362,97 @@ def _patch_heartbeat_timeout() -> None:
         return original(self, env, ex)
 
     StateTask._from_error = from_error  # type: ignore[method-assign]
+
+
+def _patch_finished_tokens() -> None:
+    """A task token is finished once its task stops waiting, as on AWS.
+
+    moto leaves the callback endpoint open after the task timed out or already received its outcome, so a
+    late SendTaskFailure is accepted silently. AWS answers ``TaskTimedOut`` for a token whose task timed
+    out and ``TaskDoesNotExist`` for one whose task is over; the callback lifecycle relies on that answer.
+    """
+    from moto.stepfunctions.parser.asl.eval.callback.callback import (
+        CallbackConsumerLeft,
+        CallbackConsumerTimeout,
+        CallbackEndpoint,
+        CallbackOutcomeTimedOut,
+    )
+
+    original = CallbackEndpoint.interrupt_all
+
+    def interrupt_all(self: Any) -> None:
+        original(self)
+        if self.consumer_error is None:
+            outcome = self.get_outcome()
+            timed_out = outcome is None or isinstance(outcome, CallbackOutcomeTimedOut)
+            self.report(CallbackConsumerTimeout() if timed_out else CallbackConsumerLeft())
+
+    CallbackEndpoint.interrupt_all = interrupt_all  # type: ignore[method-assign]
+
+    # moto's interpreter raises these as exceptions its server cannot render (HTTP 500): give them AWS's shape.
+    from moto.core.exceptions import AWSError
+    from moto.stepfunctions.parser import models as parser_models
+
+    class TaskTimedOut(AWSError):
+        TYPE = "TaskTimedOut"
+        STATUS = 400
+
+        def __init__(self) -> None:
+            super().__init__("Task Timed Out: the task of this token timed out")
+
+    class TaskDoesNotExist(AWSError):
+        TYPE = "TaskDoesNotExist"
+        STATUS = 400
+
+        def __init__(self) -> None:
+            super().__init__("Task Does Not Exist: the task of this token is no longer waiting")
+
+    from moto.stepfunctions.exceptions import InvalidToken
+    from moto.stepfunctions.parser.asl.eval.callback.callback import (
+        CallbackNotifyConsumerError,
+        CallbackOutcomeFailure,
+        CallbackOutcomeSuccess,
+    )
+
+    def deliver(backend: Any, task_token: str, send: Any) -> None:
+        # moto tests the wrapper exception instead of the consumer error it carries, so it never
+        # answers TaskTimedOut; this is its loop with that test corrected.
+        for execution in backend._get_executions():
+            try:
+                if send(execution.exec_worker.env.callback_pool_manager):
+                    return
+            except CallbackNotifyConsumerError as error:
+                if isinstance(error.callback_consumer_error, CallbackConsumerTimeout):
+                    raise TaskTimedOut() from None
+                raise TaskDoesNotExist() from None
+        raise InvalidToken()
+
+    def send_task_success(self: Any, task_token: str, outcome: str) -> Any:
+        result = CallbackOutcomeSuccess(callback_id=task_token, output=outcome)
+        deliver(self, task_token, lambda pool: pool.notify(callback_id=task_token, outcome=result))
+        return {}
+
+    def send_task_failure(self: Any, task_token: str, error: Any = None, cause: Any = None) -> Any:
+        result = CallbackOutcomeFailure(callback_id=task_token, error=error, cause=cause)
+        deliver(self, task_token, lambda pool: pool.notify(callback_id=task_token, outcome=result))
+        return {}
+
+    def send_task_heartbeat(self: Any, task_token: str) -> Any:
+        deliver(self, task_token, lambda pool: pool.heartbeat(callback_id=task_token))
+        return {}
+
+    backend_cls = parser_models.StepFunctionsParserBackend
+    backend_cls.send_task_success = send_task_success  # type: ignore[method-assign]
+    backend_cls.send_task_failure = send_task_failure  # type: ignore[method-assign]
+    backend_cls.send_task_heartbeat = send_task_heartbeat  # type: ignore[method-assign]
+
+    # moto's response handler drops SendTaskFailure's cause; AWS hands it to the Catch.
+    from moto.core.responses import EmptyResult
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    def send_task_failure_response(self: Any) -> Any:
+        self.stepfunction_backend.send_task_failure(self._get_param("taskToken"), error=self._get_param("error"),
+                                                    cause=self._get_param("cause"))
+        return EmptyResult()
+
+    StepFunctionResponse.send_task_failure = send_task_failure_response  # type: ignore[method-assign]

@@ -154,3 +154,59 @@ def test_heartbeats_keep_the_task_waiting(local_cloud):
     assert sfn.describe_execution(executionArn=execution["executionArn"])["status"] == "RUNNING"
     sfn.send_task_success(taskToken=token, output='{"kept": true}')
     assert json.loads(wait_status(sfn, execution["executionArn"])["output"]) == {"kept": True}
+
+
+def test_finished_tokens_answer_as_aws_does(local_cloud):
+    """After its task timed out a token answers TaskTimedOut; after its task ended, TaskDoesNotExist."""
+    sqs = local_cloud.client("sqs")
+    sfn = local_cloud.client("stepfunctions")
+    queue = sqs.create_queue(QueueName="lc-finished-q")["QueueUrl"]
+    arn = create_machine(local_cloud, "lc-finished", {
+        "StartAt": "Wait",
+        "States": {
+            "Wait": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                     "Parameters": {"QueueUrl": queue, "MessageBody": {"token.$": "$$.Task.Token"}},
+                     "TimeoutSecondsPath": "$.timeout",
+                     "Catch": [{"ErrorEquals": ["States.Timeout"], "ResultPath": "$.error", "Next": "Linger"}],
+                     "Next": "Linger"},
+            "Linger": {"Type": "Wait", "Seconds": 3, "End": True},
+        },
+    })
+    timed_out = sfn.start_execution(stateMachineArn=arn, name=f"to-{uuid.uuid4()}", input='{"timeout": 1}')
+    token = _token(sqs, queue)
+    time.sleep(2)  # the task has timed out; the execution lingers, still RUNNING
+    assert sfn.describe_execution(executionArn=timed_out["executionArn"])["status"] == "RUNNING"
+    for send in (lambda: sfn.send_task_failure(taskToken=token, error="Late"),
+                 lambda: sfn.send_task_success(taskToken=token, output="{}")):
+        with pytest.raises(sfn.exceptions.ClientError) as late:
+            send()
+        assert late.value.response["Error"]["Code"] == "TaskTimedOut"
+
+    answered = sfn.start_execution(stateMachineArn=arn, name=f"ok-{uuid.uuid4()}", input='{"timeout": 30}')
+    token = _token(sqs, queue)
+    sfn.send_task_success(taskToken=token, output='{"first": true}')
+    time.sleep(0.5)
+    assert sfn.describe_execution(executionArn=answered["executionArn"])["status"] == "RUNNING"
+    with pytest.raises(sfn.exceptions.ClientError) as second:
+        sfn.send_task_failure(taskToken=token, error="Second")
+    assert second.value.response["Error"]["Code"] == "TaskDoesNotExist"
+
+
+def test_send_task_failure_cause_reaches_the_catch(local_cloud):
+    sqs = local_cloud.client("sqs")
+    sfn = local_cloud.client("stepfunctions")
+    queue = sqs.create_queue(QueueName="lc-cause-q")["QueueUrl"]
+    arn = create_machine(local_cloud, "lc-cause", {
+        "StartAt": "Wait",
+        "States": {
+            "Wait": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                     "Parameters": {"QueueUrl": queue, "MessageBody": {"token.$": "$$.Task.Token"}},
+                     "Catch": [{"ErrorEquals": ["JobFailed"], "ResultPath": "$.error", "Next": "Failed"}],
+                     "End": True},
+            "Failed": {"Type": "Pass", "End": True},
+        },
+    })
+    execution = sfn.start_execution(stateMachineArn=arn, name=f"c-{uuid.uuid4()}", input="{}")
+    sfn.send_task_failure(taskToken=_token(sqs, queue), error="JobFailed", cause="External job failed")
+    output = json.loads(wait_status(sfn, execution["executionArn"])["output"])
+    assert output["error"] == {"Error": "JobFailed", "Cause": "External job failed"}
