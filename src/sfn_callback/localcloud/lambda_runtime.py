@@ -78,6 +78,7 @@ class InvokeResult:
     function_error: str | None = None  # "Unhandled" on any error, as the Lambda API reports it
     duration_ms: float = 0.0
     cold_start: bool = False
+    handler_ms: float = 0.0  # time inside the handler's worker for this event (what Lambda bills)
 
 
 class _Worker:
@@ -141,7 +142,8 @@ class LambdaExecutor:
     """Runs invokes for the local cloud. Thread-safe; one instance per local cloud."""
 
     def __init__(self, endpoint_url: str, region: str, concurrency: int = 10, async_retries: int = 2,
-                 async_retry_delay: float = 1.0, idle_seconds: float = 600.0) -> None:
+                 async_retry_delay: float = 1.0, idle_seconds: float = 600.0,
+                 on_invoke: Any = None) -> None:
         self.endpoint_url = endpoint_url
         self.region = region
         self.concurrency = concurrency
@@ -156,6 +158,8 @@ class LambdaExecutor:
         self._async_pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="lambda-async")
         self._log_sink = LogSink()
         self.stats = {"invocations": 0, "errors": 0, "cold_starts": 0, "timeouts": 0}
+        # Called as on_invoke(function_name, payload, handler_ms, error) after every invoke (metering).
+        self.on_invoke = on_invoke
         self._closed = False
 
     # -- code and environment -------------------------------------------------------------------
@@ -188,6 +192,8 @@ class LambdaExecutor:
             "AWS_ACCESS_KEY_ID": "test",
             "AWS_SECRET_ACCESS_KEY": "test",
             "PYTHONDONTWRITEBYTECODE": "1",
+            # Names the caller in the SDK user agent, so that the local cloud can attribute usage.
+            "AWS_SDK_UA_APP_ID": spec.name,
         })
         return env
 
@@ -259,6 +265,11 @@ class LambdaExecutor:
             self.stats["invocations"] += 1
             if result.function_error:
                 self.stats["errors"] += 1
+        if self.on_invoke is not None:
+            try:
+                self.on_invoke(spec.name, payload, result.handler_ms, bool(result.function_error))
+            except Exception:  # metering must never fail an invoke
+                log.exception("invoke metering failed")
         return result
 
     def invoke_async(self, spec: FunctionSpec, payload: bytes | str | None) -> None:
@@ -294,6 +305,7 @@ class LambdaExecutor:
                                         f"exit status {worker.proc.poll()}"}
                     log.error("function %s failed to initialise: %s", spec.name, error.get("errorMessage"))
                     return InvokeResult(json.dumps(error).encode(), "Unhandled", cold_start=True)
+            sent_at = time.monotonic()
             worker.send({
                 "requestId": request_id,
                 "payload": payload,
@@ -311,11 +323,13 @@ class LambdaExecutor:
                                      f"RequestId: {request_id} Error: Runtime exited with error: "
                                      f"exit status {worker.proc.wait()}")
             reusable = True
+            handler_ms = (time.monotonic() - sent_at) * 1000
             if reply["type"] == "result":
-                return InvokeResult(reply["payload"].encode("utf-8"), cold_start=cold)
+                return InvokeResult(reply["payload"].encode("utf-8"), cold_start=cold, handler_ms=handler_ms)
             error = dict(reply["error"])
             error["requestId"] = request_id
-            return InvokeResult(json.dumps(error).encode("utf-8"), "Unhandled", cold_start=cold)
+            return InvokeResult(json.dumps(error).encode("utf-8"), "Unhandled", cold_start=cold,
+                                handler_ms=handler_ms)
         except (BrokenPipeError, OSError) as exc:
             return _error_result(request_id, "Runtime.ExitError", f"RequestId: {request_id} Error: {exc}")
         finally:
@@ -327,7 +341,9 @@ class LambdaExecutor:
             self.stats["timeouts"] += 1
         message = f"RequestId: {request_id} Error: Task timed out after {spec.timeout:.2f} seconds"
         log.error("function %s: %s", spec.name, message)
-        return _error_result(request_id, "Sandbox.Timedout", message)
+        result = _error_result(request_id, "Sandbox.Timedout", message)
+        result.handler_ms = spec.timeout * 1000.0  # a timed-out invoke is billed for its whole timeout
+        return result
 
     def worker_count(self) -> int:
         with self._lock:
