@@ -1,0 +1,89 @@
+"""Sends a decision's callback to Step Functions and, when needed, asks how a task ended.
+
+``send`` answers ``Delivered``, or ``Finished(code)`` when the token is already closed (``TaskDoesNotExist`` /
+``TaskTimedOut`` on AWS, ``InvalidToken`` on moto), or raises :class:`CallbackUnavailable` when the call did not
+go through; ``maybe_delivered`` then says whether it might have reached Step Functions anyway (a connection
+or read timeout, a 5xx) or certainly did not (a 4xx such as throttling or access denied). Throttling is retried
+here with full-jitter backoff before giving up.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from sfn_callback.approval.domain import Action, Decision
+
+FINISHED_CODES = frozenset({"TaskDoesNotExist", "TaskTimedOut", "InvalidToken"})
+THROTTLING_CODES = frozenset({"ThrottlingException", "TooManyRequestsException", "Throttling", "RequestLimitExceeded"})
+
+
+@dataclass(frozen=True)
+class Delivered:
+    pass
+
+
+@dataclass(frozen=True)
+class Finished:
+    code: str
+
+
+SendResult = Delivered | Finished
+
+
+class CallbackUnavailable(Exception):
+    def __init__(self, message: str, maybe_delivered: bool):
+        super().__init__(message)
+        self.maybe_delivered = maybe_delivered
+
+
+class StepFunctionsCallbacks:
+    def __init__(self, client: Any, *, max_retries: int = 4, base_delay: float = 0.05, max_delay: float = 1.0,
+                 sleep: Callable[[float], None] = time.sleep, rng: random.Random | None = None):
+        self._sfn = client
+        self._max_retries = max_retries
+        self._base = base_delay
+        self._cap = max_delay
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+
+    def send(self, task_token: str, decision: Decision) -> SendResult:
+        for attempt in range(self._max_retries + 1):
+            try:
+                if decision.action is Action.APPROVE:
+                    self._sfn.send_task_success(taskToken=task_token, output=decision.success_output())
+                else:
+                    error, cause = decision.failure()
+                    self._sfn.send_task_failure(taskToken=task_token, error=error, cause=cause)
+                return Delivered()
+            except ClientError as exc:
+                code = exc.response.get("Error", {}).get("Code", "")
+                status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 400
+                if code in FINISHED_CODES:
+                    return Finished(code)
+                if code in THROTTLING_CODES and attempt < self._max_retries:
+                    self._sleep(self._rng.uniform(0, min(self._cap, self._base * 2**attempt)))
+                    continue
+                raise CallbackUnavailable(f"{code or 'ClientError'}: {exc}", maybe_delivered=status >= 500) from exc
+            except BotoCoreError as exc:  # connection refused, read timeout, ...
+                raise CallbackUnavailable(f"{type(exc).__name__}: {exc}", maybe_delivered=True) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def closed_by_timeout(self, execution_arn: str) -> bool | None:
+        """Did the execution's callback task end by timing out (True), by a callback (False), or unknown (None)?"""
+        try:
+            events = self._sfn.get_execution_history(executionArn=execution_arn, reverseOrder=True,
+                                                     maxResults=1000)["events"]
+        except (ClientError, BotoCoreError):
+            return None
+        for event in events:
+            kind = event.get("type", "")
+            if kind in ("TaskTimedOut", "ExecutionTimedOut"):
+                return True
+            if kind in ("TaskSucceeded", "TaskFailed"):
+                return False
+        return None

@@ -1,0 +1,98 @@
+"""Fixtures for the SQS variant's tests: its stack applied to the session's local cloud, and the approval API
+served over real HTTP (uvicorn on a free loopback port) against it.
+
+``sfn-callback deploy`` is not used here: ``sfn_callback.approval.provision`` applies the same spec objects
+(``sfn_callback.approval.stack``) directly, with the request queue's visibility timeout shortened to 1 s so
+that a refused message reaches the DLQ in about three seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from sfn_callback import config
+from sfn_callback.approval import provision
+from sfn_callback.approval.api import create_app
+from sfn_callback.approval.auth import KeyRing
+from sfn_callback.approval.bootstrap import bootstrap
+from sfn_callback.approval.server import ServerThread
+from sfn_callback.config import Target
+
+KEYS = {"alice": "alice-key-0123456789abcdef", "bob": "bob-key-0123456789abcdef"}
+MACHINE_ARN = f"arn:aws:states:us-east-1:000000000000:stateMachine:{config.APPROVAL_WORKFLOW}"
+
+
+def wait_for(predicate, timeout: float = 20.0, interval: float = 0.1, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"{what} not met within {timeout}s")
+
+
+@dataclass
+class ApprovalStack:
+    target: Target
+    sfn: Any
+    ddb: Any
+    sqs: Any
+    queue_url: str
+    dlq_url: str
+
+    def start(self, order_id: str | None = None, **extra: Any) -> tuple[str, str]:
+        order_id = order_id or f"o-{uuid.uuid4().hex[:12]}"
+        arn = self.sfn.start_execution(stateMachineArn=MACHINE_ARN, name=f"{order_id}-{uuid.uuid4().hex[:6]}",
+                                       input=json.dumps({"orderId": order_id, **extra}))["executionArn"]
+        return order_id, arn
+
+    def item(self, order_id: str) -> dict[str, Any] | None:
+        return self.ddb.get_item(TableName=config.APPROVALS_TABLE, Key={"orderId": {"S": order_id}},
+                                 ConsistentRead=True).get("Item")
+
+    def wait_item(self, order_id: str, timeout: float = 20.0) -> dict[str, Any]:
+        return wait_for(lambda: self.item(order_id), timeout, what=f"task {order_id} stored")
+
+    def wait_done(self, arn: str, timeout: float = 20.0) -> dict[str, Any]:
+        return wait_for(lambda: (d := self.sfn.describe_execution(executionArn=arn))["status"] != "RUNNING" and d,
+                        timeout, what=f"execution {arn} finished")
+
+    def callbacks_in_history(self, arn: str) -> list[str]:
+        events = self.sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+        return [e["type"] for e in events if e["type"] in ("TaskSucceeded", "TaskFailed", "TaskTimedOut")]
+
+
+@pytest.fixture(scope="session")
+def approval_stack(local_cloud) -> ApprovalStack:
+    target = Target(local_cloud.endpoint_url)
+    provision.apply(target, queue_overrides={config.APPROVAL_QUEUE: {"VisibilityTimeout": "1"}})
+    sqs = local_cloud.client("sqs")
+    return ApprovalStack(target, local_cloud.client("stepfunctions"), local_cloud.client("dynamodb"), sqs,
+                         sqs.get_queue_url(QueueName=config.APPROVAL_QUEUE)["QueueUrl"],
+                         sqs.get_queue_url(QueueName=config.APPROVAL_DLQ)["QueueUrl"])
+
+
+@dataclass
+class ApprovalApi:
+    url: str
+    service: Any
+
+    def client(self, key_name: str | None = "alice", **kwargs: Any) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {KEYS[key_name]}"} if key_name else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def approval_api(approval_stack: ApprovalStack):
+    service = bootstrap(approval_stack.target, lease_seconds=2, retry_seconds=0.5)
+    app = create_app(service, KeyRing.from_mapping(KEYS), redeliver_interval=0.5, table_name=config.APPROVALS_TABLE)
+    with ServerThread(app) as server:
+        yield ApprovalApi(server.url, service)

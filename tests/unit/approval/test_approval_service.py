@@ -1,0 +1,182 @@
+"""The decision rules with in-memory fakes: one decision per task, claim → send → finalize, redelivery."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from approval_fakes import FakeCallbacks, FakeRepository
+
+from sfn_callback.approval.domain import Action, CallbackState, Decision, Status
+from sfn_callback.approval.messages import ApprovalRequest
+from sfn_callback.approval.service import ApprovalService, ConflictingRequest, Outcome, RecordOutcome
+
+T0 = datetime(2025, 1, 1, tzinfo=timezone.utc)
+
+
+class Clock:
+    def __init__(self):
+        self.now = T0
+
+    def __call__(self):
+        return self.now
+
+
+def request(order="o-1", execution="e-1", token="token-" + "x" * 40, timeout=120):
+    return ApprovalRequest.model_validate({
+        "orderId": order, "transactionId": f"arn:aws:states:us-east-1:000000000000:execution:wf:{execution}",
+        "taskToken": token, "startTime": T0.isoformat(), "timeoutSeconds": timeout})
+
+
+@pytest.fixture
+def world():
+    repo, callbacks, clock = FakeRepository(), FakeCallbacks(), Clock()
+    service = ApprovalService(repo, callbacks, clock=clock, lease_seconds=30, retry_seconds=5)
+    return service, repo, callbacks, clock
+
+
+def test_request_is_stored_pending_and_a_duplicate_changes_nothing(world):
+    service, repo, _, _ = world
+    assert service.record_request(request(), "m-1") is RecordOutcome.CREATED
+    before = repo.items["o-1"]
+    assert before.status is Status.PENDING and before.ttl > int(T0.timestamp())
+    assert service.record_request(request(), "m-1") is RecordOutcome.DUPLICATE
+    assert repo.items["o-1"] == before
+
+
+def test_another_execution_for_the_same_order_is_refused(world):
+    service, repo, _, _ = world
+    service.record_request(request())
+    with pytest.raises(ConflictingRequest, match="already has an approval task"):
+        service.record_request(request(execution="e-2", token="other-" + "y" * 40))
+    assert repo.items["o-1"].transaction_id.endswith(":e-1")
+
+
+def test_approve_claims_sends_and_finalizes(world):
+    service, repo, callbacks, _ = world
+    service.record_request(request())
+    result = service.decide("o-1", Action.APPROVE, "alice", reason="fine", output={"ok": 1})
+    assert result.outcome is Outcome.DECIDED
+    task = repo.items["o-1"]
+    assert (task.status, task.callback_state, task.decision.actor, task.decision.output) == \
+           (Status.APPROVED, CallbackState.SENT, "alice", {"ok": 1})
+    assert [e.event for e in task.audit] == ["RECEIVED", "APPROVED", "CALLBACK_SENT"]
+    assert len(callbacks.sent) == 1
+
+
+def test_second_decision_is_refused_with_the_first(world):
+    service, repo, callbacks, _ = world
+    service.record_request(request())
+    service.decide("o-1", Action.REJECT, "bob", reason="no budget")
+    second = service.decide("o-1", Action.APPROVE, "alice")
+    assert second.outcome is Outcome.ALREADY_DECIDED
+    assert second.task.decision.actor == "bob" and second.task.status is Status.REJECTED
+    assert len(callbacks.sent) == 1
+
+
+def test_unknown_order(world):
+    service, *_ = world
+    assert service.decide("nope", Action.APPROVE, "alice").outcome is Outcome.NOT_FOUND
+
+
+def test_closed_token_is_recorded_timed_out_and_answers_closed_again(world):
+    service, repo, callbacks, _ = world
+    service.record_request(request())
+    callbacks.script = ["finished"]
+    result = service.decide("o-1", Action.APPROVE, "alice")
+    assert result.outcome is Outcome.CLOSED
+    task = repo.items["o-1"]
+    assert task.status is Status.TIMED_OUT and task.decision is None and task.closed_reason == "TaskTimedOut"
+    assert service.decide("o-1", Action.REJECT, "bob", reason="late").outcome is Outcome.CLOSED
+    assert len(callbacks.sent) == 1
+
+
+def test_failed_callback_keeps_the_claim_and_redelivery_sends_the_same_decision(world):
+    service, repo, callbacks, clock = world
+    service.record_request(request())
+    callbacks.script = ["down"]
+    result = service.decide("o-1", Action.REJECT, "bob", reason="risky")
+    assert result.outcome is Outcome.DELIVERY_PENDING
+    task = repo.items["o-1"]
+    assert task.status is Status.REJECTED and task.callback_state is CallbackState.SENDING
+    assert task.callback_attempts == 1 and "Throttling" in task.callback_error
+    # Another approver cannot change it meanwhile.
+    assert service.decide("o-1", Action.APPROVE, "alice").outcome is Outcome.ALREADY_DECIDED
+    # Not before the retry time...
+    assert service.redeliver_pending() == []
+    clock.now += timedelta(seconds=6)
+    [redelivered] = service.redeliver_pending()
+    assert redelivered.outcome is Outcome.DECIDED
+    assert repo.items["o-1"].callback_state is CallbackState.SENT
+    assert [d.action for _, d in callbacks.sent] == [Action.REJECT, Action.REJECT]
+    assert callbacks.accepted[request().task_token].actor == "bob"
+
+
+def test_lost_answer_then_finished_is_confirmed_from_history_not_timed_out(world):
+    service, repo, callbacks, clock = world
+    service.record_request(request())
+    callbacks.script = ["lost"]
+    callbacks.timed_out = False
+    assert service.decide("o-1", Action.APPROVE, "alice").outcome is Outcome.DELIVERY_PENDING
+    clock.now += timedelta(seconds=6)
+    [result] = service.redeliver_pending()  # the resend answers "finished": it was our first attempt
+    assert result.outcome is Outcome.DECIDED
+    task = repo.items["o-1"]
+    assert task.status is Status.APPROVED and task.callback_state is CallbackState.SENT
+    assert len(callbacks.accepted) == 1
+
+
+def test_lost_answer_then_timeout_is_timed_out(world):
+    service, repo, callbacks, clock = world
+    service.record_request(request())
+    callbacks.script = ["down", "finished"]
+    callbacks.timed_out = True
+    service.decide("o-1", Action.APPROVE, "alice")
+    repo.items["o-1"] = replace(repo.items["o-1"], callback_maybe_delivered=True)  # as after a read timeout
+    clock.now += timedelta(seconds=6)
+    [result] = service.redeliver_pending()
+    assert result.outcome is Outcome.CLOSED and repo.items["o-1"].status is Status.TIMED_OUT
+
+
+def test_crash_after_claim_is_redelivered_after_the_lease(world):
+    service, repo, callbacks, clock = world
+    service.record_request(request())
+    # The process dies between the claim and the send: only the claim exists.
+    repo.claim("o-1", Decision(Action.APPROVE, "alice", clock.now, "claim-1", None, {"k": 1}),
+               lease_until=clock.now + timedelta(seconds=30))
+    assert service.redeliver_pending() == []  # the lease is still held
+    clock.now += timedelta(seconds=31)
+    [result] = service.redeliver_pending()
+    assert result.outcome is Outcome.DECIDED and callbacks.accepted[request().task_token].output == {"k": 1}
+
+
+def test_concurrent_decisions_one_winner(world):
+    service, repo, callbacks, _ = world
+    for i in range(20):
+        service.record_request(request(order=f"o-{i}", execution=f"e-{i}", token=f"token-{i}-" + "z" * 30))
+    outcomes: list = []
+    barrier = threading.Barrier(2)
+
+    def go(order, action):
+        barrier.wait()
+        outcomes.append((order, service.decide(order, action, action.value.lower(), reason="r").outcome))
+
+    for i in range(20):
+        threads = [threading.Thread(target=go, args=(f"o-{i}", a)) for a in (Action.APPROVE, Action.REJECT)]
+        [t.start() for t in threads]
+        [t.join() for t in threads]
+    for i in range(20):
+        mine = sorted(o.value for order, o in outcomes if order == f"o-{i}")
+        assert mine == ["ALREADY_DECIDED", "DECIDED"]
+    assert len(callbacks.sent) == 20
+
+
+def test_view_never_contains_the_token(world):
+    service, repo, _, clock = world
+    service.record_request(request())
+    service.decide("o-1", Action.APPROVE, "alice")
+    view = repo.items["o-1"].view(clock.now)
+    assert request().task_token not in repr(view)
+    assert view["timeLeftSeconds"] == 0.0 and view["decision"]["decidedBy"] == "alice"
