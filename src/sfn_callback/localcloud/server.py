@@ -337,6 +337,30 @@ def _install_patches(cloud: LocalCloud) -> None:
 
     _patch_heartbeat_timeout()
     _patch_finished_tokens()
+    _patch_dynamodb_atomic_writes()
+
+
+def _patch_dynamodb_atomic_writes() -> None:
+    """DynamoDB checks a write's condition and applies the write as one atomic step. moto's backend has no
+    lock, so through the threaded server two concurrent conditional writes to one item can both pass their
+    condition (both "PENDING → APPROVED" and "PENDING → REJECTED" succeed). Serialize the backend's writes."""
+    import functools
+
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.RLock()
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
+        original = getattr(DynamoDBBackend, name)
+        if getattr(original, "_sfn_callback_serialized", False):
+            continue
+
+        @functools.wraps(original)
+        def serialized(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            with lock:
+                return _original(self, *args, **kwargs)
+
+        serialized._sfn_callback_serialized = True  # type: ignore[attr-defined]
+        setattr(DynamoDBBackend, name, serialized)
 
 
 def _patch_heartbeat_timeout() -> None:
