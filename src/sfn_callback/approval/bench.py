@@ -87,6 +87,7 @@ def run(target: Target, tasks: int = 200, concurrency: int = 8, progress: Callab
         decide_seconds = time.perf_counter() - t0
 
     winners: dict[str, str] = {}
+    anomalies: list[dict[str, Any]] = []
     double = lost = unexpected = 0
     http_latencies = []
     for order, pair in zip(orders, answers):
@@ -98,7 +99,10 @@ def run(target: Target, tasks: int = 200, concurrency: int = 8, progress: Callab
             lost += 1
         else:
             winners[order] = won[0]
-        unexpected += sum(1 for _, status, _ in pair if status not in (200, 202, 409))
+        odd = sum(1 for _, status, _ in pair if status not in (200, 202, 409))
+        unexpected += odd
+        if len(won) != 1 or odd:
+            anomalies.append({"orderId": order, "answers": {a: s for a, s, _ in pair}})
 
     progress("checking every execution and its history")
     resumed = []
@@ -108,15 +112,20 @@ def run(target: Target, tasks: int = 200, concurrency: int = 8, progress: Callab
         callbacks = [e for e in events if e["type"] in ("TaskSucceeded", "TaskFailed")]
         if len(callbacks) > 1:
             double += 1
+            anomalies.append({"orderId": order, "callbacks": [e["type"] for e in callbacks]})
             continue
         expected = {"approve": "APPROVED", "reject": "REJECTED"}.get(winners.get(order, ""))
         output = json.loads(description.get("output") or "{}")
         if expected is None or description["status"] != "SUCCEEDED" or output.get("status") != expected:
             lost += 1
+            anomalies.append({"orderId": order, "execution": description["status"], "output": output.get("status"),
+                              "expected": expected})
             continue
         item = ddb.get_item(TableName=config.APPROVALS_TABLE, Key={"orderId": {"S": order}}, ConsistentRead=True)["Item"]
         if item["status"]["S"] != expected or item.get("callbackState", {}).get("S") != "SENT":
             lost += 1
+            anomalies.append({"orderId": order, "item": item["status"]["S"],
+                              "callbackState": item.get("callbackState", {}).get("S"), "expected": expected})
             continue
         decided_at = parse_iso(item["decision"]["M"]["at"]["S"])
         after = [e for e in events if e["id"] > callbacks[0]["id"] and e["type"].endswith("StateEntered")]
@@ -139,6 +148,7 @@ def run(target: Target, tasks: int = 200, concurrency: int = 8, progress: Callab
         "doubleDecisions": double,
         "unexpectedStatuses": unexpected,
         "endpoint": target.endpoint_url or "aws",
+        "anomalies": anomalies[:20],
     }
     result["ok"] = lost == 0 and double == 0 and unexpected == 0
     return result

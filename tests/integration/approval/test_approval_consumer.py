@@ -86,3 +86,34 @@ def test_repository_conditional_writes_and_listing(approval_stack):
         if not cursor:
             break
     assert set(orders[1:]) <= set(seen) and orders[0] not in seen and len(seen) == len(set(seen))
+
+
+def test_concurrent_claims_on_the_local_cloud_have_exactly_one_winner(approval_stack):
+    """DynamoDB applies a conditional write atomically; so must the local cloud, or two decisions could win."""
+    import threading
+
+    repo = DynamoApprovalRepository(approval_stack.ddb, config.APPROVALS_TABLE)
+    orders = [f"race-{uuid.uuid4().hex[:10]}" for _ in range(30)]
+    for start in range(0, len(orders), 10):
+        approval_stack.sqs.send_message_batch(QueueUrl=approval_stack.queue_url, Entries=[
+            {"Id": str(i), "MessageBody": json.dumps(message(o))} for i, o in enumerate(orders[start:start + 10])])
+    for order in orders:
+        approval_stack.wait_item(order)
+    for order in orders:
+        wins: list[str] = []
+        barrier = threading.Barrier(8)
+
+        def claim(n: int) -> None:
+            barrier.wait()
+            now = datetime.now(timezone.utc)
+            try:
+                repo.claim(order, Decision(Action.APPROVE, f"actor-{n}", now, f"claim-{n}"), now)
+                wins.append(f"claim-{n}")
+            except ClaimConflict:
+                pass
+
+        threads = [threading.Thread(target=claim, args=(n,)) for n in range(8)]
+        [t.start() for t in threads]
+        [t.join() for t in threads]
+        assert len(wins) == 1, wins
+        assert repo.get(order).decision.claim_id == wins[0]
