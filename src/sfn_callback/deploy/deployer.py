@@ -25,6 +25,7 @@ from sfn_callback.deploy.spec import (
     Queue,
     Resource,
     Role,
+    Schedule,
     ScheduleGroup,
     Stack,
     StackContext,
@@ -169,6 +170,19 @@ class Drivers:
     def read_schedule_group(self, r: ScheduleGroup) -> dict[str, Any] | None:
         found = _absent(lambda: self.c("scheduler").get_schedule_group(Name=r.name))
         return {} if found is not None else None
+
+    def read_schedule(self, r: Schedule) -> dict[str, Any] | None:
+        found = _absent(lambda: self.c("scheduler").get_schedule(Name=r.schedule, GroupName=r.group))
+        if found is None:
+            return None
+        target = found.get("Target") or {}
+        return {
+            "expression": found.get("ScheduleExpression"),
+            "targetArn": target.get("Arn"),
+            "roleArn": target.get("RoleArn"),
+            "input": target.get("Input") or "{}",
+            "state": found.get("State"),
+        }
 
     def read_log_group(self, r: LogGroup) -> dict[str, Any] | None:
         groups = self.c("logs").describe_log_groups(logGroupNamePrefix=r.name).get("logGroups", [])
@@ -408,6 +422,25 @@ class Drivers:
         self.delete_schedules(name)
         _absent(lambda: self.c("scheduler").delete_schedule_group(Name=name))
 
+    # schedules
+    def create_schedule(self, r: Schedule, update: bool = False) -> None:
+        call = self.c("scheduler").update_schedule if update else self.c("scheduler").create_schedule
+        call(
+            Name=r.schedule,
+            GroupName=r.group,
+            ScheduleExpression=r.expression,
+            FlexibleTimeWindow={"Mode": "OFF"},
+            Target={"Arn": self.ctx.function_arn(r.function), "RoleArn": self.ctx.role_arn(r.role), "Input": r.input},
+            State="ENABLED",
+        )
+
+    def update_schedule(self, r: Schedule, diff: tuple[str, ...]) -> None:
+        self.create_schedule(r, update=True)
+
+    def delete_schedule(self, name: str) -> None:
+        group, schedule = name.split("/", 1)
+        _absent(lambda: self.c("scheduler").delete_schedule(Name=schedule, GroupName=group))
+
     # log groups
     def create_log_group(self, r: LogGroup) -> None:
         self.c("logs").create_log_group(logGroupName=r.name, tags=self.tags())
@@ -527,6 +560,13 @@ class Deployer:
     def destroy(self, progress: Callable[[Change], None] | None = None) -> list[Change]:
         """Remove every resource of the stack: schedules first, then in reverse creation order."""
         removed: list[Change] = []
+        for r in self.stack.find("schedule"):  # the stack's own schedules, reported as removed
+            if self.drivers.read(r) is not None:
+                change = Change(DELETE, r.kind, r.name)
+                if progress:
+                    progress(change)
+                self.drivers.delete(r.kind, r.name)
+                removed.append(change)
         for group in self.stack.find("schedule-group"):
             self.drivers.delete_schedules(group.name)
         for r in reversed(self.stack.ordered()):

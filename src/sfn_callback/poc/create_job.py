@@ -7,12 +7,13 @@ nothing will ever poll.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Callable, Protocol
 
 from sfn_callback.poc.events import CreateJobEvent, InvalidEvent, parse
 from sfn_callback.poc.lifecycle import TokenRecord, TokenRepository, iso, new_record, utcnow
+from sfn_callback.sweep import SWEEP_MODE_SCHEDULE_NAME
 
 
 class SchedulingFailed(RuntimeError):
@@ -74,6 +75,12 @@ class CreateJobService:
             timeout_seconds=config.timeout,
             max_attempts=config.max_attempts,
         )
+        if config.mode == "sweep":
+            # No schedule of its own: the sweep poller finds the record through the status GSI.
+            record = replace(record, schedule_name=SWEEP_MODE_SCHEDULE_NAME)
+            self.repository.put_new(record)
+            self.log("job created; the sweep poller will poll it", job_id=job_id)
+            return {"jobId": job_id, "status": "POLLING", "pollingMode": "sweep", "expiresAt": iso(record.expires_at)}
         self.repository.put_new(record)
         try:
             self.schedules.create(record.schedule_name, job_id, config.interval)

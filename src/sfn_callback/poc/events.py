@@ -98,6 +98,8 @@ class PollingConfig(_Strict):
     timeout_minutes: Positive | None = Field(default=None, alias="timeoutMinutes")
     timeout_seconds: Positive | None = Field(default=None, alias="timeoutSeconds")
     job_options: JobOptions | None = Field(default=None, alias="jobOptions")
+    mode: Literal["per-job", "sweep"] = "per-job"
+    """per-job: one polling schedule per job; sweep: no schedule of its own, the sweep poller polls it."""
 
     @model_validator(mode="after")
     def _exactly_one_of_each(self) -> "PollingConfig":

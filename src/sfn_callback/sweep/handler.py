@@ -1,0 +1,47 @@
+"""``poc-sweep-poller``: fired by the one sweep schedule; polls every sweep-mode job that is due.
+
+Environment: ``TOKENS_TABLE``, ``SIMULATED_API_LAMBDA``, ``CLAIM_LEASE_SECONDS`` (as the per-job poller),
+``SWEEP_CONCURRENCY`` (bounded pool, default 8), ``SWEEP_MAX_RECORDS`` (per sweep, default 500).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from sfn_callback import config
+from sfn_callback.poc import bootstrap
+from sfn_callback.poc.adapters.stepfunctions import StepFunctionsCallbackSender
+from sfn_callback.poc.lifecycle import DEFAULT_CLAIM_LEASE_SECONDS
+from sfn_callback.sweep.adapters import DynamoDueSource
+from sfn_callback.sweep.service import DEFAULT_CONCURRENCY, DEFAULT_MAX_RECORDS, SweepPoller
+from sfn_callback.util.aws import client
+
+logger = Logger(service="poc-sweep-poller")
+
+
+@functools.lru_cache(maxsize=1)
+def sweep_poller() -> SweepPoller:
+    return SweepPoller(
+        source=DynamoDueSource(client("dynamodb"), bootstrap.env("TOKENS_TABLE", config.TOKENS_TABLE)),
+        repository=bootstrap.token_repository(),
+        sender=StepFunctionsCallbackSender(client("stepfunctions")),
+        jobs=bootstrap.job_api(),
+        lease_seconds=float(os.environ.get("CLAIM_LEASE_SECONDS") or DEFAULT_CLAIM_LEASE_SECONDS),
+        concurrency=int(os.environ.get("SWEEP_CONCURRENCY") or DEFAULT_CONCURRENCY),
+        max_records=int(os.environ.get("SWEEP_MAX_RECORDS") or DEFAULT_MAX_RECORDS),
+    )
+
+
+def handler(event: Any, context: Any) -> dict[str, Any]:
+    poller = sweep_poller()
+    poller.log = lambda message, **fields: logger.info(message, extra=fields)
+    time_left = (lambda: context.get_remaining_time_in_millis() / 1000) if context is not None else None
+    result = poller.sweep(time_left=time_left)
+    doc = result.to_dict()
+    if result.due:
+        logger.info("sweep finished", extra=doc)
+    return doc
