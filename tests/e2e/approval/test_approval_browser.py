@@ -6,7 +6,7 @@ import json
 import os
 
 import pytest
-from approval_support import KEYS, wait_for
+from approval_support import KEYS, approval_api, approval_stack, wait_for  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.cloud
 

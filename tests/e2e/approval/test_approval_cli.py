@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from approval_support import KEYS, wait_for
+from approval_support import KEYS, approval_api, approval_stack, wait_for  # noqa: F401  (fixtures)
 
 from sfn_callback.localcloud.process import free_port
 

@@ -6,7 +6,7 @@ import json
 import threading
 
 import pytest
-from approval_support import KEYS, wait_for
+from approval_support import KEYS, approval_api, approval_stack, wait_for  # noqa: F401  (fixtures)
 from botocore.config import Config
 
 from sfn_callback.approval.adapters.dynamodb import DynamoApprovalRepository

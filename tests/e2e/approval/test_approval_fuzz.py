@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from approval_support import KEYS
+from approval_support import KEYS, approval_api, approval_stack  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.cloud
 
