@@ -18,6 +18,7 @@ demo: $(STAMP)
 	$(BIN)/sfn-callback demo
 
 test: $(STAMP)
+	sh scripts/ensure-test-tools.sh
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
