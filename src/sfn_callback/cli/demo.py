@@ -1,70 +1,56 @@
-"""``sfn-callback demo``: the main job on the embedded local cloud, start to finish, then stop."""
+"""``sfn-callback demo``: the callback PoC on a fresh embedded local cloud, start to finish, then stop.
+
+A detached local cloud on a free port, the stack deployed, ``run --scenario complete`` with live progress,
+then fail, max-attempts, timeout and sfn-timeout side by side with their validation summaries, then the
+cloud stops. Exits non-zero if any scenario failed.
+"""
 
 from __future__ import annotations
 
-import json
+import os
 import time
-import uuid
 
 import typer
 
 from sfn_callback.cli.common import out_console
+
+OTHER_SCENARIOS = ("fail", "max-attempts", "timeout", "sfn-timeout")
 
 
 def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     app.command("demo")(demo)
 
 
-SAMPLE = (
-    "import os, boto3\n"
-    "def handler(event, context):\n"
-    "    boto3.client('dynamodb').update_item(TableName=os.environ['TABLE'], Key={'pk': {'S': 'demo'}},\n"
-    "        UpdateExpression='ADD fired :one', ExpressionAttributeValues={':one': {'N': '1'}})\n"
-    "    return {'fired': True}\n"
-)
-
-
-def demo(seconds: float = typer.Option(4.0, "--seconds", help="How long to watch the schedule fire.")) -> None:
-    """Start the local cloud, deploy a sample function and a rate(1 second) schedule, watch it fire, stop."""
+def demo(jobs: int = typer.Option(2, "--jobs", min=1, help="Executions per scenario.")) -> None:
+    """Up, deploy, run the complete scenario live and the four error scenarios in summary, down."""
+    from sfn_callback.cli.poc import default_timeout, ensure_deployed, run_many
+    from sfn_callback.config import Target, state_dir
     from sfn_callback.localcloud import process
+    from sfn_callback.scenarios import RunOptions
 
     console = out_console
-    port = process.free_port()
     started = time.perf_counter()
-    proc, endpoint = process.start_detached("127.0.0.1", port)
-    console.print(f"[bold]local cloud[/] healthy at {endpoint} in {time.perf_counter() - started:.2f} s")
+    port = process.free_port()
+    log_path = os.path.join(state_dir(), f"demo-localcloud-{port}.log")
+    proc, endpoint = process.start_detached("127.0.0.1", port, log_path=log_path, timeout=60)
+    console.print(f"[bold]local cloud[/] healthy at {endpoint} in {time.perf_counter() - started:.1f} s "
+                  f"(log {log_path})")
+    documents = []
     try:
-        from sfn_callback.config import LOCAL_CREDENTIALS
-
-        import boto3
-
-        session = boto3.session.Session(region_name="us-east-1", **LOCAL_CREDENTIALS)
-        ddb, lam, iam, scheduler = (session.client(s, endpoint_url=endpoint)
-                                    for s in ("dynamodb", "lambda", "iam", "scheduler"))
-        ddb.create_table(TableName="demo-fired", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-                         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-                         BillingMode="PAY_PER_REQUEST")
-        role = iam.create_role(RoleName="demo-role", AssumeRolePolicyDocument=json.dumps({
-            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                                    "Principal": {"Service": "lambda.amazonaws.com"}}]}))["Role"]["Arn"]
-        from sfn_callback.localcloud.bench import _zip
-
-        arn = lam.create_function(FunctionName="demo-counter", Runtime="python3.11", Role=role, Handler="app.handler",
-                                  Code={"ZipFile": _zip(SAMPLE)}, Environment={"Variables": {"TABLE": "demo-fired"}},
-                                  )["FunctionArn"]
-        scheduler.create_schedule(Name=f"demo-{uuid.uuid4().hex[:6]}", ScheduleExpression="rate(1 second)",
-                                  FlexibleTimeWindow={"Mode": "OFF"}, Target={"Arn": arn, "RoleArn": role})
-        console.print("deployed function [bold]demo-counter[/] and schedule [bold]rate(1 second)[/]")
-        deadline = time.monotonic() + seconds
-        fired = 0
-        while time.monotonic() < deadline:
-            time.sleep(1)
-            item = ddb.get_item(TableName="demo-fired", Key={"pk": {"S": "demo"}}, ConsistentRead=True).get("Item")
-            fired = int(item["fired"]["N"]) if item else 0
-            console.print(f"  schedule fired the function {fired} time(s)")
-        if fired == 0:
-            console.print("[red]the schedule never fired[/]")
-            raise typer.Exit(1)
+        target = Target(endpoint_url=endpoint)
+        ensure_deployed(target, console)
+        options = RunOptions(jobs=jobs, interval_seconds=1, timeout_seconds=default_timeout(jobs, 1))
+        console.rule("complete: the job completes, SendTaskSuccess resumes the workflow")
+        documents += run_many(target, ["complete"], options, 1, console, live=True)
+        console.rule(f"{', '.join(OTHER_SCENARIOS)} (concurrently)")
+        documents += run_many(target, list(OTHER_SCENARIOS), options, 1, console, live=False, concurrent=True)
     finally:
         process.stop_process(proc.pid)
         console.print("local cloud stopped")
+    failed = [d["scenario"] for d in documents if not d["passed"]]
+    elapsed = time.perf_counter() - started
+    if failed:
+        console.print(f"[bold red]demo failed[/]: {', '.join(failed)} ({elapsed:.0f} s)")
+        raise typer.Exit(1)
+    console.print(f"[bold green]demo passed[/]: 5 scenarios, every check from the data ({elapsed:.0f} s); "
+                  "results in runs/latest-<scenario>.json under the state directory")
