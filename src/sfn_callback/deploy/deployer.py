@@ -18,6 +18,7 @@ from sfn_callback.config import Target
 from sfn_callback.deploy import packaging
 from sfn_callback.deploy.plan import CREATE, DELETE, UNCHANGED, UPDATE, Change, Plan, compute_plan
 from sfn_callback.deploy.spec import (
+    Bucket,
     EventSourceMapping,
     Function,
     LogGroup,
@@ -37,6 +38,7 @@ from sfn_callback.deploy.stack import build_stack
 from sfn_callback.util.aws import client as make_client
 
 INLINE_POLICY = "inline"
+_PUBLIC_ACCESS_BLOCK = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
 
 
 def _code(exc: ClientError) -> str:
@@ -111,6 +113,26 @@ class Drivers:
         ttl = self.c("dynamodb").describe_time_to_live(TableName=r.name).get("TimeToLiveDescription", {})
         ttl_attr = ttl.get("AttributeName") if ttl.get("TimeToLiveStatus") in ("ENABLED", "ENABLING") else None
         return {"partitionKey": pk, "sortKey": sk, "gsis": gsis, "ttlAttribute": ttl_attr}
+
+    def read_bucket(self, r: Bucket) -> dict[str, Any] | None:
+        s3 = self.c("s3")
+        try:
+            s3.head_bucket(Bucket=r.name)
+        except ClientError as exc:
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if _code(exc) in ("404", "NoSuchBucket") or status == 404:
+                return None
+            if _code(exc) in ("403", "AccessDenied") or status == 403:
+                raise DeployError(f"bucket {r.name} exists but is not accessible (owned by another account?)") from exc
+            raise
+        try:
+            block = s3.get_public_access_block(Bucket=r.name)["PublicAccessBlockConfiguration"]
+            blocked = all(block.get(k) for k in _PUBLIC_ACCESS_BLOCK)
+        except ClientError as exc:
+            if _code(exc) != "NoSuchPublicAccessBlockConfiguration":
+                raise
+            blocked = False
+        return {"publicAccessBlocked": blocked}
 
     def read_queue(self, r: Queue) -> dict[str, Any] | None:
         url = _absent(lambda: self.c("sqs").get_queue_url(QueueName=r.name)["QueueUrl"])
@@ -268,6 +290,34 @@ class Drivers:
 
     def delete_table(self, name: str) -> None:
         _absent(lambda: self.c("dynamodb").delete_table(TableName=name))
+
+    # buckets (emptied before deletion)
+    def create_bucket(self, r: Bucket) -> None:
+        s3 = self.c("s3")
+        kwargs: dict[str, Any] = {"Bucket": r.name}
+        if self.ctx.region != "us-east-1":
+            kwargs["CreateBucketConfiguration"] = {"LocationConstraint": self.ctx.region}
+        s3.create_bucket(**kwargs)
+        s3.put_bucket_tagging(Bucket=r.name, Tagging={"TagSet": [{"Key": k, "Value": v} for k, v in self.tags().items()]})
+        self.update_bucket(r, ("publicAccessBlocked",))
+
+    def update_bucket(self, r: Bucket, diff: tuple[str, ...]) -> None:
+        self.c("s3").put_public_access_block(
+            Bucket=r.name, PublicAccessBlockConfiguration={k: True for k in _PUBLIC_ACCESS_BLOCK}
+        )
+
+    def delete_bucket(self, name: str) -> None:
+        s3 = self.c("s3")
+        try:
+            for page in s3.get_paginator("list_object_versions").paginate(Bucket=name):
+                keys = [{"Key": o["Key"], "VersionId": o["VersionId"]}
+                        for o in page.get("Versions", []) + page.get("DeleteMarkers", [])]
+                if keys:
+                    s3.delete_objects(Bucket=name, Delete={"Objects": keys, "Quiet": True})
+            s3.delete_bucket(Bucket=name)
+        except ClientError as exc:
+            if _code(exc) != "NoSuchBucket":
+                raise
 
     # queues
     def _queue_attrs(self, r: Queue) -> dict[str, str]:

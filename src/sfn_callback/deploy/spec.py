@@ -108,6 +108,17 @@ class Queue:
 
 
 @dataclass(frozen=True)
+class Bucket:
+    """An S3 bucket, private (public access blocked). ``destroy`` empties it before deleting it."""
+
+    name: str
+    kind = "bucket"
+
+    def properties(self, ctx: StackContext) -> dict[str, Any]:
+        return {"publicAccessBlocked": True}
+
+
+@dataclass(frozen=True)
 class Role:
     name: str
     assumed_by: str  # service principal, e.g. lambda.amazonaws.com
@@ -257,10 +268,10 @@ def substitute(doc: Any, values: dict[str, str]) -> Any:
     return doc
 
 
-Resource = Table | Queue | Role | Function | EventSourceMapping | ScheduleGroup | Schedule | LogGroup | StateMachine
+Resource = Table | Bucket | Queue | Role | Function | EventSourceMapping | ScheduleGroup | Schedule | LogGroup | StateMachine
 
 # Creation order; deletion runs in reverse.
-KIND_ORDER = ("log-group", "table", "queue", "role", "function", "event-source-mapping", "schedule-group", "schedule",
+KIND_ORDER = ("log-group", "table", "bucket", "queue", "role", "function", "event-source-mapping", "schedule-group", "schedule",
               "state-machine")
 
 
