@@ -1,13 +1,8 @@
-"""poc-export-workflow: placeholders, shape, and a run on in-process moto (no cloud process)."""
+"""poc-export-workflow: placeholders and shape (runs on the local cloud: tests/integration/export)."""
 
 from __future__ import annotations
 
-import json
-import time
-
-import boto3
 import pytest
-from moto import mock_aws
 
 from sfn_callback.export.workflow import PLACEHOLDERS, definition, raw_definition, substitute
 
@@ -34,62 +29,3 @@ def test_substitution_keeps_numbers_numbers() -> None:
         substitute(raw_definition(), {})
     with pytest.raises(ValueError):
         definition("http://q", timeout_seconds=10, heartbeat_seconds=10)
-
-
-@pytest.fixture
-def local_workflow(monkeypatch):
-    for key, value in {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": "us-east-1",
-                       "MOTO_ACCOUNT_ID": "000000000000"}.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
-        sqs, sfn = boto3.client("sqs"), boto3.client("stepfunctions")
-        queue = sqs.create_queue(QueueName="poc-export-jobs")["QueueUrl"]
-        arn = sfn.create_state_machine(
-            name="poc-export-workflow",
-            definition=json.dumps(definition(queue, timeout_seconds=60, heartbeat_seconds=1)),
-            roleArn="arn:aws:iam::000000000000:role/poc-export-workflow",
-        )["stateMachineArn"]
-
-        def run(name: str, answer) -> dict:
-            execution = sfn.start_execution(
-                stateMachineArn=arn, name=name, input=json.dumps({"jobId": name, "exportId": "e", "userId": "u"})
-            )["executionArn"]
-            messages: list = []
-            deadline = time.monotonic() + 10
-            while not messages and time.monotonic() < deadline:
-                messages = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=1).get("Messages", [])
-            body = json.loads(messages[0]["Body"])
-            assert body == {"jobId": name, "exportId": "e", "userId": "u", "metadata": {}, "files": [],
-                            "options": {}, "taskToken": body["taskToken"]}
-            answer(sfn, body["taskToken"])
-            while time.monotonic() < deadline + 10:
-                described = sfn.describe_execution(executionArn=execution)
-                if described["status"] != "RUNNING":
-                    return described
-                time.sleep(0.05)
-            raise AssertionError("execution did not finish")
-
-        yield run
-
-
-def test_runs_on_moto_success_partial_failure_and_lapsed_heartbeat(local_workflow) -> None:
-    ok = local_workflow("ok", lambda sfn, t: sfn.send_task_success(taskToken=t, output='{"status":"COMPLETED"}'))
-    assert ok["status"] == "SUCCEEDED"
-    assert json.loads(ok["output"]) == {"status": "COMPLETED", "message": "Export job completed successfully!",
-                                        "jobId": "ok", "result": {"status": "COMPLETED"}}
-
-    partial = local_workflow("partial", lambda sfn, t: sfn.send_task_failure(
-        taskToken=t, error="JobCompletedWithFailures", cause="Job completed with 1 failed tasks out of 2 total"))
-    assert partial["status"] == "SUCCEEDED"
-    output = json.loads(partial["output"])
-    assert (output["status"], output["error"]) == ("COMPLETED_WITH_FAILURES", "JobCompletedWithFailures")
-
-    failed = local_workflow("failed", lambda sfn, t: sfn.send_task_failure(taskToken=t, error="Boom"))
-    assert (failed["status"], failed["error"], failed["cause"]) == ("FAILED", "ExportJobFailed", "Boom")
-
-    # no heartbeat within HeartbeatSeconds=1: the timeout branch (moto names it States.Timeout; AWS says
-    # States.HeartbeatTimeout, which the same Catch handles)
-    lapsed = local_workflow("lapsed", lambda sfn, t: None)
-    assert (lapsed["status"], lapsed["error"]) == ("FAILED", "ExportJobTimedOut")
-    assert lapsed["cause"] in ("States.HeartbeatTimeout", "States.Timeout")

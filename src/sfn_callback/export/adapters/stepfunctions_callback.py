@@ -3,8 +3,8 @@
 Errors are classified, never raised:
 
 * ``TaskDoesNotExist``, ``InvalidToken``, ``TaskTimedOut``: the token is finished (used, timed out, or its
-  execution ended). Final, not retried. Real AWS answers the first and the last; the local cloud (moto)
-  answers ``InvalidToken`` for all of them.
+  execution ended) or was never valid. Final, not retried. AWS and the local cloud answer ``TaskTimedOut``
+  or ``TaskDoesNotExist`` for a finished token and ``InvalidToken`` for one that is not a token at all.
 * Throttling, 5xx and network errors: retried with exponential backoff and full jitter, a bounded number of
   attempts (the boto3 client should be built without its own retries, see :func:`callback_client_config`).
 * Any other client error (access denied, validation): final, not retried.
