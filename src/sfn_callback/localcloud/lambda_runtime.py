@@ -27,6 +27,8 @@ from typing import Any
 
 log = logging.getLogger("sfn_callback.localcloud.lambda")
 
+INIT_TIMEOUT_SECONDS = 10.0  # Lambda's limit for the init phase of an on-demand function
+
 # Variables the Lambda service sets; a function's own configuration cannot override them.
 _RESERVED = {"AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_VERSION", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
              "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME", "AWS_REGION", "AWS_DEFAULT_REGION",
@@ -290,7 +292,9 @@ class LambdaExecutor:
             worker, cold = self._checkout(spec)
         except (zipfile.BadZipFile, OSError) as exc:
             return _error_result(request_id, "Runtime.InvalidEntrypoint", f"Cannot start the function: {exc}")
-        deadline = time.time() + spec.timeout
+        # As on Lambda, the init phase (importing the handler's module) has its own budget and does not
+        # eat into the function's timeout; a slow machine must not turn cold starts into timeouts.
+        deadline = time.time() + max(INIT_TIMEOUT_SECONDS, spec.timeout)
         reusable = False
         try:
             if cold:
@@ -305,6 +309,7 @@ class LambdaExecutor:
                                         f"exit status {worker.proc.poll()}"}
                     log.error("function %s failed to initialise: %s", spec.name, error.get("errorMessage"))
                     return InvokeResult(json.dumps(error).encode(), "Unhandled", cold_start=True)
+            deadline = time.time() + spec.timeout
             sent_at = time.monotonic()
             worker.send({
                 "requestId": request_id,
