@@ -1,12 +1,84 @@
-"""``sfn-callback deploy`` / ``destroy``: the stack of every present component, planned and applied."""
+"""``sfn-callback deploy`` / ``destroy`` / ``package``: the stack of every present component, planned and
+applied; the Lambda bundle and Terraform manifest for AWS.
+
+Real AWS (``--endpoint aws``) is touched only after ``--yes`` or an interactive confirmation that names the
+account (from STS GetCallerIdentity). With no terminal and no ``--yes`` the command refuses before any AWS
+call. ``deploy --plan`` only reads, and needs neither.
+"""
 
 from __future__ import annotations
 
-import typer
+import sys
+from pathlib import Path
 
-from sfn_callback.cli.common import JsonOption, console_for, emit_json, state
-from sfn_callback.deploy.deployer import Deployer
+import typer
+from botocore.exceptions import BotoCoreError, ClientError
+
+from sfn_callback.cli.common import JsonOption, console_for, emit_json, err_console, state
+from sfn_callback.config import Target
+from sfn_callback.deploy.deployer import Deployer, Drivers
 from sfn_callback.deploy.plan import UNCHANGED
+from sfn_callback.util.aws import client as make_client
+
+YesOption = typer.Option(False, "--yes", "-y", help="Apply to real AWS without asking (needed with no terminal).")
+ZipOption = typer.Option(
+    None, "--zip", help="Lambda zip to deploy (e.g. build/lambda.zip from 'sfn-callback package'). Default: the "
+    "project source alone on an endpoint (the local cloud), source plus dependencies on AWS.",
+)
+
+
+def _fail(message: str, code: int = 2) -> None:
+    err_console.print(f"[red]error:[/red] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def _describe(target: Target) -> str:
+    where = f"region {target.region}"
+    return where + (f", profile {target.profile}" if target.profile else "")
+
+
+def caller_account(target: Target) -> tuple[str, str]:
+    """(account id, caller ARN) of the credentials the standard AWS configuration resolves."""
+    try:
+        who = make_client("sts", target).get_caller_identity()
+    except (BotoCoreError, ClientError) as exc:
+        _fail(f"cannot reach AWS to identify the account ({_describe(target)}): {exc}")
+        raise  # unreachable
+    return who["Account"], who["Arn"]
+
+
+def confirm_real_aws(target: Target, action: str, yes: bool) -> None:
+    """Return when touching real AWS is confirmed; exit 2 (nothing touched) otherwise."""
+    if target.is_local:
+        return
+    if not yes and not sys.stdin.isatty():
+        _fail(f"refusing to {action} on real AWS ({_describe(target)}) without --yes: no terminal to confirm on")
+    account, arn = caller_account(target)
+    err_console.print(f"AWS account {account} ({arn}), {_describe(target)}", highlight=False)
+    if yes:
+        return
+    answer = typer.prompt(f"Type the account id {account} to {action} there", default="", show_default=False)
+    if answer.strip() != account:
+        _fail("not confirmed; nothing was changed")
+
+
+def _deployer(target: Target, zip_path: Path | None, uploads_code: bool = True) -> Deployer:
+    try:
+        deployer = Deployer(target)
+    except (BotoCoreError, ClientError) as exc:
+        _fail(f"cannot reach the target ({target.endpoint_url or 'AWS, ' + _describe(target)}): {exc}")
+        raise  # unreachable
+    if zip_path is not None:
+        if not zip_path.is_file():
+            _fail(f"{zip_path}: no such file (build it with 'sfn-callback package')")
+        deployer.drivers = Drivers(target, deployer.stack.ctx, zip_path.read_bytes())
+    elif uploads_code and not target.is_local:
+        from sfn_callback.deploy import bundle
+
+        err_console.print("building the Lambda bundle with its dependencies ...")
+        result = bundle.package(Path("build"))
+        deployer.drivers = Drivers(target, deployer.stack.ctx, result.zip_path.read_bytes())
+    return deployer
 
 
 def register(app: typer.Typer, bench_app: typer.Typer) -> None:
@@ -14,17 +86,29 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     def deploy(
         ctx: typer.Context,
         plan_only: bool = typer.Option(False, "--plan", help="Show the plan without applying it."),
+        yes: bool = YesOption,
+        zip_path: Path = ZipOption,
         as_json: bool = JsonOption,
     ) -> None:
         """Create or update every resource idempotently (a second run reports no changes)."""
         console = console_for(as_json)
-        deployer = Deployer(state(ctx).target)
-        plan = deployer.plan()
+        target = state(ctx).target
+        if not plan_only:
+            confirm_real_aws(target, "deploy", yes)
+        deployer = _deployer(target, zip_path)
+        try:
+            plan = deployer.plan()
+        except (BotoCoreError, ClientError) as exc:
+            _fail(f"cannot read the target's resources: {exc}")
+            raise  # unreachable
         for change in plan.changes:
             if change.action != UNCHANGED:
                 extra = f" ({', '.join(change.differences)})" if change.differences else ""
-                console.print(f"{change.action:>9}  {change.kind:<22} {change.name}{extra}")
+                console.print(f"{change.action:>9}  {change.kind:<22} {change.name}{extra}", highlight=False)
         if plan_only:
+            summary = plan.summary()
+            console.print(", ".join(f"{summary[a]} to {a}" for a in ("create", "update", "delete"))
+                          + f", {summary['unchanged']} unchanged")
             if as_json:
                 emit_json(plan.to_dict())
             return
@@ -39,12 +123,37 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
             emit_json(result.to_dict())
 
     @app.command()
-    def destroy(ctx: typer.Context, as_json: bool = JsonOption) -> None:
+    def destroy(ctx: typer.Context, yes: bool = YesOption, as_json: bool = JsonOption) -> None:
         """Remove every resource of the stack, polling schedules first."""
         console = console_for(as_json)
-        removed = Deployer(state(ctx).target).destroy(
-            progress=lambda c: console.print(f"   delete  {c.kind:<22} {c.name}")
+        target = state(ctx).target
+        confirm_real_aws(target, "destroy the stack", yes)
+        removed = _deployer(target, None, uploads_code=False).destroy(
+            progress=lambda c: console.print(f"   delete  {c.kind:<22} {c.name}", highlight=False)
         )
         console.print(f"removed {len(removed)} resources")
         if as_json:
             emit_json({"removed": [c.to_dict() for c in removed]})
+
+    @app.command()
+    def package(
+        out: Path = typer.Option(Path("build"), "--out", help="Output folder."),
+        without_dependencies: bool = typer.Option(
+            False, "--without-dependencies", help="Project code only (the local cloud provides the rest)."
+        ),
+        as_json: bool = JsonOption,
+    ) -> None:
+        """Build the Lambda zip (code + runtime dependencies for python3.11 x86_64) and build/stack.json for
+        Terraform; the same inputs give the same bytes."""
+        from sfn_callback.deploy import bundle
+
+        console = console_for(as_json)
+        try:
+            result = bundle.package(out, with_dependencies=not without_dependencies)
+        except bundle.PackageError as exc:
+            _fail(str(exc))
+            raise  # unreachable
+        console.print(f"{result.zip_path}  {result.size:,} bytes  CodeSha256 {result.code_sha256}", highlight=False)
+        console.print(f"{result.manifest_path}  ({len(result.requirements)} pinned dependencies)", highlight=False)
+        if as_json:
+            emit_json(result.to_dict())

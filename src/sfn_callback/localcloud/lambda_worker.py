@@ -81,6 +81,39 @@ class _InitError(Exception):
         self.error_type = error_type
 
 
+# IAM action names that differ from ``<signing name>:<operation>``.
+_IAM_ACTION = {"lambda:Invoke": "lambda:InvokeFunction"}
+_RESOURCE_PARAMS = ("TableName", "IndexName", "FunctionName", "QueueUrl", "GroupName", "Name", "stateMachineArn", "Bucket",
+                    "Key")
+
+
+def install_call_recorder(path: str, function_name: str) -> None:
+    """Append one JSON line per AWS API call any boto3 client makes: the IAM action and the parameters
+    naming its resource (``SFN_CALLBACK_RECORD_CALLS=<file>`` turns this on). A ``RoleArn`` handed to a
+    service is recorded as the ``iam:PassRole`` it needs."""
+    import botocore.session
+
+    def record(params: dict[str, Any], model: Any, **_: Any) -> None:
+        action = f"{model.service_model.signing_name}:{model.name}"
+        lines = [{"function": function_name, "action": _IAM_ACTION.get(action, action),
+                  "resource": {k: params[k] for k in _RESOURCE_PARAMS if isinstance(params.get(k), str)}}]
+        target = params.get("Target")
+        role = params.get("RoleArn") or (target.get("RoleArn") if isinstance(target, dict) else None)
+        if role:
+            lines.append({"function": function_name, "action": "iam:PassRole", "resource": {"RoleArn": role}})
+        with open(path, "a", encoding="utf-8") as out:
+            out.write("".join(json.dumps(line) + "\n" for line in lines))
+
+    original = botocore.session.Session.create_client
+
+    def create_client(self: Any, *args: Any, **kwargs: Any) -> Any:
+        client = original(self, *args, **kwargs)
+        client.meta.events.register("before-parameter-build", record)
+        return client
+
+    botocore.session.Session.create_client = create_client  # type: ignore[method-assign]
+
+
 def _send(channel: TextIO, message: dict[str, Any]) -> None:
     channel.write(json.dumps(message) + "\n")
     channel.flush()
@@ -94,6 +127,8 @@ def main(argv: list[str]) -> int:
     sys.stdout = sys.stderr
     sys.path.insert(0, code_dir)
     os.chdir(code_dir)
+    if os.environ.get("SFN_CALLBACK_RECORD_CALLS"):
+        install_call_recorder(os.environ["SFN_CALLBACK_RECORD_CALLS"], os.environ.get("AWS_LAMBDA_FUNCTION_NAME", ""))
 
     try:
         handler = _load_handler(handler_spec)

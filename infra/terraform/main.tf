@@ -1,0 +1,192 @@
+# Every resource comes from build/stack.json, which 'sfn-callback package' writes from the same stack spec
+# that 'sfn-callback deploy' applies. Names and ARNs in it carry three tokens, replaced here; resources refer
+# to each other by the stack's names (the map keys).
+
+data "aws_caller_identity" "current" {}
+
+locals {
+  build_dir  = coalesce(var.build_dir, "${path.module}/../../build")
+  source_dir = coalesce(var.source_dir, "${path.module}/../../src")
+  lambda_zip = "${local.build_dir}/lambda.zip"
+
+  stack = jsondecode(
+    replace(
+      replace(
+        replace(file("${local.build_dir}/stack.json"), "__NAME_PREFIX__", var.name_prefix),
+        "__ACCOUNT_ID__", data.aws_caller_identity.current.account_id
+      ),
+      "__REGION__", var.region
+    )
+  )
+
+  tags = merge(var.tags, { "sfn-callback:stack" = local.stack.stack_name })
+
+  redriven_queues = { for k, q in local.stack.queues : k => q if q.dlq != null }
+  plain_queues    = { for k, q in local.stack.queues : k => q if q.dlq == null }
+}
+
+# ------------------------------------------------------------------------------------- log groups
+resource "aws_cloudwatch_log_group" "this" {
+  for_each          = local.stack.log_groups
+  name              = each.value.name
+  retention_in_days = coalesce(var.log_retention_days, each.value.retention_days, 0)
+  tags              = local.tags
+}
+
+# ----------------------------------------------------------------------------------------- tables
+resource "aws_dynamodb_table" "this" {
+  for_each     = local.stack.tables
+  name         = each.value.name
+  billing_mode = "PAY_PER_REQUEST"
+  hash_key     = each.value.hash_key
+  range_key    = each.value.range_key
+
+  dynamic "attribute" {
+    for_each = each.value.attributes
+    content {
+      name = attribute.value.name
+      type = attribute.value.type
+    }
+  }
+
+  dynamic "global_secondary_index" {
+    for_each = each.value.gsis
+    content {
+      name            = global_secondary_index.value.name
+      hash_key        = global_secondary_index.value.hash_key
+      range_key       = global_secondary_index.value.range_key
+      projection_type = "ALL"
+    }
+  }
+
+  dynamic "ttl" {
+    for_each = each.value.ttl_attribute == null ? [] : [each.value.ttl_attribute]
+    content {
+      attribute_name = ttl.value
+      enabled        = true
+    }
+  }
+
+  tags = local.tags
+}
+
+# ---------------------------------------------------------------------------------------- buckets
+resource "aws_s3_bucket" "this" {
+  for_each      = local.stack.buckets
+  bucket        = each.value.name
+  force_destroy = true # destroy empties it, as 'sfn-callback destroy' does
+  tags          = local.tags
+}
+
+resource "aws_s3_bucket_public_access_block" "this" {
+  for_each                = { for k, b in local.stack.buckets : k => b if b.public_access_blocked }
+  bucket                  = aws_s3_bucket.this[each.key].id
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = true
+  restrict_public_buckets = true
+}
+
+# ----------------------------------------------------------------------------------------- queues
+# Dead-letter queues (and queues without one) first, then the queues that redrive to them.
+resource "aws_sqs_queue" "plain" {
+  for_each                   = local.plain_queues
+  name                       = each.value.name
+  visibility_timeout_seconds = each.value.visibility_timeout
+  tags                       = local.tags
+}
+
+resource "aws_sqs_queue" "redriven" {
+  for_each                   = local.redriven_queues
+  name                       = each.value.name
+  visibility_timeout_seconds = each.value.visibility_timeout
+  redrive_policy = jsonencode({
+    deadLetterTargetArn = aws_sqs_queue.plain[each.value.dlq].arn
+    maxReceiveCount     = each.value.max_receive_count
+  })
+  tags = local.tags
+}
+
+locals {
+  queue_arns = merge(
+    { for k, q in aws_sqs_queue.plain : k => q.arn },
+    { for k, q in aws_sqs_queue.redriven : k => q.arn },
+  )
+}
+
+# -------------------------------------------------------------------------------------- functions
+resource "aws_lambda_function" "this" {
+  for_each         = local.stack.functions
+  function_name    = each.value.name
+  role             = aws_iam_role.this[each.value.role].arn
+  handler          = each.value.handler
+  runtime          = each.value.runtime
+  timeout          = lookup(var.function_timeouts, each.key, each.value.timeout)
+  memory_size      = each.value.memory
+  architectures    = ["x86_64"]
+  filename         = local.lambda_zip
+  source_code_hash = filebase64sha256(local.lambda_zip)
+
+  environment {
+    variables = each.value.environment
+  }
+
+  tags = local.tags
+
+  # The log group exists (with its retention) before the function can write to it; the role's policy too.
+  depends_on = [aws_cloudwatch_log_group.this, aws_iam_role_policy.this]
+}
+
+resource "aws_lambda_event_source_mapping" "this" {
+  for_each                = local.stack.event_source_mappings
+  function_name           = aws_lambda_function.this[each.value.function].arn
+  event_source_arn        = local.queue_arns[each.value.queue]
+  batch_size              = each.value.batch_size
+  function_response_types = each.value.report_batch_item_failures ? ["ReportBatchItemFailures"] : []
+  enabled                 = true
+}
+
+# ------------------------------------------------------------------------------ Scheduler (groups)
+resource "aws_scheduler_schedule_group" "this" {
+  for_each = local.stack.schedule_groups
+  name     = each.value.name
+  tags     = local.tags
+}
+
+resource "aws_scheduler_schedule" "this" {
+  for_each   = local.stack.schedules
+  name       = each.value.name
+  group_name = aws_scheduler_schedule_group.this[each.value.group].name
+  schedule_expression = (
+    var.polling_interval_minutes == null ? each.value.expression
+    : "rate(${var.polling_interval_minutes} ${var.polling_interval_minutes == 1 ? "minute" : "minutes"})"
+  )
+
+  flexible_time_window {
+    mode = "OFF"
+  }
+
+  target {
+    arn      = aws_lambda_function.this[each.value.function].arn
+    role_arn = aws_iam_role.this[each.value.role].arn
+    input    = each.value.input
+  }
+}
+
+# --------------------------------------------------------------------------------- state machines
+resource "aws_sfn_state_machine" "this" {
+  for_each = local.stack.state_machines
+  name     = each.value.name
+  role_arn = aws_iam_role.this[each.value.role].arn
+  type     = "STANDARD"
+  # The same ASL file the deployer reads, with the same ${Placeholder} values; a definition the stack
+  # computes beyond its placeholders comes inline.
+  definition = (
+    each.value.definition_file != null
+    ? templatefile("${local.source_dir}/${each.value.definition_file}", each.value.substitutions)
+    : each.value.definition
+  )
+  tags = local.tags
+
+  depends_on = [aws_lambda_function.this, aws_iam_role_policy.this]
+}
