@@ -5,6 +5,7 @@ moto delivers to a mapped function synchronously inside SendMessage, one batch, 
 function with the Lambda SQS event, deletes what succeeded (all of the batch, or all but the reported
 ``batchItemFailures`` when the mapping has ``ReportBatchItemFailures``), and leaves failures to become
 visible again after the queue's visibility timeout, until the queue's redrive policy moves them to the DLQ.
+Like Lambda, a mapping processes several batches at once (``ScalingConfig.MaximumConcurrency``, else 5).
 """
 
 from __future__ import annotations
@@ -60,12 +61,16 @@ class EventSourceMappingPoller:
         while not self._stop.wait(self._refresh):
             try:
                 for account_id, region, esm in self._mappings():
-                    thread = self._threads.get(esm.uuid)
-                    if (thread is None or not thread.is_alive()) and _enabled(esm):
-                        thread = threading.Thread(target=self._poll, args=(account_id, region, esm.uuid),
-                                                  name=f"esm-{esm.uuid[:8]}", daemon=True)
-                        self._threads[esm.uuid] = thread
-                        thread.start()
+                    if not _enabled(esm):
+                        continue
+                    for slot in range(_concurrency(esm)):
+                        key = f"{esm.uuid}/{slot}"
+                        thread = self._threads.get(key)
+                        if thread is None or not thread.is_alive():
+                            thread = threading.Thread(target=self._poll, args=(account_id, region, esm.uuid),
+                                                      name=f"esm-{esm.uuid[:8]}-{slot}", daemon=True)
+                            self._threads[key] = thread
+                            thread.start()
             except Exception:
                 log.exception("event source mapping supervisor failed")
 
@@ -126,6 +131,18 @@ class EventSourceMappingPoller:
         with self._stats_lock:
             self.stats["deleted"] += len(done)
             self.stats["failed_items"] += len(failed)
+
+
+DEFAULT_CONCURRENCY = 5  # Lambda starts with five concurrent batches per SQS mapping
+
+
+def _concurrency(esm: Any) -> int:
+    """Concurrent batches per mapping: ``ScalingConfig.MaximumConcurrency`` when set, else Lambda's start of 5."""
+    scaling = getattr(esm, "scaling_config", None) or {}
+    try:
+        return max(1, int(scaling.get("MaximumConcurrency") or DEFAULT_CONCURRENCY))
+    except (TypeError, ValueError):
+        return DEFAULT_CONCURRENCY
 
 
 def _enabled(esm: Any) -> bool:

@@ -95,3 +95,39 @@ def test_poison_message_reaches_the_dlq(wired):
     assert json.loads(moved[0]["Body"])["id"] == key
     time.sleep(1.5)
     assert seen(key)["seen"] == 3, "after maxReceiveCount the message is no longer delivered"
+
+
+SLOW = '''
+import json, time, boto3
+
+def handler(event, context):
+    started = time.time()
+    time.sleep(1.5)
+    for record in event["Records"]:
+        boto3.client("dynamodb").put_item(TableName="lc-batch-times", Item={
+            "pk": {"S": json.loads(record["body"])["id"]},
+            "started": {"N": str(started)}, "ended": {"N": str(time.time())}})
+    return {"batchItemFailures": []}
+'''
+
+
+def test_a_mapping_runs_batches_concurrently(local_cloud, make_function):
+    """Like Lambda's pollers, one mapping processes several batches at once: slow jobs do not queue."""
+    sqs = local_cloud.client("sqs")
+    queue = sqs.create_queue(QueueName="lc-parallel-batches")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    ddb = local_cloud.client("dynamodb")
+    ddb.create_table(TableName="lc-batch-times", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+    make_function("lc-slow-consumer", SLOW, timeout=10)
+    local_cloud.client("lambda").create_event_source_mapping(EventSourceArn=arn, FunctionName="lc-slow-consumer",
+                                                             BatchSize=1, ScalingConfig={"MaximumConcurrency": 3})
+    for i in range(3):
+        sqs.send_message(QueueUrl=queue, MessageBody=json.dumps({"id": f"b{i}"}))
+
+    def items():
+        return [ddb.get_item(TableName="lc-batch-times", Key={"pk": {"S": f"b{i}"}}).get("Item") for i in range(3)]
+
+    assert wait_until(lambda: all(items()), timeout=20)
+    spans = [(float(i["started"]["N"]), float(i["ended"]["N"])) for i in items()]
+    assert max(s for s, _ in spans) < min(e for _, e in spans), f"batches did not overlap: {spans}"
