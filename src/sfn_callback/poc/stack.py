@@ -50,7 +50,7 @@ def contribute(stack: Stack, ctx: StackContext) -> None:
             f"{HANDLERS}.simulated_api.handler",
             env=common_env,
             timeout=30,
-            permissions=(Permission(("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem"), (jobs_arn,)),),
+            permissions=(Permission(("dynamodb:PutItem", "dynamodb:UpdateItem"), (jobs_arn,)),),
         ),
         Function(
             config.CREATE_JOB_FUNCTION,

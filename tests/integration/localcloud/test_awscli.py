@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import uuid
 
 import pytest
@@ -15,12 +14,10 @@ pytestmark = pytest.mark.cloud
 
 
 def aws_cli() -> list[str]:
-    candidate = os.path.join(os.path.dirname(sys.executable), "aws")
-    if os.path.exists(candidate):
-        return [candidate]
-    found = shutil.which("aws")
+    """AWS CLI v2 (Debian's awscli, installed by scripts/ensure-test-tools.sh), else whatever `aws` is on PATH."""
+    found = "/usr/bin/aws" if os.path.exists("/usr/bin/aws") else shutil.which("aws")
     if not found:
-        pytest.fail("the aws CLI is a development dependency (awscli) and must be installed")
+        pytest.fail("no aws CLI: scripts/ensure-test-tools.sh installs Debian's awscli (v2)")
     return [found]
 
 
@@ -42,7 +39,7 @@ def test_cli_lists_tables_invokes_and_starts_an_execution(local_cloud, make_func
     make_function("lc-cli-fn", "def handler(event, context):\n    return {'echo': event['value'] * 3}\n")
     out = tmp_path / "out.json"
     meta = run_aws(local_cloud, "lambda", "invoke", "--function-name", "lc-cli-fn",
-                   "--payload", json.dumps({"value": 14}), str(out))
+                   "--payload", json.dumps({"value": 14}), "--cli-binary-format", "raw-in-base64-out", str(out))
     assert meta["StatusCode"] == 200
     assert json.loads(out.read_text()) == {"echo": 42}
 
