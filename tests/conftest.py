@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import io
 import json
 import os
-import zipfile
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -13,6 +11,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from sfn_callback.deploy.packaging import zip_files
 from sfn_callback.localcloud import process
 
 LOCAL_ROLE_POLICY = json.dumps({
@@ -68,17 +67,6 @@ def local_cloud(tmp_path_factory: pytest.TempPathFactory) -> Any:
     process.stop_process(proc.pid)
 
 
-def zip_sources(files: dict[str, str]) -> bytes:
-    """A deployment package from in-memory sources (deterministic)."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name in sorted(files):
-            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
-            info.external_attr = 0o644 << 16
-            archive.writestr(info, files[name])
-    return buffer.getvalue()
-
-
 @pytest.fixture(scope="session")
 def make_function(local_cloud: LocalCloudHandle) -> Callable[..., str]:
     """Create (or replace) a Python function from source text; returns its ARN."""
@@ -94,7 +82,7 @@ def make_function(local_cloud: LocalCloudHandle) -> Callable[..., str]:
             pass
         return lam.create_function(
             FunctionName=name, Runtime="python3.11", Role=role, Handler=handler, Timeout=timeout,
-            MemorySize=memory, Code={"ZipFile": zip_sources(files)},
+            MemorySize=memory, Code={"ZipFile": zip_files(files)},
             Environment={"Variables": env or {}},
         )["FunctionArn"]
 

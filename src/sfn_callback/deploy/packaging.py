@@ -13,6 +13,7 @@ import hashlib
 import io
 import os
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
@@ -42,13 +43,18 @@ def source_files(root: Path) -> list[tuple[str, Path]]:
 
 def build_zip(root: Path | None = None) -> bytes:
     root = root or package_root()
+    return zip_files({arcname: path.read_bytes() for arcname, path in source_files(root)})
+
+
+def zip_files(files: Mapping[str, str | bytes]) -> bytes:
+    """A deterministic zip of ``{archive name: content}``: sorted entries, fixed timestamps and permissions."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for arcname, path in source_files(root):
+        for arcname in sorted(files):
             info = zipfile.ZipInfo(arcname, date_time=FIXED_TIME)
             info.external_attr = 0o644 << 16
             info.compress_type = zipfile.ZIP_DEFLATED
-            zf.writestr(info, path.read_bytes(), compresslevel=9)
+            zf.writestr(info, files[arcname], compresslevel=9)
     return buf.getvalue()
 
 

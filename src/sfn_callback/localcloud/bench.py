@@ -21,6 +21,7 @@ from botocore.config import Config
 from rich.console import Console
 from rich.table import Table
 
+from sfn_callback.deploy.packaging import zip_files
 from sfn_callback.localcloud import process
 
 TRIVIAL = "def handler(event, context):\n    return {'ok': True, 'n': event.get('n')}\n"
@@ -47,13 +48,7 @@ def _client(endpoint: str, service: str) -> Any:
 
 
 def _zip(source: str) -> bytes:
-    import io
-    import zipfile
-
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr(zipfile.ZipInfo("app.py", date_time=(1980, 1, 1, 0, 0, 0)), source)
-    return buffer.getvalue()
+    return zip_files({"app.py": source})
 
 
 def _role(endpoint: str) -> str:

@@ -9,6 +9,8 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
+from sfn_callback.deploy.packaging import zip_files
+
 pytestmark = pytest.mark.cloud
 
 APP = '''
@@ -77,9 +79,7 @@ def test_code_update_replaces_the_environment(local_cloud, make_function):
     lam = local_cloud.client("lambda")
     make_function("lc-update", APP, env={"GREETING": "v1"})
     first = invoke(lam, "lc-update", {"a": 1, "b": 1})[1]
-    from conftest import zip_sources  # the shared package builder
-
-    lam.update_function_code(FunctionName="lc-update", ZipFile=zip_sources({"app.py": APP.replace("event[\"a\"] + event[\"b\"]", "event[\"a\"] * event[\"b\"]")}))
+    lam.update_function_code(FunctionName="lc-update", ZipFile=zip_files({"app.py": APP.replace("event[\"a\"] + event[\"b\"]", "event[\"a\"] * event[\"b\"]")}))
     second = invoke(lam, "lc-update", {"a": 3, "b": 5})[1]
     assert second["sum"] == 15, "the new code runs after update-function-code"
     assert second["pid"] != first["pid"]
