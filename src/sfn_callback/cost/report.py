@@ -1,13 +1,14 @@
 """The PoC report: Markdown and a self-contained HTML page, generated from the latest saved measurements.
 
 Inputs (all under the state directory, each optional): the cost measurement (``cost measure``), the scale
-bench results (``bench scale``, one file per mode) and the scenario outcomes (``scenarios-latest.json``, a list
-of scenario result documents). Every figure comes from those files; a section without data says so.
+bench results (``bench scale``, one file per mode) and the scenario outcomes that ``sfn-callback run`` saves
+(``runs/latest-<scenario>.json``, one result document per scenario). Every figure comes from those files; a section without data says so.
 """
 
 from __future__ import annotations
 
 import base64
+import glob
 import html
 import json
 import os
@@ -18,7 +19,7 @@ from typing import Any
 from sfn_callback import config
 from sfn_callback.cost.pricing import PriceTable
 
-SCENARIOS_FILE = "scenarios-latest.json"
+SCENARIOS_GLOB = os.path.join("runs", "latest-*.json")
 SECTIONS = (
     "Architecture",
     "Scenarios",
@@ -112,14 +113,15 @@ def load_inputs(directory: str | None = None) -> Inputs:
         if doc is not None:
             inputs.scale[mode] = doc
             inputs.sources.append(scale_path(mode, directory))
-    path = os.path.join(directory, SCENARIOS_FILE)
-    try:
-        with open(path, encoding="utf-8") as handle:
-            doc = json.load(handle)
-        inputs.scenarios = doc if isinstance(doc, list) else doc.get("results")
-        inputs.sources.append(path)
-    except (OSError, ValueError, AttributeError):
-        pass
+    for path in sorted(glob.glob(os.path.join(directory, SCENARIOS_GLOB))):
+        try:
+            with open(path, encoding="utf-8") as handle:
+                doc = json.load(handle)
+        except (OSError, ValueError):
+            continue
+        if isinstance(doc, dict) and "scenario" in doc and isinstance(doc.get("checks"), list):
+            inputs.scenarios = (inputs.scenarios or []) + [doc]
+            inputs.sources.append(path)
     return inputs
 
 
@@ -184,18 +186,21 @@ def build_sections(inputs: Inputs, prices: PriceTable, out_dir: str) -> list[Sec
     md: list[str] = []
     h: list[str] = []
     if inputs.scenarios:
-        keys = ["scenario", "passed", "detail"]
+        keys = ["scenario", "outcome", "expected", "jobs", "seconds", "checks passed", "failed checks"]
         rows = []
         for item in inputs.scenarios:
-            name = str(item.get("scenario") or item.get("name") or "?")
-            passed = item.get("passed", item.get("ok"))
-            detail = {k: v for k, v in item.items() if k not in ("scenario", "name", "passed", "ok")}
-            rows.append([name, str(passed), json.dumps(detail, default=str)[:300]])
+            checks = item["checks"]
+            failed = [c.get("name", "?") for c in checks if not c.get("passed")]
+            passed = bool(checks) and not failed
+            rows.append([str(item["scenario"]), "PASSED" if passed else "FAILED", str(item.get("expected", "")),
+                         str(len(item.get("jobs") or [])), f"{float(item.get('duration_s') or 0):.1f}",
+                         f"{len(checks) - len(failed)}/{len(checks)}", ", ".join(failed) or "-"])
         t_md, t_h = _table(keys, rows)
         md += t_md
         h += t_h
     else:
-        _text(md, h, f"No scenario outcomes saved ({SCENARIOS_FILE} not found in the state directory): no data.")
+        _text(md, h, f"No scenario outcomes saved ({SCENARIOS_GLOB} not found in the state directory; "
+                     "`sfn-callback run` writes them): no data.")
     sections.append(Section("Scenarios", md, h))
 
     md, h = [], []
