@@ -11,15 +11,24 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sfn_callback.approval.domain import Action, Decision
+from sfn_callback.util.task_callbacks import (
+    FINISHED_CODES,
+    THROTTLING_CODES,
+    call_with_backoff,
+    error_code,
+    http_status,
+    is_throttling,
+)
 
-FINISHED_CODES = frozenset({"TaskDoesNotExist", "TaskTimedOut", "InvalidToken"})
-THROTTLING_CODES = frozenset({"ThrottlingException", "TooManyRequestsException", "Throttling", "RequestLimitExceeded"})
+__all__ = ["FINISHED_CODES", "THROTTLING_CODES", "CallbackUnavailable", "Delivered", "Finished", "SendResult",
+           "StepFunctionsCallbacks"]
 
 
 @dataclass(frozen=True)
@@ -52,26 +61,26 @@ class StepFunctionsCallbacks:
         self._rng = rng or random.Random()
 
     def send(self, task_token: str, decision: Decision) -> SendResult:
-        for attempt in range(self._max_retries + 1):
-            try:
-                if decision.action is Action.APPROVE:
-                    self._sfn.send_task_success(taskToken=task_token, output=decision.success_output())
-                else:
-                    error, cause = decision.failure()
-                    self._sfn.send_task_failure(taskToken=task_token, error=error, cause=cause)
-                return Delivered()
-            except ClientError as exc:
-                code = exc.response.get("Error", {}).get("Code", "")
-                status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 400
-                if code in FINISHED_CODES:
-                    return Finished(code)
-                if code in THROTTLING_CODES and attempt < self._max_retries:
-                    self._sleep(self._rng.uniform(0, min(self._cap, self._base * 2**attempt)))
-                    continue
-                raise CallbackUnavailable(f"{code or 'ClientError'}: {exc}", maybe_delivered=status >= 500) from exc
-            except BotoCoreError as exc:  # connection refused, read timeout, ...
-                raise CallbackUnavailable(f"{type(exc).__name__}: {exc}", maybe_delivered=True) from exc
-        raise AssertionError("unreachable")  # pragma: no cover
+        try:
+            call_with_backoff(lambda: self._send_once(task_token, decision), retry_if=is_throttling,
+                              max_retries=self._max_retries, base_delay=self._base, max_delay=self._cap,
+                              sleep=self._sleep, uniform=self._rng.uniform)
+        except ClientError as exc:
+            code = error_code(exc)
+            if code in FINISHED_CODES:
+                return Finished(code)
+            status = http_status(exc) or 400
+            raise CallbackUnavailable(f"{code or 'ClientError'}: {exc}", maybe_delivered=status >= 500) from exc
+        except BotoCoreError as exc:  # connection refused, read timeout, ...
+            raise CallbackUnavailable(f"{type(exc).__name__}: {exc}", maybe_delivered=True) from exc
+        return Delivered()
+
+    def _send_once(self, task_token: str, decision: Decision) -> None:
+        if decision.action is Action.APPROVE:
+            self._sfn.send_task_success(taskToken=task_token, output=decision.success_output())
+        else:
+            error, cause = decision.failure()
+            self._sfn.send_task_failure(taskToken=task_token, error=error, cause=cause)
 
     def closed_by_timeout(self, execution_arn: str) -> bool | None:
         """Did the execution's callback task end by timing out (True), by a callback (False), or unknown (None)?"""

@@ -29,14 +29,18 @@ from botocore.exceptions import (
 )
 
 from sfn_callback.export.application.ports import CallbackErrorKind, CallbackOutcome
+from sfn_callback.util.task_callbacks import (
+    FINISHED_CODES,
+    THROTTLING_CODES,
+    call_with_backoff,
+    error_code,
+    full_jitter,
+    http_status,
+)
 
-TOKEN_FINISHED_ERRORS = frozenset({"TaskDoesNotExist", "InvalidToken", "TaskTimedOut"})
-TRANSIENT_ERRORS = frozenset(
+TOKEN_FINISHED_ERRORS = FINISHED_CODES
+TRANSIENT_ERRORS = THROTTLING_CODES | frozenset(
     {
-        "ThrottlingException",
-        "Throttling",
-        "TooManyRequestsException",
-        "RequestLimitExceeded",
         "ServiceUnavailable",
         "ServiceUnavailableException",
         "InternalFailure",
@@ -57,8 +61,8 @@ def callback_client_config() -> Config:
 def classify_error(exc: BaseException) -> tuple[str, CallbackErrorKind]:
     """Map an exception from a SendTask* call to ``(error code, kind)``."""
     if isinstance(exc, ClientError):
-        code = exc.response.get("Error", {}).get("Code") or "Unknown"
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        code = error_code(exc) or "Unknown"
+        status = http_status(exc) or 0
         if code in TOKEN_FINISHED_ERRORS:
             return code, CallbackErrorKind.TOKEN_FINISHED
         if code in TRANSIENT_ERRORS or status >= 500 or status == 429:
@@ -107,30 +111,33 @@ class StepFunctionsCallbackAdapter:
 
     def backoff(self, attempt: int) -> float:
         """Full jitter: uniform in ``[0, min(max_delay, base_delay * 2**(attempt-1))]``."""
-        return self._rand(0.0, min(self._cap, self._base * (2 ** (attempt - 1))))
+        return full_jitter(attempt - 1, self._base, self._cap, self._rand)
 
     def _call(self, kind: str, send: Callable[[], Any]) -> CallbackOutcome:
         started = time.perf_counter()
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                send()
-            except Exception as exc:
-                code, error_kind = classify_error(exc)
-                if error_kind is CallbackErrorKind.TRANSIENT and attempt < self._max_attempts:
-                    self._sleep(self.backoff(attempt))
-                    continue
-                return CallbackOutcome(
-                    kind=kind,
-                    ok=False,
-                    error_code=code,
-                    error_kind=error_kind,
-                    message=_message(exc),
-                    attempts=attempt,
-                    latency_ms=_elapsed_ms(started),
-                )
-            return CallbackOutcome(kind=kind, ok=True, attempts=attempt, latency_ms=_elapsed_ms(started))
+        attempts = 0
+
+        def once() -> None:
+            nonlocal attempts
+            attempts += 1
+            send()
+
+        try:
+            call_with_backoff(once, retry_if=lambda exc: classify_error(exc)[1] is CallbackErrorKind.TRANSIENT,
+                              max_retries=self._max_attempts - 1, base_delay=self._base, max_delay=self._cap,
+                              sleep=self._sleep, uniform=self._rand)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes an outcome (errors are never raised)
+            code, error_kind = classify_error(exc)
+            return CallbackOutcome(
+                kind=kind,
+                ok=False,
+                error_code=code,
+                error_kind=error_kind,
+                message=_message(exc),
+                attempts=attempts,
+                latency_ms=_elapsed_ms(started),
+            )
+        return CallbackOutcome(kind=kind, ok=True, attempts=attempts, latency_ms=_elapsed_ms(started))
 
 
 def _elapsed_ms(started: float) -> float:

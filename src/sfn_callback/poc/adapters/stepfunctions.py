@@ -10,19 +10,21 @@ from __future__ import annotations
 import json
 import random
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from botocore.exceptions import ClientError
 
 from sfn_callback.poc.lifecycle import Outcome, SendResult
+from sfn_callback.util.task_callbacks import (
+    FINISHED_CODES,
+    THROTTLING_CODES,
+    call_with_backoff,
+    error_code,
+    is_throttling,
+)
 
-FINISHED_CODES = frozenset({"TaskDoesNotExist", "TaskTimedOut", "InvalidToken"})
-THROTTLING_CODES = frozenset({"ThrottlingException", "TooManyRequestsException", "Throttling", "RequestLimitExceeded"})
-
-
-def backoff_delays(attempts: int, base: float, cap: float, rng: random.Random) -> list[float]:
-    """Full-jitter exponential delays: ``uniform(0, min(cap, base * 2**i))``."""
-    return [rng.uniform(0, min(cap, base * (2**i))) for i in range(attempts)]
+__all__ = ["FINISHED_CODES", "THROTTLING_CODES", "StepFunctionsCallbackSender"]
 
 
 class StepFunctionsCallbackSender:
@@ -44,25 +46,22 @@ class StepFunctionsCallbackSender:
         self._rng = rng or random.Random()
 
     def send(self, task_token: str, outcome: Outcome) -> SendResult:
-        delays = backoff_delays(self._max_retries, self._base, self._cap, self._rng)
-        for attempt in range(self._max_retries + 1):
-            try:
-                if outcome.is_success:
-                    self._sfn.send_task_success(
-                        taskToken=task_token, output=json.dumps(outcome.output or {}, default=str)
-                    )
-                else:
-                    kwargs: dict[str, Any] = {"taskToken": task_token, "error": outcome.error}
-                    if outcome.cause:
-                        kwargs["cause"] = outcome.cause
-                    self._sfn.send_task_failure(**kwargs)
-                return SendResult(accepted=True)
-            except ClientError as exc:
-                code = exc.response.get("Error", {}).get("Code", "")
-                if code in FINISHED_CODES:
-                    return SendResult(accepted=False, finished_reason=code)
-                if code in THROTTLING_CODES and attempt < self._max_retries:
-                    self._sleep(delays[attempt])
-                    continue
-                raise
-        raise AssertionError("unreachable")  # pragma: no cover
+        try:
+            call_with_backoff(lambda: self._send_once(task_token, outcome), retry_if=is_throttling,
+                              max_retries=self._max_retries, base_delay=self._base, max_delay=self._cap,
+                              sleep=self._sleep, uniform=self._rng.uniform)
+        except ClientError as exc:
+            code = error_code(exc)
+            if code in FINISHED_CODES:
+                return SendResult(accepted=False, finished_reason=code)
+            raise
+        return SendResult(accepted=True)
+
+    def _send_once(self, task_token: str, outcome: Outcome) -> None:
+        if outcome.is_success:
+            self._sfn.send_task_success(taskToken=task_token, output=json.dumps(outcome.output or {}, default=str))
+        else:
+            kwargs: dict[str, Any] = {"taskToken": task_token, "error": outcome.error}
+            if outcome.cause:
+                kwargs["cause"] = outcome.cause
+            self._sfn.send_task_failure(**kwargs)

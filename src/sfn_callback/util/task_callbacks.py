@@ -1,0 +1,72 @@
+"""What every sender of Step Functions task callbacks (SendTaskSuccess / SendTaskFailure / SendTaskHeartbeat)
+needs: which error codes mean the token is finished, which mean "slow down", and a bounded retry loop with
+exponential backoff and full jitter.
+
+* :data:`FINISHED_CODES`: the token is already closed (used, timed out, or its execution ended) or was never
+  valid. AWS and the local cloud answer ``TaskDoesNotExist`` or ``TaskTimedOut`` for a finished token, moto and
+  AWS ``InvalidToken`` for a value that is not a token. Final: a retry cannot succeed.
+* :data:`THROTTLING_CODES`: the request was refused for its rate; it is safe to send again after a pause.
+
+Each adapter decides for itself what to retry (``retry_if``) and what an error means to its callers.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from botocore.exceptions import ClientError
+
+T = TypeVar("T")
+
+FINISHED_CODES = frozenset({"TaskDoesNotExist", "TaskTimedOut", "InvalidToken"})
+THROTTLING_CODES = frozenset({"ThrottlingException", "TooManyRequestsException", "Throttling", "RequestLimitExceeded"})
+
+
+def error_code(exc: BaseException) -> str:
+    """The AWS error code of a ``ClientError`` (``""`` when it has none, or for any other exception)."""
+    if isinstance(exc, ClientError):
+        return exc.response.get("Error", {}).get("Code") or ""
+    return ""
+
+
+def http_status(exc: BaseException) -> int | None:
+    """The HTTP status of a ``ClientError``'s response, if it has one."""
+    if isinstance(exc, ClientError):
+        return exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or None
+    return None
+
+
+def is_throttling(exc: BaseException) -> bool:
+    return error_code(exc) in THROTTLING_CODES
+
+
+def full_jitter(retry: int, base_delay: float, max_delay: float,
+                uniform: Callable[[float, float], float] = random.uniform) -> float:
+    """The pause before retry number ``retry`` (0 for the first): ``uniform(0, min(max_delay, base * 2**retry))``."""
+    return uniform(0.0, min(max_delay, base_delay * (2**retry)))
+
+
+def call_with_backoff(
+    call: Callable[[], T],
+    *,
+    retry_if: Callable[[Exception], bool],
+    max_retries: int,
+    base_delay: float,
+    max_delay: float,
+    sleep: Callable[[float], None] = time.sleep,
+    uniform: Callable[[float, float], float] = random.uniform,
+) -> T:
+    """``call()``; an exception for which ``retry_if`` holds is retried up to ``max_retries`` times, after a
+    full-jitter pause each (:func:`full_jitter`). Any other exception, or the last one, propagates."""
+    retry = 0
+    while True:
+        try:
+            return call()
+        except Exception as exc:
+            if retry >= max_retries or not retry_if(exc):
+                raise
+        sleep(full_jitter(retry, base_delay, max_delay, uniform))
+        retry += 1
