@@ -9,13 +9,13 @@ that a refused message reaches the DLQ in about three seconds.
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
+from support import wait_execution, wait_for
 
 from sfn_callback import config
 from sfn_callback.approval import provision
@@ -27,16 +27,6 @@ from sfn_callback.config import Target
 
 KEYS = {"alice": "alice-key-0123456789abcdef", "bob": "bob-key-0123456789abcdef"}
 MACHINE_ARN = f"arn:aws:states:us-east-1:000000000000:stateMachine:{config.APPROVAL_WORKFLOW}"
-
-
-def wait_for(predicate, timeout: float = 20.0, interval: float = 0.1, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"{what} not met within {timeout}s")
 
 
 @dataclass
@@ -62,8 +52,7 @@ class ApprovalStack:
         return wait_for(lambda: self.item(order_id), timeout, what=f"task {order_id} stored")
 
     def wait_done(self, arn: str, timeout: float = 20.0) -> dict[str, Any]:
-        return wait_for(lambda: (d := self.sfn.describe_execution(executionArn=arn))["status"] != "RUNNING" and d,
-                        timeout, what=f"execution {arn} finished")
+        return wait_execution(self.sfn, arn, timeout)
 
     def callbacks_in_history(self, arn: str) -> list[str]:
         events = self.sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]

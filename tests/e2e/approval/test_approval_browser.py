@@ -6,7 +6,8 @@ import json
 import os
 
 import pytest
-from approval_support import KEYS, approval_api, approval_stack, wait_for  # noqa: F401  (fixtures)
+from approval_support import KEYS, approval_api, approval_stack  # noqa: F401  (fixtures)
+from support import wait_for
 
 pytestmark = pytest.mark.cloud
 

@@ -6,8 +6,9 @@ import json
 import threading
 
 import pytest
-from approval_support import KEYS, approval_api, approval_stack, wait_for  # noqa: F401  (fixtures)
+from approval_support import KEYS, approval_api, approval_stack  # noqa: F401  (fixtures)
 from botocore.config import Config
+from support import wait_for
 
 from sfn_callback.approval.adapters.dynamodb import DynamoApprovalRepository
 from sfn_callback.approval.adapters.stepfunctions import StepFunctionsCallbacks

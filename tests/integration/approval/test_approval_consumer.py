@@ -7,7 +7,8 @@ import uuid
 from datetime import datetime, timezone
 
 import pytest
-from approval_support import approval_api, approval_stack, wait_for  # noqa: F401  (fixtures)
+from approval_support import approval_api, approval_stack  # noqa: F401  (fixtures)
+from support import wait_for
 
 from sfn_callback import config
 from sfn_callback.approval.adapters.dynamodb import ClaimConflict, DynamoApprovalRepository

@@ -11,6 +11,7 @@ import urllib.request
 import uuid
 
 import pytest
+import support
 
 from sfn_callback import config
 from sfn_callback.config import Target
@@ -44,13 +45,7 @@ def metrics(cloud):
 
 
 def wait_execution(sfn, arn, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        desc = sfn.describe_execution(executionArn=arn)
-        if desc["status"] != "RUNNING":
-            return desc
-        time.sleep(0.3)
-    raise AssertionError(f"{arn} still running")
+    return support.wait_execution(sfn, arn, timeout, interval=0.3)
 
 
 def test_counters_of_a_polling_execution_whose_transitions_are_known(deployed):

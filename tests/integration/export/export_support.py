@@ -5,12 +5,12 @@ so the root one is never shadowed)."""
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from support import wait_execution
 
 from sfn_callback import config
 from sfn_callback.config import Target
@@ -19,16 +19,6 @@ from sfn_callback.deploy.deployer import Deployer, Drivers, context_for
 from sfn_callback.deploy.spec import StackContext
 from sfn_callback.deploy.stack import build_stack
 from sfn_callback.export.stack import ExportStackSettings, export_sink
-
-
-def wait_for(predicate, timeout: float = 30.0, interval: float = 0.1, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"{what} not met within {timeout}s")
 
 
 @dataclass
@@ -57,9 +47,7 @@ class ExportCloud:
                                                 ConsistentRead=True).get("Item")
 
     def wait_execution(self, arn: str, timeout: float = 30.0) -> dict[str, Any]:
-        sfn = self.client("stepfunctions")
-        return wait_for(lambda: (d := sfn.describe_execution(executionArn=arn))["status"] != "RUNNING" and d,
-                        timeout, interval=0.2, what=f"execution {arn.rsplit(':', 1)[-1]} ended")
+        return wait_execution(self.client("stepfunctions"), arn, timeout, interval=0.2)
 
 
 EXPORT_MODULES = ("sfn_callback.export.stack",)

@@ -12,7 +12,8 @@ from sfn_callback.export.adapters import StepFunctionsCallbackAdapter, callback_
 from sfn_callback.export.application import CallbackErrorKind
 from sfn_callback.export.workflow import definition
 
-from export_support import export_cloud, wait_for  # noqa: F401  (fixture)
+from export_support import export_cloud  # noqa: F401  (fixture)
+from support import wait_for
 
 pytestmark = pytest.mark.cloud
 

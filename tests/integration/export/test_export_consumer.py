@@ -10,7 +10,8 @@ import pytest
 from sfn_callback import config
 from sfn_callback.export.scenarios import FileServer, file_content, read_sink_object
 
-from export_support import export_cloud, wait_for  # noqa: F401  (fixture)
+from export_support import export_cloud  # noqa: F401  (fixture)
+from support import wait_for
 
 pytestmark = pytest.mark.cloud
 

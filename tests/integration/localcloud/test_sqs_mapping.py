@@ -7,6 +7,7 @@ import time
 import uuid
 
 import pytest
+from support import wait_for
 
 pytestmark = pytest.mark.cloud
 
@@ -53,20 +54,11 @@ def wired(local_cloud, make_function):
     return sqs, queue, dlq, seen
 
 
-def wait_until(predicate, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
-
-
 def test_mapping_delivers_and_deletes(wired):
     sqs, queue, _, seen = wired
     key = uuid.uuid4().hex
     sqs.send_message(QueueUrl=queue, MessageBody=json.dumps({"id": key}))
-    assert wait_until(lambda: seen(key)["seen"] == 1)
+    assert wait_for(lambda: seen(key)["seen"] == 1, timeout=15)
     time.sleep(2.0)  # past the visibility timeout: a message not deleted would come back
     assert seen(key)["seen"] == 1, "a processed message is deleted, not redelivered"
 
@@ -78,7 +70,7 @@ def test_only_the_reported_item_is_redelivered(wired):
         {"Id": "1", "MessageBody": json.dumps({"id": ok})},
         {"Id": "2", "MessageBody": json.dumps({"id": flaky, "fail_once": True})},
     ])
-    assert wait_until(lambda: seen(flaky)["seen"] == 2)
+    assert wait_for(lambda: seen(flaky)["seen"] == 2)
     time.sleep(1.5)
     assert seen(ok)["seen"] == 1, "the successful item of the batch is not redelivered"
     assert seen(flaky) == {"seen": 2, "receives": 2}
@@ -88,9 +80,9 @@ def test_poison_message_reaches_the_dlq(wired):
     sqs, queue, dlq, seen = wired
     key = uuid.uuid4().hex
     sqs.send_message(QueueUrl=queue, MessageBody=json.dumps({"id": key, "poison": True}))
-    assert wait_until(lambda: seen(key)["seen"] == 3, timeout=20)
+    assert wait_for(lambda: seen(key)["seen"] == 3, timeout=20)
     moved = []
-    assert wait_until(lambda: moved.extend(sqs.receive_message(QueueUrl=dlq, WaitTimeSeconds=1).get("Messages", [])) or moved,
+    assert wait_for(lambda: moved.extend(sqs.receive_message(QueueUrl=dlq, WaitTimeSeconds=1).get("Messages", [])) or moved,
                       timeout=15)
     assert json.loads(moved[0]["Body"])["id"] == key
     time.sleep(1.5)
@@ -128,6 +120,6 @@ def test_a_mapping_runs_batches_concurrently(local_cloud, make_function):
     def items():
         return [ddb.get_item(TableName="lc-batch-times", Key={"pk": {"S": f"b{i}"}}).get("Item") for i in range(3)]
 
-    assert wait_until(lambda: all(items()), timeout=20)
+    assert wait_for(lambda: all(items()), timeout=20)
     spans = [(float(i["started"]["N"]), float(i["ended"]["N"])) for i in items()]
     assert max(s for s, _ in spans) < min(e for _, e in spans), f"batches did not overlap: {spans}"

@@ -7,6 +7,7 @@ import time
 import uuid
 
 import pytest
+from support import wait_execution, wait_for
 
 pytestmark = pytest.mark.cloud
 
@@ -21,20 +22,6 @@ def handler(event, context):
         return {"parked": True}
     return {"doubled": event["n"] * 2}
 '''
-
-
-def wait_for(predicate, timeout=20.0, interval=0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("condition not met in time")
-
-
-def wait_status(sfn, arn, statuses=("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"), timeout=20.0):
-    return wait_for(lambda: (d := sfn.describe_execution(executionArn=arn))["status"] in statuses and d, timeout)
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +48,7 @@ def test_lambda_invoke_task_runs_the_real_handler(local_cloud, fn_arn):
     })
     sfn = local_cloud.client("stepfunctions")
     execution = sfn.start_execution(stateMachineArn=arn, name=f"x-{uuid.uuid4()}", input=json.dumps({"n": 21}))
-    done = wait_status(sfn, execution["executionArn"])
+    done = wait_execution(sfn, execution["executionArn"])
     assert done["status"] == "SUCCEEDED"
     assert json.loads(done["output"]) == {"doubled": 42}
 
@@ -82,7 +69,7 @@ def test_wait_for_task_token_pauses_until_send_task_success(local_cloud, fn_arn)
     time.sleep(0.5)
     assert sfn.describe_execution(executionArn=execution["executionArn"])["status"] == "RUNNING"
     sfn.send_task_success(taskToken=item["token"]["S"], output=json.dumps({"answer": 42}))
-    done = wait_status(sfn, execution["executionArn"])
+    done = wait_execution(sfn, execution["executionArn"])
     assert done["status"] == "SUCCEEDED"
     assert json.loads(done["output"]) == {"answer": 42}
     # The token is finished: a second callback is refused.
@@ -105,7 +92,7 @@ def test_task_failure_from_handler_error_reaches_catch(local_cloud, make_functio
     })
     sfn = local_cloud.client("stepfunctions")
     execution = sfn.start_execution(stateMachineArn=arn, name=f"f-{uuid.uuid4()}", input="{}")
-    done = wait_status(sfn, execution["executionArn"])
+    done = wait_execution(sfn, execution["executionArn"])
     assert done["status"] == "SUCCEEDED"
     assert json.loads(done["output"])["error"]["Error"] == "RuntimeError"
 
@@ -139,7 +126,7 @@ def test_lapsed_heartbeat_is_states_heartbeat_timeout(local_cloud):
     sfn = local_cloud.client("stepfunctions")
     execution = sfn.start_execution(stateMachineArn=arn, name=f"hb-{uuid.uuid4()}", input="{}")
     _token(local_cloud.client("sqs"), queue)
-    done = wait_status(sfn, execution["executionArn"], timeout=15)
+    done = wait_execution(sfn, execution["executionArn"], timeout=15)
     assert json.loads(done["output"])["error"]["Error"] == "States.HeartbeatTimeout"
 
 
@@ -153,7 +140,7 @@ def test_heartbeats_keep_the_task_waiting(local_cloud):
         time.sleep(1)
     assert sfn.describe_execution(executionArn=execution["executionArn"])["status"] == "RUNNING"
     sfn.send_task_success(taskToken=token, output='{"kept": true}')
-    assert json.loads(wait_status(sfn, execution["executionArn"])["output"]) == {"kept": True}
+    assert json.loads(wait_execution(sfn, execution["executionArn"])["output"]) == {"kept": True}
 
 
 def test_finished_tokens_answer_as_aws_does(local_cloud):
@@ -208,5 +195,5 @@ def test_send_task_failure_cause_reaches_the_catch(local_cloud):
     })
     execution = sfn.start_execution(stateMachineArn=arn, name=f"c-{uuid.uuid4()}", input="{}")
     sfn.send_task_failure(taskToken=_token(sqs, queue), error="JobFailed", cause="External job failed")
-    output = json.loads(wait_status(sfn, execution["executionArn"])["output"])
+    output = json.loads(wait_execution(sfn, execution["executionArn"])["output"])
     assert output["error"] == {"Error": "JobFailed", "Cause": "External job failed"}

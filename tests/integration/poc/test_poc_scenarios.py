@@ -10,7 +10,8 @@ import pytest
 from sfn_callback import config
 from sfn_callback.config import Target
 from sfn_callback import scenarios
-from sfn_callback.poc.scenarios import SCENARIOS, PocObserver, scenario, wait_for
+from sfn_callback.poc.scenarios import SCENARIOS, PocObserver, scenario
+from support import wait_execution, wait_for
 from sfn_callback.scenarios import RunOptions
 
 pytestmark = pytest.mark.cloud
@@ -57,8 +58,7 @@ def test_seed_start_execution_without_input_and_manual_polls(deployed):
             break
     assert results[-1]["status"] == "COMPLETED" and results[-1]["reconnected"] is True
     assert [r["attempt"] for r in results] == list(range(1, len(results) + 1)) and len(results) in (2, 3)
-    desc = wait_for(lambda: (lambda d: d if d["status"] != "RUNNING" else None)(sfn.describe_execution(executionArn=ex)),
-                    what="the execution to finish")
+    desc = wait_execution(sfn, ex)
     assert json.loads(desc["output"])["status"] == "SUCCESS"
     again = json.loads(lam.invoke(FunctionName=config.POLLER_FUNCTION,
                                   Payload=json.dumps({"jobId": job_id}))["Payload"].read())

@@ -9,6 +9,7 @@ import subprocess
 import time
 
 import pytest
+from support import wait_for
 
 pytestmark = pytest.mark.cloud
 
@@ -43,19 +44,16 @@ def test_seed_test_local_calls_unchanged(aws):
 
     # The seed's scan of POLLING records (it takes Items[0]; other tests' records may be POLLING too, so this
     # picks the one of this execution from the same scan).
-    job_id = None
-    deadline = time.monotonic() + 30
-    while job_id is None:
-        assert time.monotonic() < deadline, "no POLLING token record for the execution"
+    def polling_job_id() -> str | None:
         items = json.loads(aws("dynamodb", "scan", "--table-name", "poc-task-tokens",
                                "--filter-expression", "#s = :polling",
                                "--expression-attribute-names", '{"#s": "status"}',
                                "--expression-attribute-values", '{":polling": {"S": "POLLING"}}',
                                "--query", "Items[].{jobId: jobId.S, executionId: executionId.S}",
                                "--output", "json"))
-        job_id = next((i["jobId"] for i in items if i["executionId"] == execution_arn), None)
-        if job_id is None:
-            time.sleep(0.2)
+        return next((i["jobId"] for i in items if i["executionId"] == execution_arn), None)
+
+    job_id = wait_for(polling_job_id, timeout=30, interval=0.2, what="a POLLING token record for the execution")
 
     status = aws("stepfunctions", "describe-execution", "--execution-arn", execution_arn,
                  "--query", "status", "--output", "text").strip()
@@ -73,11 +71,9 @@ def test_seed_test_local_calls_unchanged(aws):
     assert results[-1]["reconnected"] is True and results[-1]["status"] == "COMPLETED"
     assert [r["attempt"] for r in results] == list(range(1, len(results) + 1)) and len(results) in (2, 3)
 
-    deadline = time.monotonic() + 10
-    while (final := aws("stepfunctions", "describe-execution", "--execution-arn", execution_arn,
-                        "--query", "status", "--output", "text").strip()) == "RUNNING":
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
+    final = wait_for(lambda: (status := aws("stepfunctions", "describe-execution", "--execution-arn", execution_arn,
+                                            "--query", "status", "--output", "text").strip()) != "RUNNING"
+                     and status, timeout=10, interval=0.2, what="the execution to finish")
     assert final == "SUCCEEDED"
     output = json.loads(aws("stepfunctions", "describe-execution", "--execution-arn", execution_arn,
                             "--query", "output", "--output", "text"))
