@@ -70,3 +70,25 @@ def call_with_backoff(
                 raise
         sleep(full_jitter(retry, base_delay, max_delay, uniform))
         retry += 1
+
+
+def send_or_finished(
+    send: Callable[[], object],
+    *,
+    max_retries: int,
+    base_delay: float,
+    max_delay: float,
+    sleep: Callable[[float], None] = time.sleep,
+    uniform: Callable[[float, float], float] = random.uniform,
+) -> str | None:
+    """One SendTask* call with throttling retried (:func:`call_with_backoff`): ``None`` when it went through,
+    the error code when the token is finished (:data:`FINISHED_CODES`); any other error propagates."""
+    try:
+        call_with_backoff(send, retry_if=is_throttling, max_retries=max_retries, base_delay=base_delay,
+                          max_delay=max_delay, sleep=sleep, uniform=uniform)
+    except ClientError as exc:
+        code = error_code(exc)
+        if code in FINISHED_CODES:
+            return code
+        raise
+    return None

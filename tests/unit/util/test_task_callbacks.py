@@ -15,6 +15,7 @@ from sfn_callback.util.task_callbacks import (
     full_jitter,
     http_status,
     is_throttling,
+    send_or_finished,
 )
 
 
@@ -106,3 +107,20 @@ def test_zero_retries_calls_once():
         call_with_backoff(call, retry_if=lambda exc: True, max_retries=0, base_delay=0.1, max_delay=1.0,
                           sleep=lambda s: pytest.fail("no pause without a retry"))
     assert call.calls == 1
+
+
+@pytest.mark.parametrize("code", sorted(FINISHED_CODES))
+def test_send_or_finished_names_a_finished_token_and_does_not_retry_it(code):
+    call = Scripted(client_error(code))
+    assert send_or_finished(call, max_retries=3, base_delay=0.1, max_delay=1.0, sleep=lambda s: None) == code
+    assert call.calls == 1
+
+
+def test_send_or_finished_retries_throttling_and_lets_other_errors_through():
+    sleeps: list[float] = []
+    call = Scripted(client_error("TooManyRequestsException"))
+    assert send_or_finished(call, max_retries=3, base_delay=0.1, max_delay=1.0, sleep=sleeps.append) is None
+    assert call.calls == 2 and len(sleeps) == 1
+    with pytest.raises(ClientError):
+        send_or_finished(Scripted(client_error("AccessDeniedException")), max_retries=3, base_delay=0.1,
+                         max_delay=1.0, sleep=sleeps.append)

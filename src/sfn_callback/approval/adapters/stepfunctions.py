@@ -21,10 +21,9 @@ from sfn_callback.approval.domain import Action, Decision
 from sfn_callback.util.task_callbacks import (
     FINISHED_CODES,
     THROTTLING_CODES,
-    call_with_backoff,
     error_code,
     http_status,
-    is_throttling,
+    send_or_finished,
 )
 
 __all__ = ["FINISHED_CODES", "THROTTLING_CODES", "CallbackUnavailable", "Delivered", "Finished", "SendResult",
@@ -62,18 +61,16 @@ class StepFunctionsCallbacks:
 
     def send(self, task_token: str, decision: Decision) -> SendResult:
         try:
-            call_with_backoff(lambda: self._send_once(task_token, decision), retry_if=is_throttling,
-                              max_retries=self._max_retries, base_delay=self._base, max_delay=self._cap,
-                              sleep=self._sleep, uniform=self._rng.uniform)
+            finished = send_or_finished(lambda: self._send_once(task_token, decision), max_retries=self._max_retries,
+                                        base_delay=self._base, max_delay=self._cap, sleep=self._sleep,
+                                        uniform=self._rng.uniform)
         except ClientError as exc:
             code = error_code(exc)
-            if code in FINISHED_CODES:
-                return Finished(code)
             status = http_status(exc) or 400
             raise CallbackUnavailable(f"{code or 'ClientError'}: {exc}", maybe_delivered=status >= 500) from exc
         except BotoCoreError as exc:  # connection refused, read timeout, ...
             raise CallbackUnavailable(f"{type(exc).__name__}: {exc}", maybe_delivered=True) from exc
-        return Delivered()
+        return Finished(finished) if finished else Delivered()
 
     def _send_once(self, task_token: str, decision: Decision) -> None:
         if decision.action is Action.APPROVE:

@@ -13,15 +13,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from sfn_callback.poc.lifecycle import Outcome, SendResult
 from sfn_callback.util.task_callbacks import (
     FINISHED_CODES,
     THROTTLING_CODES,
-    call_with_backoff,
-    error_code,
-    is_throttling,
+    send_or_finished,
 )
 
 __all__ = ["FINISHED_CODES", "THROTTLING_CODES", "StepFunctionsCallbackSender"]
@@ -46,15 +42,11 @@ class StepFunctionsCallbackSender:
         self._rng = rng or random.Random()
 
     def send(self, task_token: str, outcome: Outcome) -> SendResult:
-        try:
-            call_with_backoff(lambda: self._send_once(task_token, outcome), retry_if=is_throttling,
-                              max_retries=self._max_retries, base_delay=self._base, max_delay=self._cap,
-                              sleep=self._sleep, uniform=self._rng.uniform)
-        except ClientError as exc:
-            code = error_code(exc)
-            if code in FINISHED_CODES:
-                return SendResult(accepted=False, finished_reason=code)
-            raise
+        finished = send_or_finished(lambda: self._send_once(task_token, outcome), max_retries=self._max_retries,
+                                    base_delay=self._base, max_delay=self._cap, sleep=self._sleep,
+                                    uniform=self._rng.uniform)
+        if finished:
+            return SendResult(accepted=False, finished_reason=finished)
         return SendResult(accepted=True)
 
     def _send_once(self, task_token: str, outcome: Outcome) -> None:
