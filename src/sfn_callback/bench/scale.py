@@ -5,6 +5,17 @@ p50/p99 (SendTask* accepted -> next state entered, from execution histories), th
 peak RSS and thread count (``/proc/<pid>/status``; the pid comes from ``/health``), lost jobs (executions
 that did not succeed, or token records not finished) and duplicate callbacks (more than one accepted
 callback or claim in a token record, or more than one TaskSucceeded/TaskFailed in a history).
+
+Throughput is measured two ways: ``jobs_per_second`` is the jobs that succeeded over the time from the first
+start to the last completion; ``drain_jobs_per_second`` is the jobs that finished after the last start over
+the time from the last start to the last completion (the rate once starting no longer competes). Each size
+also records the CPU used by the local cloud process (moto, the Step Functions interpreter, the schedule
+runner: one Python process, so about one core at most) and by its Lambda workers, and the load average of
+the machine, which other work shares.
+
+``mode="both"`` runs per-job and sweep one after the other at each size in the same local cloud, the first
+mode alternating from size to size (the token table and the execution list only grow, so whichever runs
+second meets a slightly larger table), and reports the ratio sweep/per-job of each measure.
 """
 
 from __future__ import annotations
@@ -28,6 +39,7 @@ from sfn_callback.util.aws import client as make_client
 
 SCALE_FILE = "scale-bench.json"
 MODES = ("per-job", "sweep")
+RUN_MODES = (*MODES, "both")
 TERMINAL = {"COMPLETED", "FAILED", "MAX_ATTEMPTS", "TIMEOUT"}
 HISTORY_SAMPLE = 300
 
@@ -46,8 +58,8 @@ class ScaleConfig:
     timeout_seconds: float = 900.0
 
     def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            raise ValueError(f"--mode must be one of {list(MODES)}, got {self.mode!r}")
+        if self.mode not in RUN_MODES:
+            raise ValueError(f"--mode must be one of {list(RUN_MODES)}, got {self.mode!r}")
         if not self.sizes or any(n < 1 for n in self.sizes):
             raise ValueError(f"--jobs takes positive whole numbers, got {list(self.sizes)}")
         if self.interval_seconds < 1 or self.polls < 1:
@@ -67,6 +79,39 @@ def proc_status(pid: int) -> dict[str, float]:
     except OSError:
         pass
     return found
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process, from ``/proc/<pid>/stat``."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_seconds(pid: int) -> dict[int, float]:
+    """CPU time of each live child of ``pid`` (the Lambda workers of the local cloud)."""
+    found: dict[int, float] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if len(fields) > 12 and int(fields[1]) == pid:
+            found[int(entry)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return found
+
+
+def load_average() -> list[float] | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
 
 
 class _Sampler:
@@ -98,8 +143,20 @@ def _epoch(value: Any) -> float:
     return value.timestamp() if isinstance(value, datetime) else float(value)
 
 
+def _count_running(sfn: Any, sm_arn: str, run_id: str) -> int:
+    count = 0
+    kwargs: dict[str, Any] = {"stateMachineArn": sm_arn, "statusFilter": "RUNNING", "maxResults": 1000}
+    while True:
+        page = sfn.list_executions(**kwargs)
+        count += sum(1 for e in page["executions"] if run_id in e["name"])
+        if not page.get("nextToken"):
+            return count
+        kwargs["nextToken"] = page["nextToken"]
+
+
 def run_size(target: Target, cfg: ScaleConfig, size: int, pid: int | None,
-             progress: Callable[[str], None]) -> dict[str, Any]:
+             progress: Callable[[str], None], mode: str | None = None) -> dict[str, Any]:
+    mode = mode or cfg.mode
     sfn, ddb = make_client("stepfunctions", target), make_client("dynamodb", target)
     account = make_client("sts", target).get_caller_identity()["Account"]
     sm_arn = f"arn:aws:states:{target.region}:{account}:stateMachine:{config.CALLBACK_WORKFLOW}"
@@ -109,35 +166,47 @@ def run_size(target: Target, cfg: ScaleConfig, size: int, pid: int | None,
     def start(i: int) -> str:
         name = f"scale-{run_id}-{i}"
         polling = {"intervalSeconds": cfg.interval_seconds, "maxAttempts": cfg.polls + 20, "timeoutSeconds": timeout,
-                   "jobOptions": {"completeAfterChecks": cfg.polls}, "mode": cfg.mode}
+                   "jobOptions": {"completeAfterChecks": cfg.polls}, "mode": mode}
         body = {"record": {"id": name, "data": {"bench": "scale"}}, "pollingConfig": polling,
                 "taskTimeoutSeconds": timeout + 60}
         return sfn.start_execution(stateMachineArn=sm_arn, name=name, input=json.dumps(body))["executionArn"]
 
     before = proc_status(pid) if pid else {}
+    load_before = load_average()
+    cpu_before = cpu_seconds(pid) if pid else None
+    workers_before = children_cpu_seconds(pid) if pid else {}
     with _Sampler(pid) as sampler:
         t0 = time.time()
         with ThreadPoolExecutor(cfg.start_concurrency) as pool:
             arns = list(pool.map(start, range(size)))
         started = time.time()
-        progress(f"{size} jobs ({cfg.mode}): started in {started - t0:.1f} s")
+        progress(f"{size} jobs ({mode}): started in {started - t0:.1f} s")
         deadline = time.monotonic() + cfg.timeout_seconds
+        # While waiting, list only the RUNNING executions (one call, not one per final status: the local
+        # cloud runs this bench's listing in the same process as the jobs). Finish times come from each
+        # execution's stopDate, so how often this looks does not change the figures.
+        while time.monotonic() < deadline:
+            running = _count_running(sfn, sm_arn, run_id)
+            if running == 0:
+                break
+            progress(f"{size} jobs ({mode}): {size - running} finished after {time.time() - t0:.0f} s")
+            time.sleep(2.0)
         finished: dict[str, dict[str, Any]] = {}
-        while len(finished) < size and time.monotonic() < deadline:
-            for status in ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"):
-                kwargs: dict[str, Any] = {"stateMachineArn": sm_arn, "statusFilter": status, "maxResults": 1000}
-                while True:
-                    page = sfn.list_executions(**kwargs)
-                    for e in page["executions"]:
-                        if run_id in e["name"]:
-                            finished[e["executionArn"]] = e
-                    if not page.get("nextToken"):
-                        break
-                    kwargs["nextToken"] = page["nextToken"]
-            if len(finished) < size:
-                progress(f"{size} jobs ({cfg.mode}): {len(finished)} finished after {time.time() - t0:.0f} s")
-                time.sleep(2.0)
+        for status in ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"):
+            kwargs: dict[str, Any] = {"stateMachineArn": sm_arn, "statusFilter": status, "maxResults": 1000}
+            while True:
+                page = sfn.list_executions(**kwargs)
+                for e in page["executions"]:
+                    if run_id in e["name"]:
+                        finished[e["executionArn"]] = e
+                if not page.get("nextToken"):
+                    break
+                kwargs["nextToken"] = page["nextToken"]
         last_stop = max((_epoch(e["stopDate"]) for e in finished.values() if e.get("stopDate")), default=time.time())
+        measured_until = time.time()
+        cpu_after = cpu_seconds(pid) if pid else None
+        workers_after = children_cpu_seconds(pid) if pid else {}
+        load_after = load_average()
         # Records end just after their callback; give them a moment before judging.
         records: dict[str, dict[str, Any]] = {}
         for _ in range(40):
@@ -169,19 +238,35 @@ def run_size(target: Target, cfg: ScaleConfig, size: int, pid: int | None,
                             or int(r.get("claimCount", {}).get("N", "0")) > 1)
     polls = sum(int(r.get("attemptCount", {}).get("N", "0")) for r in records.values())
     finish_seconds = max(0.001, last_stop - t0)
+    succeeded = sum(1 for e in finished.values() if e["status"] == "SUCCEEDED")
+    after_start = sum(1 for e in finished.values() if e.get("stopDate") and _epoch(e["stopDate"]) >= started)
+    drain_seconds = max(0.001, last_stop - started)
+    wall = max(0.001, measured_until - t0)
+    workers_cpu = sum(max(0.0, cpu - workers_before.get(child, 0.0)) for child, cpu in workers_after.items())
     return {
         "jobs": size,
-        "mode": cfg.mode,
+        "mode": mode,
         "start_seconds": round(started - t0, 3),
         "finish_seconds": round(finish_seconds, 3),
-        "jobs_per_second": size / finish_seconds,
+        "jobs_per_second": succeeded / finish_seconds,
+        "finished_after_last_start": after_start,
+        "drain_seconds": round(drain_seconds, 3),
+        "drain_jobs_per_second": after_start / drain_seconds,
         "polls": polls,
         "polls_per_second": polls / finish_seconds,
+        "polls_per_job": polls / size,
+        "load_average_before": load_before,
+        "load_average_after": load_after,
         "reconnect": latency_summary(latencies),
         "reconnect_sampled_executions": len(sample),
         "reconnect_latencies_seconds": latencies,
         "local_cloud": {"pid": pid, "rss_mb_before": before.get("rss_mb"), "peak_rss_mb": rss_peak or None,
-                        "peak_threads": threads_peak or None, "threads_before": before.get("threads")},
+                        "peak_threads": threads_peak or None, "threads_before": before.get("threads"),
+                        "cpu_seconds": None if cpu_before is None or cpu_after is None
+                        else round(cpu_after - cpu_before, 2),
+                        "cpu_cores": None if cpu_before is None or cpu_after is None
+                        else round((cpu_after - cpu_before) / wall, 2),
+                        "workers_cpu_cores": round(workers_cpu / wall, 2) if pid else None},
         "lost": len(lost),
         "lost_examples": lost[:5],
         "duplicate_callbacks": record_duplicates + history_duplicates,
@@ -198,14 +283,20 @@ def run_scale(target: Target, cfg: ScaleConfig, progress: Callable[[str], None] 
     pid = health.get("pid")
     if pid is not None and not os.path.exists(f"/proc/{pid}"):
         pid = None  # another machine or container: memory is not readable from here
-    rows = [run_size(target, cfg, n, pid, progress) for n in cfg.sizes]
+    rows: list[dict[str, Any]] = []
+    for index, n in enumerate(cfg.sizes):
+        modes = MODES if cfg.mode == "both" else (cfg.mode,)
+        if index % 2:
+            modes = tuple(reversed(modes))
+        for mode in modes:
+            rows.append(run_size(target, cfg, n, pid, progress, mode))
     notes = []
     if pid is None:
         notes.append("the local cloud's process is not readable from here: memory not measured")
     for row in rows:
         threads = row["local_cloud"].get("peak_threads")
         if threads and row["jobs"]:
-            notes.append(f"{row['jobs']} jobs: peak {threads} threads in the local cloud "
+            notes.append(f"{row['jobs']} jobs ({row['mode']}): peak {threads} threads in the local cloud "
                          f"(~{threads / row['jobs']:.1f} per waiting execution: moto runs each execution in threads)")
     return {
         "kind": "sfn-callback/scale-bench",
@@ -216,8 +307,31 @@ def run_scale(target: Target, cfg: ScaleConfig, progress: Callable[[str], None] 
         "polls_per_job": cfg.polls,
         "lambda": {k: v for k, v in (health.get("lambda") or {}).items() if k != "workers"},
         "sizes": rows,
+        "comparison": compare(rows),
         "notes": notes,
     }
+
+
+def compare(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Sweep/per-job ratios of the sizes measured in both modes."""
+    by_size: dict[int, dict[str, dict[str, Any]]] = {}
+    for row in rows:
+        by_size.setdefault(row["jobs"], {})[row["mode"]] = row
+    out = []
+    for size, modes in by_size.items():
+        if set(MODES) <= set(modes):
+            per, sweep = modes["per-job"], modes["sweep"]
+            ratios = {key: sweep[key] / per[key] if per.get(key) else None
+                      for key in ("jobs_per_second", "drain_jobs_per_second", "finish_seconds")}
+            out.append({"jobs": size, **{f"{key}_ratio": value for key, value in ratios.items()}})
+    return out
+
+
+def split_by_mode(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """One document per mode measured (the report reads one file per mode)."""
+    modes = [m for m in MODES if any(r["mode"] == m for r in doc["sizes"])]
+    return [doc | {"mode": m, "sizes": [r for r in doc["sizes"] if r["mode"] == m],
+                   "notes": [n for n in doc.get("notes", []) if f"({m})" in n]} for m in modes]
 
 
 def scale_path(mode: str, directory: str | None = None) -> str:
@@ -225,11 +339,16 @@ def scale_path(mode: str, directory: str | None = None) -> str:
 
 
 def save_scale(doc: dict[str, Any], directory: str | None = None) -> str:
-    path = scale_path(doc["mode"], directory)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(doc, handle, indent=1, default=str)
-    os.replace(tmp, path)
+    """Save one file per mode measured (what the report reads); a run of both modes also keeps the whole
+    document, comparison included, as ``scale-bench-both.json``. Returns the path of the last file written."""
+    docs = split_by_mode(doc) + ([doc] if doc["mode"] == "both" else [])
+    path = ""
+    for one in docs:
+        path = scale_path(one["mode"], directory)
+        tmp = f"{path}.tmp-{os.getpid()}"
+        with open(tmp, "w", encoding="utf-8") as handle:
+            json.dump(one, handle, indent=1, default=str)
+        os.replace(tmp, path)
     return path
 
 

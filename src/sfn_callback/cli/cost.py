@@ -185,12 +185,13 @@ def estimate(
 def bench_scale(
     ctx: typer.Context,
     jobs: str = typer.Option("100,300,1000", "--jobs", help="Concurrent waiting jobs per size, comma-separated."),
-    mode: str = typer.Option("sweep", "--mode", help="per-job (one schedule per job) or sweep."),
+    mode: str = typer.Option("sweep", "--mode",
+                             help="per-job (one schedule per job), sweep, or both (alternately, same run, with ratios)."),
     interval_seconds: int = typer.Option(2, "--interval-seconds", help="Polling interval of the jobs."),
     polls: int = typer.Option(3, "--polls", help="Status checks each job needs."),
     as_json: bool = JsonOption,
 ) -> None:
-    """Start N jobs at once, wait for all, and report throughput, reconnect latency, memory and losses."""
+    """Start N jobs at once, wait for all, and report throughput, reconnect latency, memory, CPU and losses."""
     from sfn_callback.bench.scale import ScaleConfig, ScaleError, run_scale, save_scale
 
     try:
@@ -210,16 +211,28 @@ def bench_scale(
     from rich.table import Table
 
     table = Table(title=f"Scale bench, mode {mode} ({polls} polls per job, every {interval_seconds} s)")
-    for column in ("jobs", "start all (s)", "all finished (s)", "jobs/s", "polls/s", "reconnect p50 (ms)",
-                   "reconnect p99 (ms)", "local cloud RSS (MB)", "threads", "lost", "duplicate callbacks"):
-        table.add_column(column, justify="right")
+    for column in ("mode", "jobs", "start all (s)", "all finished (s)", "jobs/s", "jobs/s after start", "polls/s",
+                   "reconnect p50 (ms)", "reconnect p99 (ms)", "local cloud RSS (MB)", "threads",
+                   "local cloud CPU (cores)", "workers CPU (cores)", "load avg", "lost", "duplicate callbacks"):
+        table.add_column(column, justify="left" if column == "mode" else "right")
     for row in result["sizes"]:
-        table.add_row(str(row["jobs"]), f"{row['start_seconds']:.1f}", f"{row['finish_seconds']:.1f}",
-                      f"{row['jobs_per_second']:.2f}", f"{row['polls_per_second']:.1f}",
+        lc = row["local_cloud"]
+        load = row.get("load_average_after") or row.get("load_average_before")
+        table.add_row(row["mode"], str(row["jobs"]), f"{row['start_seconds']:.1f}", f"{row['finish_seconds']:.1f}",
+                      f"{row['jobs_per_second']:.2f}", f"{row['drain_jobs_per_second']:.2f}",
+                      f"{row['polls_per_second']:.1f}",
                       _ms(row["reconnect"]["p50"]), _ms(row["reconnect"]["p99"]),
-                      _mb(row["local_cloud"].get("peak_rss_mb")), str(row["local_cloud"].get("peak_threads", "-")),
+                      _mb(lc.get("peak_rss_mb")), str(lc.get("peak_threads", "-")),
+                      "-" if lc.get("cpu_cores") is None else f"{lc['cpu_cores']:.2f}",
+                      "-" if lc.get("workers_cpu_cores") is None else f"{lc['workers_cpu_cores']:.2f}",
+                      "-" if not load else f"{load[0]:.1f}",
                       str(row["lost"]), str(row["duplicate_callbacks"]))
     console_for(False).print(table)
+    for c in result.get("comparison", []):
+        ratio, drain = c["jobs_per_second_ratio"], c["drain_jobs_per_second_ratio"]
+        console_for(False).print(
+            f"{c['jobs']} jobs: sweep/per-job jobs/s = {'-' if ratio is None else f'{ratio:.2f}x'}, "
+            f"after the last start = {'-' if drain is None else f'{drain:.2f}x'}")
     for note in result.get("notes", []):
         console_for(False).print(f"note: {note}")
     console_for(False).print(f"saved {path}")

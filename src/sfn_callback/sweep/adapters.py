@@ -1,8 +1,20 @@
-"""DynamoDB side of the sweep: due records through the ``status-index`` GSI, and the slot-conditional attempt.
+"""DynamoDB side of the sweep: due records through the ``status-index`` GSI, the slot-conditional attempt,
+and the sweep lease.
 
 The GSI's key is (``status``, ``nextPollAt``), so "POLLING and due" is a key condition, not a scan; the
 sweep-mode records are picked by a filter on ``scheduleName``. GSI reads are eventually consistent: a record
 seen late is polled by the next sweep, and a record seen stale is protected by the slot condition.
+
+The index projects ALL attributes, so the query returns whole records and the poll needs no GetItem. A
+Query's read units are counted on the index entries it reads (whole items with an ALL projection, summed and
+rounded up to 4 KB, halved for eventual consistency), whatever ``ProjectionExpression`` asks: returning the
+whole item costs no more than returning its key, and saves a strongly consistent GetItem (one read unit per
+4 KB, rounded up per item) per record polled. With a KEYS_ONLY or INCLUDE index the items lack the token and
+the poll reads the record as before.
+
+The lease is one item in the tokens table (``jobId`` = :data:`LEASE_KEY_PREFIX` + the sweep's name) with no
+``status``, so it never appears in the index; it exists only while a sweep runs (or until it expires, after
+a crash) and carries ``ttl``.
 """
 
 from __future__ import annotations
@@ -12,10 +24,23 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from sfn_callback.poc.adapters.dynamodb import STATUS_INDEX, STATUS_INDEX_SORT_KEY
-from sfn_callback.poc.lifecycle import TokenStatus, iso
+from sfn_callback.poc.adapters.dynamodb import STATUS_INDEX, STATUS_INDEX_SORT_KEY, _from_ddb, item_to_record
+from sfn_callback.poc.lifecycle import TokenRecord, TokenStatus, iso
 from sfn_callback.sweep import SWEEP_MODE_SCHEDULE_NAME
 from sfn_callback.sweep.service import DueRecord
+
+
+LEASE_KEY_PREFIX = "sweep-lease#"
+
+
+def _whole_record(item: dict[str, Any]) -> TokenRecord | None:
+    """The record, when the index projected all that the lifecycle reads; otherwise None (read it)."""
+    if "taskToken" not in item or "expiresAt" not in item or "maxAttempts" not in item:
+        return None
+    try:
+        return item_to_record(_from_ddb(item))
+    except (KeyError, ValueError, TypeError):
+        return None
 
 
 class DynamoDueSource:
@@ -30,7 +55,6 @@ class DynamoDueSource:
             "IndexName": STATUS_INDEX,
             "KeyConditionExpression": "#s = :status AND #next <= :now",
             "FilterExpression": "scheduleName = :sweep" + extra_filter,
-            "ProjectionExpression": "jobId, #s, #next",
             "ExpressionAttributeNames": {"#s": "status", "#next": STATUS_INDEX_SORT_KEY},
             "ExpressionAttributeValues": {
                 ":status": {"S": status.value},
@@ -47,6 +71,7 @@ class DynamoDueSource:
                     job_id=item["jobId"]["S"],
                     status=item["status"]["S"],
                     next_poll_at=item.get(STATUS_INDEX_SORT_KEY, {}).get("S"),
+                    record=_whole_record(item),
                 ))
             if "LastEvaluatedKey" not in resp:
                 break
@@ -90,3 +115,42 @@ class DynamoDueSource:
                 return None
             raise
         return int(resp["Attributes"]["attemptCount"]["N"])
+
+
+class DynamoSweepLease:
+    """One sweep at a time: a conditional PutItem takes the lease, a conditional DeleteItem gives it back."""
+
+    def __init__(self, client: Any, table_name: str, name: str):
+        self._ddb = client
+        self._table = table_name
+        self._key = {"jobId": {"S": LEASE_KEY_PREFIX + name}}
+
+    def acquire(self, holder: str, now: datetime, until: datetime) -> bool:
+        try:
+            self._ddb.put_item(
+                TableName=self._table,
+                Item=self._key | {
+                    "leaseHolder": {"S": holder},
+                    "leaseUntil": {"S": iso(until)},
+                    "ttl": {"N": str(int(until.timestamp()) + 3600)},
+                },
+                ConditionExpression="attribute_not_exists(jobId) OR leaseUntil < :now",
+                ExpressionAttributeValues={":now": {"S": iso(now)}},
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def release(self, holder: str) -> None:
+        try:
+            self._ddb.delete_item(
+                TableName=self._table,
+                Key=self._key,
+                ConditionExpression="leaseHolder = :me",
+                ExpressionAttributeValues={":me": {"S": holder}},
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise

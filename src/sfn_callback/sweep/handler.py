@@ -1,7 +1,9 @@
 """``poc-sweep-poller``: fired by the one sweep schedule; polls every sweep-mode job that is due.
 
 Environment: ``TOKENS_TABLE``, ``SIMULATED_API_LAMBDA``, ``CLAIM_LEASE_SECONDS`` (as the per-job poller),
-``SWEEP_CONCURRENCY`` (bounded pool, default 8), ``SWEEP_MAX_RECORDS`` (per sweep, default 500).
+``SWEEP_CONCURRENCY`` (bounded pool, default 8), ``SWEEP_MAX_RECORDS`` (per pass, default 500),
+``SWEEP_LOOKAHEAD_SECONDS`` (default 0), ``SWEEP_MAX_SECONDS`` (keep sweeping while there is work, default 0:
+one pass), ``SWEEP_LEASE`` (the lease's name; empty: no lease, sweeps may overlap). See ``service``.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from sfn_callback import config
 from sfn_callback.poc import bootstrap
 from sfn_callback.poc.adapters.stepfunctions import StepFunctionsCallbackSender
 from sfn_callback.poc.lifecycle import DEFAULT_CLAIM_LEASE_SECONDS
-from sfn_callback.sweep.adapters import DynamoDueSource
+from sfn_callback.sweep.adapters import DynamoDueSource, DynamoSweepLease
 from sfn_callback.sweep.service import DEFAULT_CONCURRENCY, DEFAULT_MAX_RECORDS, SweepPoller
 from sfn_callback.util.aws import client
 
@@ -25,14 +27,19 @@ logger = Logger(service="poc-sweep-poller")
 
 @functools.lru_cache(maxsize=1)
 def sweep_poller() -> SweepPoller:
+    table = bootstrap.env("TOKENS_TABLE", config.TOKENS_TABLE)
+    lease_name = os.environ.get("SWEEP_LEASE", "")
     return SweepPoller(
-        source=DynamoDueSource(client("dynamodb"), bootstrap.env("TOKENS_TABLE", config.TOKENS_TABLE)),
+        source=DynamoDueSource(client("dynamodb"), table),
         repository=bootstrap.token_repository(),
         sender=StepFunctionsCallbackSender(client("stepfunctions")),
         jobs=bootstrap.job_api(),
         lease_seconds=float(os.environ.get("CLAIM_LEASE_SECONDS") or DEFAULT_CLAIM_LEASE_SECONDS),
         concurrency=int(os.environ.get("SWEEP_CONCURRENCY") or DEFAULT_CONCURRENCY),
         max_records=int(os.environ.get("SWEEP_MAX_RECORDS") or DEFAULT_MAX_RECORDS),
+        lookahead_seconds=float(os.environ.get("SWEEP_LOOKAHEAD_SECONDS") or 0),
+        max_seconds=float(os.environ.get("SWEEP_MAX_SECONDS") or 0),
+        lease=DynamoSweepLease(client("dynamodb"), table, lease_name) if lease_name else None,
     )
 
 

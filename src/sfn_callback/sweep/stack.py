@@ -2,6 +2,10 @@
 
 The schedule is ``rate(1 minute)`` on AWS (Scheduler's minimum) and ``rate(1 second)`` on a local target,
 where ``SFN_CALLBACK_SWEEP_SECONDS`` may set another number of seconds.
+
+One sweep runs at a time (the lease); it keeps sweeping while it finds work, for up to
+:data:`SWEEP_MAX_SECONDS` (within the function's timeout), and looks ahead one sweep period locally (ten seconds
+on AWS, where the period is a minute and a longer wait would be billed as Lambda duration).
 """
 
 from __future__ import annotations
@@ -15,11 +19,16 @@ SWEEP_FUNCTION = "poc-sweep-poller"
 SWEEP_SCHEDULE_GROUP = "poc-sweep"
 SWEEP_SCHEDULE = "poc-sweep"
 SWEEP_SCHEDULER_ROLE = f"{SWEEP_SCHEDULE_GROUP}-scheduler-role"
+SWEEP_TIMEOUT_SECONDS = 50
+SWEEP_MAX_SECONDS = 40
+SWEEP_CONCURRENCY = 10
+"""The pool: as many polls at once as the simulated API's concurrency (the local Lambda runtime's default 10)."""
+AWS_LOOKAHEAD_SECONDS = 10
 
 
-def sweep_expression(ctx: StackContext) -> str:
+def sweep_seconds(ctx: StackContext) -> int:
     if not ctx.local:
-        return "rate(1 minute)"
+        return 60
     raw = os.environ.get("SFN_CALLBACK_SWEEP_SECONDS", "1")
     try:
         seconds = int(raw)
@@ -27,12 +36,20 @@ def sweep_expression(ctx: StackContext) -> str:
         raise ValueError(f"SFN_CALLBACK_SWEEP_SECONDS must be a whole number of seconds, got {raw!r}") from None
     if seconds < 1:
         raise ValueError(f"SFN_CALLBACK_SWEEP_SECONDS must be at least 1, got {seconds}")
+    return seconds
+
+
+def sweep_expression(ctx: StackContext) -> str:
+    if not ctx.local:
+        return "rate(1 minute)"
+    seconds = sweep_seconds(ctx)
     return f"rate({seconds} second{'s' if seconds != 1 else ''})"
 
 
 def contribute(stack: Stack, ctx: StackContext) -> None:
     tokens_arn = ctx.table_arn(config.TOKENS_TABLE)
     sweep_arn = ctx.function_arn(SWEEP_FUNCTION)
+    lookahead = min(sweep_seconds(ctx), AWS_LOOKAHEAD_SECONDS)
     stack.add(
         Function(
             SWEEP_FUNCTION,
@@ -40,14 +57,18 @@ def contribute(stack: Stack, ctx: StackContext) -> None:
             env=(
                 ("TOKENS_TABLE", config.TOKENS_TABLE),
                 ("SIMULATED_API_LAMBDA", config.SIMULATED_API_FUNCTION),
-                ("SWEEP_CONCURRENCY", "8"),
+                ("SWEEP_CONCURRENCY", str(SWEEP_CONCURRENCY)),
                 ("SWEEP_MAX_RECORDS", "500"),
+                ("SWEEP_LOOKAHEAD_SECONDS", str(lookahead)),
+                ("SWEEP_MAX_SECONDS", str(SWEEP_MAX_SECONDS)),
+                ("SWEEP_LEASE", SWEEP_SCHEDULE),
                 ("POWERTOOLS_SERVICE_NAME", "poc-sweep"),
             ),
-            timeout=50,
+            timeout=SWEEP_TIMEOUT_SECONDS,
             permissions=(
                 Permission(("lambda:InvokeFunction",), (ctx.function_arn(config.SIMULATED_API_FUNCTION),)),
-                Permission(("dynamodb:GetItem", "dynamodb:UpdateItem"), (tokens_arn,)),
+                Permission(("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:DeleteItem"),
+                           (tokens_arn,)),
                 Permission(("dynamodb:Query",), (f"{tokens_arn}/index/*",)),
                 Permission(("states:SendTaskSuccess", "states:SendTaskFailure"), ("*",)),
             ),

@@ -1,0 +1,85 @@
+"""The sweep's DynamoDB adapters against moto in-process: whole records from the index, the lease."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from sfn_callback.poc.adapters.dynamodb import DynamoTokenRepository
+from sfn_callback.poc.lifecycle import new_record
+from sfn_callback.sweep import SWEEP_MODE_SCHEDULE_NAME
+from sfn_callback.sweep.adapters import LEASE_KEY_PREFIX, DynamoDueSource, DynamoSweepLease, _whole_record
+
+T0 = datetime(2025, 1, 1, tzinfo=timezone.utc)
+TABLE = "poc-task-tokens"
+
+
+def make_table(ddb, projection):
+    ddb.create_table(
+        TableName=TABLE,
+        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("jobId", "status", "nextPollAt")],
+        KeySchema=[{"AttributeName": "jobId", "KeyType": "HASH"}],
+        GlobalSecondaryIndexes=[{
+            "IndexName": "status-index",
+            "KeySchema": [{"AttributeName": "status", "KeyType": "HASH"},
+                          {"AttributeName": "nextPollAt", "KeyType": "RANGE"}],
+            "Projection": {"ProjectionType": projection},
+        }],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
+@pytest.fixture()
+def ddb(monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    with mock_aws():
+        yield boto3.client("dynamodb", region_name="us-east-1")
+
+
+def seed(ddb, n=3):
+    repo = DynamoTokenRepository(ddb, TABLE)
+    records = []
+    for i in range(n):
+        r = new_record(job_id=f"job-{i}", task_token="AAAA" + "t" * 400, execution_id=f"arn:exec:{i}",
+                       now=T0 + timedelta(seconds=i), interval_seconds=2, timeout_seconds=60, max_attempts=5)
+        r = replace(r, schedule_name=SWEEP_MODE_SCHEDULE_NAME)
+        repo.put_new(r)
+        records.append(r)
+    return records
+
+
+def test_due_records_carry_the_whole_record_when_the_index_projects_it(ddb):
+    make_table(ddb, "ALL")
+    records = seed(ddb)
+    source = DynamoDueSource(ddb, TABLE)
+    due = source.due(T0 + timedelta(seconds=3), T0 - timedelta(seconds=60), 10)
+    assert [d.job_id for d in due] == ["job-0", "job-1"]  # oldest slot first; job-2 is due at 4 s
+    assert [d.record for d in due] == records[:2]
+
+
+def test_an_index_that_projects_only_some_attributes_leaves_the_read_to_the_poll():
+    item = {"jobId": {"S": "job-0"}, "status": {"S": "POLLING"}, "nextPollAt": {"S": "2025-01-01T00:00:02.000Z"},
+            "scheduleName": {"S": SWEEP_MODE_SCHEDULE_NAME}}
+    assert _whole_record(item) is None
+
+
+def test_the_lease_is_one_sweep_at_a_time_expires_and_stays_out_of_the_index(ddb):
+    make_table(ddb, "ALL")
+    seed(ddb, 1)
+    a, b = DynamoSweepLease(ddb, TABLE, "poc-sweep"), DynamoSweepLease(ddb, TABLE, "poc-sweep")
+    assert a.acquire("one", T0, T0 + timedelta(seconds=50))
+    assert not b.acquire("two", T0 + timedelta(seconds=10), T0 + timedelta(seconds=60))
+    b.release("two")  # not the holder: nothing happens
+    assert not b.acquire("two", T0 + timedelta(seconds=10), T0 + timedelta(seconds=60))
+    # The lease item is not a token record: the sweep's query never sees it.
+    assert [d.job_id for d in DynamoDueSource(ddb, TABLE).due(T0 + timedelta(days=1), T0, 10)] == ["job-0"]
+    a.release("one")
+    assert "Item" not in ddb.get_item(TableName=TABLE, Key={"jobId": {"S": LEASE_KEY_PREFIX + "poc-sweep"}})
+    assert b.acquire("two", T0 + timedelta(seconds=11), T0 + timedelta(seconds=61))
+    # A holder that died: its lease expires.
+    assert a.acquire("three", T0 + timedelta(seconds=62), T0 + timedelta(seconds=100))
