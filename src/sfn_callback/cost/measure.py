@@ -189,21 +189,28 @@ def _empty_usage(transitions: int) -> dict[str, Any]:
 
 def share_sweep_invocations(jobs: list[dict[str, Any]], events: list[list[Any]], sweep_function: str,
                             untagged_rcu_per_invocation: float, untagged_wcu_per_invocation: float) -> int:
-    """Share each sweep invocation among the sweep jobs waiting at its moment; returns how many were shared.
+    """Share each sweep invocation among the sweep jobs waiting while it ran; returns how many were shared.
 
     ``jobs`` are measured sweep jobs with ``waiting_from``/``waiting_until`` (epoch seconds) and ``usage``;
-    ``events`` are the metering's untagged invocations ``[epoch, function, duration_ms]``.
+    ``events`` are the metering's untagged invocations ``[epoch it ended, function, duration_ms]``. An
+    invocation runs over ``[end - duration, end]``; each job waiting during that span takes a share in
+    proportion to how long it waited inside it (a long sweep that keeps polling serves every job it overlaps).
     """
     shared = 0
-    for at, function, duration_ms in events:
+    for ended, function, duration_ms in events:
         if function != sweep_function:
             continue
-        waiting = [j for j in jobs if j["waiting_from"] <= at <= j["waiting_until"]]
-        if not waiting:
+        began = ended - duration_ms / 1000.0
+        overlaps = [(j, min(ended, j["waiting_until"]) - max(began, j["waiting_from"])) for j in jobs]
+        # An instant invocation (a busy-lease tick) counts for the jobs waiting at that instant.
+        overlaps = [(j, max(o, 0.0) if ended > began else 1.0) for j, o in overlaps
+                    if (o > 0 if ended > began else j["waiting_from"] <= ended <= j["waiting_until"])]
+        total = sum(o for _, o in overlaps)
+        if not overlaps or total <= 0:
             continue
-        weight = 1.0 / len(waiting)
         shared += 1
-        for job in waiting:
+        for job, overlap in overlaps:
+            weight = overlap / total
             usage = job["usage"]
             entry = usage["lambda"].setdefault(function, {"invocations": 0.0, "durations": []})
             entry["invocations"] += weight

@@ -66,6 +66,16 @@ def test_sweep_invocations_are_shared_among_the_jobs_waiting_then():
     assert jobs[0]["usage"]["dynamodb_rcu"] == pytest.approx(1 + 1.5)
 
 
+def test_a_long_sweep_is_shared_by_how_long_each_job_waited_inside_it():
+    jobs = [{"waiting_from": 0.0, "waiting_until": 10.0, "usage": _job("sweep", 1, 4, "poc-create-job", 1, [5])["usage"]},
+            {"waiting_from": 5.0, "waiting_until": 20.0, "usage": _job("sweep", 1, 4, "poc-create-job", 1, [5])["usage"]}]
+    # One sweep that ran from t=2 to t=12 (it ended at 12 after 10,000 ms): job 0 waited 8 s inside it, job 1 7 s.
+    assert share_sweep_invocations(jobs, [[12.0, "poc-sweep-poller", 10_000.0]], "poc-sweep-poller", 3.0, 0.0) == 1
+    assert jobs[0]["usage"]["lambda"]["poc-sweep-poller"]["invocations"] == pytest.approx(8 / 15)
+    assert jobs[1]["usage"]["lambda"]["poc-sweep-poller"]["invocations"] == pytest.approx(7 / 15)
+    assert jobs[1]["usage"]["dynamodb_rcu"] == pytest.approx(1 + 3.0 * 7 / 15)
+
+
 def test_bad_input_is_a_clear_error():
     with pytest.raises(ValueError, match="whole numbers"):
         parse_polls("1,x")
