@@ -254,6 +254,7 @@ def snapshot(target: Target, limit: int) -> dict[str, Any]:
     jobs = _scan(ddb, config.JOBS_TABLE)
     doc: dict[str, Any] = {"tokens": None, "jobs": None, "executions": None, "functions": []}
     if tokens is not None:
+        tokens = [i for i in tokens if "status" in i]  # token records only: the sweep's lease item has no status
         tokens.sort(key=lambda i: i.get("createdAt", ""), reverse=True)
         doc["tokens"] = [{
             "jobId": i.get("jobId"), "status": i.get("status"), "attempts": i.get("attemptCount"),
