@@ -146,6 +146,9 @@ class TokenRecord:
     callback_result: str | None = None  # ACCEPTED | ALREADY_FINISHED
     reason: str | None = None
     completed_at: datetime | None = None
+    adopted_at: datetime | None = None
+    """Set when the sweep adopted this per-job record (its own schedule had stopped polling it); cleared by
+    the next per-job poll. See ``sfn_callback.sweep.service``."""
 
     @property
     def ttl(self) -> int:
@@ -199,7 +202,8 @@ class TokenRepository(Protocol):
         """Delete a record still in POLLING (undo of a failed creation). True when deleted."""
 
     def increment_attempt(self, job_id: str, now: datetime, next_poll_at: datetime) -> int | None:
-        """``ADD attemptCount 1`` if the status is POLLING; the new count, or None if it was not POLLING."""
+        """``ADD attemptCount 1`` if the status is POLLING; the new count, or None if it was not POLLING.
+        A per-job poll also clears ``adopted_at``: its schedule polls the record again, the sweep lets go."""
 
     def claim(self, job_id: str, claim: Claim, previous_claim_id: str | None) -> bool:
         """POLLING -> CALLBACK_PENDING (``previous_claim_id`` None), or take over a stale claim (status

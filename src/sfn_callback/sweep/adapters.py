@@ -2,8 +2,11 @@
 and the sweep lease.
 
 The GSI's key is (``status``, ``nextPollAt``), so "POLLING and due" is a key condition, not a scan; the
-sweep-mode records are picked by a filter on ``scheduleName``. GSI reads are eventually consistent: a record
-seen late is polled by the next sweep, and a record seen stale is protected by the slot condition.
+sweep-mode records (and the per-job records the sweep adopted, ``adoptedAt`` set) are picked by a filter on
+``scheduleName``. Per-job records overdue by the adoption grace are a third query, ``nextPollAt <= now -
+grace`` as the key condition and ``scheduleName <> sweep-mode`` as the filter (see ``service``, "Adoption").
+GSI reads are eventually consistent: a record seen late is polled by the next sweep, and a record seen stale
+is protected by the slot condition.
 
 The index projects ALL attributes, so the query returns whole records and the poll needs no GetItem. A
 Query's read units are counted on the index entries it reads (whole items with an ALL projection, summed and
@@ -48,17 +51,17 @@ class DynamoDueSource:
         self._ddb = client
         self._table = table_name
 
-    def _query(self, status: TokenStatus, now: datetime, limit: int, extra_filter: str = "",
+    def _query(self, status: TokenStatus, before: datetime, limit: int, filter_expression: str,
                extra_values: dict[str, Any] | None = None) -> list[DueRecord]:
         kwargs: dict[str, Any] = {
             "TableName": self._table,
             "IndexName": STATUS_INDEX,
             "KeyConditionExpression": "#s = :status AND #next <= :now",
-            "FilterExpression": "scheduleName = :sweep" + extra_filter,
+            "FilterExpression": filter_expression,
             "ExpressionAttributeNames": {"#s": "status", "#next": STATUS_INDEX_SORT_KEY},
             "ExpressionAttributeValues": {
                 ":status": {"S": status.value},
-                ":now": {"S": iso(now)},
+                ":now": {"S": iso(before)},
                 ":sweep": {"S": SWEEP_MODE_SCHEDULE_NAME},
                 **(extra_values or {}),
             },
@@ -67,28 +70,41 @@ class DynamoDueSource:
         while len(found) < limit:
             resp = self._ddb.query(**kwargs)
             for item in resp.get("Items", []):
+                schedule = item.get("scheduleName", {}).get("S")
                 found.append(DueRecord(
                     job_id=item["jobId"]["S"],
                     status=item["status"]["S"],
                     next_poll_at=item.get(STATUS_INDEX_SORT_KEY, {}).get("S"),
                     record=_whole_record(item),
+                    # A per-job record not adopted yet: this poll adopts it.
+                    adopted=schedule != SWEEP_MODE_SCHEDULE_NAME and "adoptedAt" not in item,
                 ))
             if "LastEvaluatedKey" not in resp:
                 break
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
         return found[:limit]
 
-    def due(self, now: datetime, stale_claims_before: datetime, limit: int) -> list[DueRecord]:
-        polling = self._query(TokenStatus.POLLING, now, limit)
-        room = limit - len(polling)
-        if room <= 0:
-            return polling
-        stale = self._query(TokenStatus.CALLBACK_PENDING, now, room, " AND claimedAt <= :stale",
-                            {":stale": {"S": iso(stale_claims_before)}})
-        return polling + stale
+    def due(self, now: datetime, stale_claims_before: datetime, limit: int, adopt_before: datetime | None = None,
+            adopt_claims_before: datetime | None = None) -> list[DueRecord]:
+        ours = "(scheduleName = :sweep OR attribute_exists(adoptedAt))"
+        found = self._query(TokenStatus.POLLING, now, limit, ours)
+        claims_filter, claims_values = "claimedAt <= :stale AND " + ours, {":stale": {"S": iso(stale_claims_before)}}
+        if adopt_claims_before is not None:
+            # A per-job claim older than the lease plus the grace: its poller died and no schedule resent it.
+            claims_filter = "claimedAt <= :stale AND (scheduleName = :sweep OR attribute_exists(adoptedAt) " \
+                            "OR claimedAt <= :orphan)"
+            claims_values[":orphan"] = {"S": iso(adopt_claims_before)}
+        if limit - len(found) > 0:
+            found += self._query(TokenStatus.CALLBACK_PENDING, now, limit - len(found), claims_filter, claims_values)
+        if adopt_before is not None and limit - len(found) > 0:
+            seen = {d.job_id for d in found}
+            overdue = self._query(TokenStatus.POLLING, adopt_before, limit - len(found),
+                                  "scheduleName <> :sweep AND attribute_not_exists(adoptedAt)")
+            found += [d for d in overdue if d.job_id not in seen]
+        return found
 
     def increment_attempt_in_slot(self, job_id: str, now: datetime, next_poll_at: datetime,
-                                  slot: str | None) -> int | None:
+                                  slot: str | None, adopt: bool = False) -> int | None:
         values: dict[str, Any] = {
             ":one": {"N": "1"},
             ":now": {"S": iso(now)},
@@ -104,7 +120,8 @@ class DynamoDueSource:
             resp = self._ddb.update_item(
                 TableName=self._table,
                 Key={"jobId": {"S": job_id}},
-                UpdateExpression="ADD attemptCount :one SET lastPolledAt = :now, nextPollAt = :next",
+                UpdateExpression="ADD attemptCount :one SET lastPolledAt = :now, nextPollAt = :next"
+                + (", adoptedAt = if_not_exists(adoptedAt, :now)" if adopt else ""),
                 ConditionExpression=condition,
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues=values,

@@ -3,7 +3,9 @@
 Environment: ``TOKENS_TABLE``, ``SIMULATED_API_LAMBDA``, ``CLAIM_LEASE_SECONDS`` (as the per-job poller),
 ``SWEEP_CONCURRENCY`` (bounded pool, default 8), ``SWEEP_MAX_RECORDS`` (per pass, default 500),
 ``SWEEP_LOOKAHEAD_SECONDS`` (default 0), ``SWEEP_MAX_SECONDS`` (keep sweeping while there is work, default 0:
-one pass), ``SWEEP_LEASE`` (the lease's name; empty: no lease, sweeps may overlap). See ``service``.
+one pass), ``SWEEP_LEASE`` (the lease's name; empty: no lease, sweeps may overlap),
+``SWEEP_ADOPT_AFTER_SECONDS`` (adopt per-job records overdue by more than this, default 300; 0: never). See
+``service``.
 """
 
 from __future__ import annotations
@@ -19,7 +21,12 @@ from sfn_callback.poc import bootstrap
 from sfn_callback.poc.adapters.stepfunctions import StepFunctionsCallbackSender
 from sfn_callback.poc.lifecycle import DEFAULT_CLAIM_LEASE_SECONDS
 from sfn_callback.sweep.adapters import DynamoDueSource, DynamoSweepLease
-from sfn_callback.sweep.service import DEFAULT_CONCURRENCY, DEFAULT_MAX_RECORDS, SweepPoller
+from sfn_callback.sweep.service import (
+    DEFAULT_ADOPT_AFTER_SECONDS,
+    DEFAULT_CONCURRENCY,
+    DEFAULT_MAX_RECORDS,
+    SweepPoller,
+)
 from sfn_callback.util.aws import client
 
 logger = Logger(service="poc-sweep-poller")
@@ -40,6 +47,7 @@ def sweep_poller() -> SweepPoller:
         lookahead_seconds=float(os.environ.get("SWEEP_LOOKAHEAD_SECONDS") or 0),
         max_seconds=float(os.environ.get("SWEEP_MAX_SECONDS") or 0),
         lease=DynamoSweepLease(client("dynamodb"), table, lease_name) if lease_name else None,
+        adopt_after_seconds=float(os.environ.get("SWEEP_ADOPT_AFTER_SECONDS") or DEFAULT_ADOPT_AFTER_SECONDS),
     )
 
 
@@ -49,6 +57,6 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     time_left = (lambda: context.get_remaining_time_in_millis() / 1000) if context is not None else None
     result = poller.sweep(time_left=time_left)
     doc = result.to_dict()
-    if result.due:
+    if result.due or result.adopted:
         logger.info("sweep finished", extra=doc)
     return doc

@@ -25,6 +25,36 @@ What makes a sweep fast (each optional, each safe because of the slot guard):
   schedule would poll it, not every interval plus the sweep's delay.
 * **No second read**: when the status index projects the whole item, the record from the query serves the
   poll's first read (the lifecycle's conditional writes catch a stale one; a retry reads consistently).
+
+Adoption (``adopt_after_seconds``, the grace; 0 turns it off): no per-job record is left that nothing polls.
+A per-job record whose schedule never polls it (``poc-create-job`` died between storing the record and
+creating the schedule, the schedule was deleted by mistake, Scheduler stopped delivering) is adopted by the
+sweep: after the sweep-mode records due and the stale claims, and within the same ``max_records``, a pass
+takes the POLLING records whose ``nextPollAt`` is at least the grace in the past and whose ``scheduleName``
+is not the sweep marker, and polls them through the same slot-guarded ``TokenPoller``. A per-job claim older
+than the lease plus the grace (its poller died after claiming, and no schedule resent it) is taken with the
+stale claims. The grace must be longer than the worst normal per-job delay (Scheduler delivery, a queued or
+throttled poller invocation, create-job's own timeout before its schedule exists): the stack sets 300 s on AWS
+and 5 s locally. Adopting a record whose schedule is merely late costs a poll, never a second callback.
+
+* **Adopted, then polled at its cadence**: the adopting attempt also writes ``adoptedAt`` (same UpdateItem),
+  and the due query takes ``scheduleName = sweep-mode OR attribute_exists(adoptedAt)``, so the sweep polls an
+  adopted record every ``intervalSeconds`` like a sweep-mode one, instead of once per interval plus the grace
+  (which, with a 300 s grace and a 60 s interval, would poll an orphan six times less often). A per-job poll
+  removes ``adoptedAt`` in its attempt write: when the job's own schedule comes back, the sweep lets go, so the
+  two do not both poll it (and use up ``maxAttempts``) for longer than one interval.
+* **The record keeps its own** ``scheduleName``: the sweep never deletes a per-job schedule; if the schedule
+  exists or is created late, its next poll finds the record terminal and deletes it, as for any terminal
+  record. The sweep therefore needs no Scheduler permission.
+* **One callback per token** holds against a per-job poll running at the same time: the per-job attempt is
+  conditional on POLLING only, the sweep's on the slot it saw; either may count an attempt, but the claim
+  (POLLING -> CALLBACK_PENDING, conditional) lets exactly one of them send.
+* **AWS cost**: one more Query per pass while the pass has room (0.5 read units for a query that finds
+  nothing: about 22,000 read units a month at one pass a minute, well under a cent), plus the index entries it
+  reads: per-job records overdue by the grace, and sweep-mode records overdue by the grace (a sweep far
+  behind), which the filter drops after they are read. Polling an adopted record costs what polling a
+  sweep-mode record costs; ``adoptedAt`` adds a few bytes to one write, no request. Each adoption is logged
+  (job id, how overdue) and counted in the result (``adopted``).
 """
 
 from __future__ import annotations
@@ -53,6 +83,8 @@ from sfn_callback.poc.lifecycle import (
 
 DEFAULT_CONCURRENCY = 8
 DEFAULT_MAX_RECORDS = 500
+DEFAULT_ADOPT_AFTER_SECONDS = 300.0
+"""The handler's adoption grace when its environment sets none (the AWS stack's value)."""
 
 
 class SlotTaken(Exception):
@@ -71,16 +103,22 @@ class DueRecord:
     """The slot exactly as stored (the condition of this poll's attempt)."""
     record: TokenRecord | None = None
     """The whole record as the query saw it, when the index projects it (serves the poll's first read)."""
+    adopted: bool = False
+    """A per-job record not adopted yet (its schedule has not polled it for the grace): this poll adopts it."""
 
 
 class DueSource(Protocol):
-    def due(self, now: datetime, stale_claims_before: datetime, limit: int) -> list[DueRecord]:
-        """Sweep-mode records due at ``now`` (see the module docstring), oldest slot first, at most ``limit``.
-        The sweep passes ``now`` plus its look-ahead."""
+    def due(self, now: datetime, stale_claims_before: datetime, limit: int, adopt_before: datetime | None = None,
+            adopt_claims_before: datetime | None = None) -> list[DueRecord]:
+        """Sweep-mode and adopted records due at ``now`` (see the module docstring), oldest slot first, then
+        their stale claims; then, when ``adopt_before`` is given, per-job POLLING records with ``nextPollAt <=
+        adopt_before`` (and per-job claims older than ``adopt_claims_before`` with the stale claims), marked
+        ``adopted``. At most ``limit`` in all. The sweep passes ``now`` plus its look-ahead."""
 
     def increment_attempt_in_slot(self, job_id: str, now: datetime, next_poll_at: datetime,
-                                  slot: str | None) -> int | None:
-        """``increment_attempt`` with the extra condition ``nextPollAt == slot``; None when it fails."""
+                                  slot: str | None, adopt: bool = False) -> int | None:
+        """``increment_attempt`` with the extra condition ``nextPollAt == slot``; None when it fails.
+        ``adopt``: also set ``adoptedAt`` (if not set)."""
 
 
 class SweepLease(Protocol):
@@ -100,6 +138,7 @@ class _SlotGuardedRepository:
         self._source = source
         self._slots = {d.job_id: d.next_poll_at for d in due}
         self._prefetched = {d.job_id: d.record for d in due if d.record is not None}
+        self._adopting = {d.job_id for d in due if d.adopted}
 
     def get(self, job_id: str) -> TokenRecord | None:
         # The first read of a poll may use the query's copy: a stale copy fails the slot or claim condition
@@ -116,7 +155,8 @@ class _SlotGuardedRepository:
     def increment_attempt(self, job_id: str, now: datetime, next_poll_at: datetime) -> int | None:
         slot = self._slots.get(job_id)
         next_poll_at = next_slot(slot, now, next_poll_at)
-        attempt = self._source.increment_attempt_in_slot(job_id, now, next_poll_at, slot)
+        attempt = self._source.increment_attempt_in_slot(job_id, now, next_poll_at, slot,
+                                                         adopt=job_id in self._adopting)
         if attempt is None:
             raise SlotTaken(job_id)
         return attempt
@@ -129,6 +169,11 @@ class _SlotGuardedRepository:
         return self._inner.finalize(job_id, claim_id, status, completed_at, callback_result, reason)
 
 
+def _overdue(record: DueRecord, now: datetime) -> float | None:
+    """How long after its slot the record was found (seconds), when it has one."""
+    return round((now - parse_iso(record.next_poll_at)).total_seconds(), 3) if record.next_poll_at else None
+
+
 def next_slot(slot: str | None, now: datetime, default: datetime) -> datetime:
     """The slot after ``slot``: one interval later (``default - now`` is the interval), or ``default`` (now
     plus the interval) when that is already past: a late sweep does not make a job due again at once."""
@@ -139,7 +184,8 @@ def next_slot(slot: str | None, now: datetime, default: datetime) -> datetime:
 
 
 class _NoSchedules:
-    """Sweep-mode records have no schedule of their own: nothing to delete."""
+    """Sweep-mode records have no schedule of their own: nothing to delete. An adopted per-job record keeps
+    its ``scheduleName``; its schedule, if it exists, deletes itself on its next poll (the record is terminal)."""
 
     def delete(self, schedule_name: str) -> None:
         return None
@@ -153,6 +199,8 @@ class SweepResult:
     skipped: int = 0
     deferred: int = 0
     errors: int = 0
+    adopted: int = 0
+    """Per-job records this sweep adopted (polled by the sweep because their own schedule had not)."""
     passes: int = 0
     lease_busy: bool = False
     """Another sweep held the lease: this one did nothing."""
@@ -167,6 +215,7 @@ class SweepResult:
             "skipped": self.skipped,
             "deferred": self.deferred,
             "errors": self.errors,
+            "adopted": self.adopted,
             "passes": self.passes,
             "seconds": round(self.seconds, 3),
         }
@@ -196,6 +245,8 @@ class SweepPoller:
     max_seconds: float = 0.0
     """Keep sweeping while passes find work, up to this long (0: one pass)."""
     lease: SweepLease | None = None
+    adopt_after_seconds: float = 0.0
+    """Adopt per-job records overdue by this long or more (0: never); see the module docstring."""
     clock: Callable[[], datetime] = utcnow
     sleep: Callable[[float], None] = time.sleep
     log: Callable[..., None] = field(default=lambda message, **fields: None)
@@ -203,9 +254,9 @@ class SweepPoller:
     def __post_init__(self) -> None:
         if self.concurrency < 1 or self.max_records < 1:
             raise ValueError(f"concurrency and max_records must be >= 1, got {self.concurrency}, {self.max_records}")
-        if self.lookahead_seconds < 0 or self.max_seconds < 0:
-            raise ValueError(f"lookahead_seconds and max_seconds must be >= 0, got {self.lookahead_seconds}, "
-                             f"{self.max_seconds}")
+        if self.lookahead_seconds < 0 or self.max_seconds < 0 or self.adopt_after_seconds < 0:
+            raise ValueError(f"lookahead_seconds, max_seconds and adopt_after_seconds must be >= 0, got "
+                             f"{self.lookahead_seconds}, {self.max_seconds}, {self.adopt_after_seconds}")
 
     def sweep(self, time_left: Callable[[], float] | None = None) -> SweepResult:
         """Poll every due record once (and keep sweeping, see ``max_seconds``). ``time_left()`` (seconds)
@@ -240,8 +291,11 @@ class SweepPoller:
     def _pass(self, result: SweepResult, time_left: Callable[[], float] | None) -> int:
         """One query and its polls, counted into ``result``; returns how many were polled."""
         now = self.clock()
-        due = self.source.due(now + timedelta(seconds=self.lookahead_seconds),
-                              now - timedelta(seconds=self.lease_seconds), self.max_records)
+        stale_claims_before = now - timedelta(seconds=self.lease_seconds)
+        grace = timedelta(seconds=self.adopt_after_seconds)
+        due = self.source.due(now + timedelta(seconds=self.lookahead_seconds), stale_claims_before, self.max_records,
+                              adopt_before=now - grace if grace else None,
+                              adopt_claims_before=stale_claims_before - grace if grace else None)
         result.passes += 1
         result.due += len(due)
         if not due:
@@ -288,6 +342,10 @@ class SweepPoller:
                 result.polled += 1
                 result.reconnected += int(poll.reconnected)
                 result.results.append(poll.to_dict() | {"jobId": record.job_id})
+                if record.adopted:
+                    result.adopted += 1
+                    self.log("per-job record adopted by the sweep", job_id=record.job_id, record_status=record.status,
+                             overdue_seconds=_overdue(record, now), poll_status=poll.status, attempt=poll.attempt)
             elif kind == "skipped":
                 result.skipped += 1
             elif kind == "deferred":

@@ -71,7 +71,7 @@ class FakeRepository:
             rec = self.items.get(job_id)
             if rec is None or rec.status is not TokenStatus.POLLING:
                 return None
-            rec = replace(rec, attempt_count=rec.attempt_count + 1, next_poll_at=next_poll_at)
+            rec = replace(rec, attempt_count=rec.attempt_count + 1, next_poll_at=next_poll_at, adopted_at=None)
             self.items[job_id] = rec
             self.writes += 1
             return rec.attempt_count

@@ -1,4 +1,4 @@
-"""The sweep's DynamoDB adapters against moto in-process: whole records from the index, the lease."""
+"""The sweep's DynamoDB adapters against moto in-process: whole records from the index, the lease, adoption."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from moto import mock_aws
 
 from sfn_callback.poc.adapters.dynamodb import DynamoTokenRepository
-from sfn_callback.poc.lifecycle import new_record
+from sfn_callback.poc.lifecycle import Claim, Outcome, TokenStatus, new_record
 from sfn_callback.sweep import SWEEP_MODE_SCHEDULE_NAME
 from sfn_callback.sweep.adapters import LEASE_KEY_PREFIX, DynamoDueSource, DynamoSweepLease, _whole_record
 
@@ -83,3 +83,56 @@ def test_the_lease_is_one_sweep_at_a_time_expires_and_stays_out_of_the_index(ddb
     assert b.acquire("two", T0 + timedelta(seconds=11), T0 + timedelta(seconds=61))
     # A holder that died: its lease expires.
     assert a.acquire("three", T0 + timedelta(seconds=62), T0 + timedelta(seconds=100))
+
+
+def test_adoption_takes_per_job_records_overdue_by_the_grace_only_and_a_per_job_poll_takes_them_back(ddb):
+    make_table(ddb, "ALL")
+    repo = DynamoTokenRepository(ddb, TABLE)
+    sweep_mode = seed(ddb, 1)[0]  # job-0, due at 2 s
+    for job_id, created in (("orphan", T0), ("recent", T0 + timedelta(seconds=250))):
+        repo.put_new(new_record(job_id=job_id, task_token="AAAA" + "t" * 400, execution_id=f"arn:exec:{job_id}",
+                                now=created, interval_seconds=60, timeout_seconds=900, max_attempts=5))
+    source = DynamoDueSource(ddb, TABLE)
+    now = T0 + timedelta(seconds=361)
+    grace = timedelta(seconds=300)
+    stale = now - timedelta(seconds=60)
+    assert [d.job_id for d in source.due(now, stale, 10)] == ["job-0"]  # adoption off: per-job records left alone
+    due = source.due(now, stale, 10, adopt_before=now - grace, adopt_claims_before=stale - grace)
+    # The sweep-mode record first (never adopted, however late); then the per-job record overdue by more than
+    # the grace ("recent" is due at 310 s: 51 s overdue, within the grace).
+    assert [(d.job_id, d.adopted) for d in due] == [("job-0", False), ("orphan", True)]
+    assert due[1].record == repo.get("orphan") and due[1].next_poll_at == "2025-01-01T00:01:00.000Z"
+    assert [d.job_id for d in source.due(now, stale, 1, adopt_before=now - grace)] == ["job-0"]  # within the limit
+
+    assert source.increment_attempt_in_slot("orphan", now, now + timedelta(seconds=60), due[1].next_poll_at,
+                                            adopt=True) == 1
+    adopted = repo.get("orphan")
+    assert adopted.adopted_at == now and adopted.schedule_name == "poll-orphan"
+    # Adopted: due at its cadence through the first query, no longer an adoption.
+    later = now + timedelta(seconds=60)
+    due = source.due(later, later - timedelta(seconds=60), 10, adopt_before=later - grace)
+    assert [(d.job_id, d.adopted) for d in due] == [("job-0", False), ("orphan", False)]
+    assert sweep_mode.schedule_name == SWEEP_MODE_SCHEDULE_NAME
+    # A per-job poll (its schedule is back) removes the mark: the record is its schedule's again.
+    assert repo.increment_attempt("orphan", later, later + timedelta(seconds=60)) == 2
+    assert repo.get("orphan").adopted_at is None
+    assert [d.job_id for d in source.due(later + timedelta(seconds=60), later, 10, adopt_before=later - grace)] \
+        == ["job-0"]
+
+
+def test_a_per_job_claim_is_adopted_only_after_the_lease_and_the_grace(ddb):
+    make_table(ddb, "ALL")
+    repo = DynamoTokenRepository(ddb, TABLE)
+    repo.put_new(new_record(job_id="claimed", task_token="AAAA" + "t" * 400, execution_id="arn:exec:c", now=T0,
+                            interval_seconds=60, timeout_seconds=900, max_attempts=5))
+    assert repo.claim("claimed", Claim("c1", T0 + timedelta(seconds=60), Outcome(TokenStatus.COMPLETED, {})), None)
+    source = DynamoDueSource(ddb, TABLE)
+
+    def due_at(seconds):
+        now = T0 + timedelta(seconds=seconds)
+        stale = now - timedelta(seconds=60)
+        return [(d.job_id, d.status, d.adopted) for d in source.due(
+            now, stale, 10, adopt_before=now - timedelta(seconds=300), adopt_claims_before=stale - timedelta(seconds=300))]
+
+    assert due_at(60 + 60 + 299) == []  # stale for its own poller, which resends it
+    assert due_at(60 + 60 + 300) == [("claimed", "CALLBACK_PENDING", True)]

@@ -18,31 +18,38 @@ from sfn_callback.sweep.service import DueRecord, SweepPoller  # noqa: E402
 
 
 class FakeDueSource:
-    """The GSI query and the slot-conditional attempt, over the fake repository's dict."""
+    """The GSI queries and the slot-conditional attempt, over the fake repository's dict."""
 
     def __init__(self, repo):
         self.repo = repo
 
-    def due(self, now, stale_claims_before, limit):
+    def due(self, now, stale_claims_before, limit, adopt_before=None, adopt_claims_before=None):
+        self.repo.gate("query")
         with self.repo.lock:
-            records = list(self.repo.items.values())
-        found = []
-        for r in sorted(records, key=lambda r: r.next_poll_at):
-            if r.schedule_name != SWEEP_MODE_SCHEDULE_NAME:
-                continue
-            if (r.status is TokenStatus.POLLING and r.next_poll_at <= now) or (
-                    r.status is TokenStatus.CALLBACK_PENDING and r.next_poll_at <= now
-                    and r.claimed_at <= stale_claims_before):
-                found.append(DueRecord(r.job_id, r.status.value, iso(r.next_poll_at)))
-        return found[:limit]
+            records = sorted(self.repo.items.values(), key=lambda r: r.next_poll_at)
 
-    def increment_attempt_in_slot(self, job_id, now, next_poll_at, slot):
+        def ours(r):
+            return r.schedule_name == SWEEP_MODE_SCHEDULE_NAME or r.adopted_at is not None
+
+        def entry(r):
+            return DueRecord(r.job_id, r.status.value, iso(r.next_poll_at), adopted=not ours(r))
+
+        polling = [r for r in records if r.status is TokenStatus.POLLING and r.next_poll_at <= now and ours(r)]
+        claims = [r for r in records if r.status is TokenStatus.CALLBACK_PENDING and r.next_poll_at <= now
+                  and r.claimed_at <= stale_claims_before
+                  and (ours(r) or adopt_claims_before is not None and r.claimed_at <= adopt_claims_before)]
+        overdue = [] if adopt_before is None else [
+            r for r in records if r.status is TokenStatus.POLLING and r.next_poll_at <= adopt_before and not ours(r)]
+        return [entry(r) for r in polling + claims + overdue][:limit]
+
+    def increment_attempt_in_slot(self, job_id, now, next_poll_at, slot, adopt=False):
         self.repo.gate("increment")
         with self.repo.lock:
             r = self.repo.items.get(job_id)
             if r is None or r.status is not TokenStatus.POLLING or iso(r.next_poll_at) != slot:
                 return None
-            r = replace(r, attempt_count=r.attempt_count + 1, next_poll_at=next_poll_at)
+            r = replace(r, attempt_count=r.attempt_count + 1, next_poll_at=next_poll_at,
+                        adopted_at=r.adopted_at or (now if adopt else None))
             self.repo.items[job_id] = r
             self.repo.writes += 1
             return r.attempt_count

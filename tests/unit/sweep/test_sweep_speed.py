@@ -27,9 +27,9 @@ class LookingAheadSource(FakeDueSource):
         self.horizons = []
         self.prefetch = prefetch
 
-    def due(self, now, stale_claims_before, limit):
+    def due(self, now, stale_claims_before, limit, **adoption):
         self.horizons.append(now)
-        found = super().due(now, stale_claims_before, limit)
+        found = super().due(now, stale_claims_before, limit, **adoption)
         if self.prefetch:
             found = [replace(d, record=self.repo.items[d.job_id]) for d in found]
         return found
@@ -124,7 +124,7 @@ def test_the_querys_copy_of_the_record_saves_the_read_and_a_stale_copy_changes_n
     stale = w.repo.items["job-1"]
 
     class StaleSource(FakeDueSource):
-        def due(self, now, stale_claims_before, limit):
+        def due(self, now, stale_claims_before, limit, **adoption):
             return [DueRecord("job-1", "POLLING", iso(stale.next_poll_at), stale)]
 
     sweeper(w).sweep()  # another sweep takes the slot
@@ -144,7 +144,7 @@ def test_a_stale_copy_of_a_claimed_record_does_not_resend_twice():
     copy = replace(finished, status=TokenStatus.CALLBACK_PENDING, claimed_at=w.clock() - timedelta(seconds=120))
 
     class StaleSource(FakeDueSource):
-        def due(self, now, stale_claims_before, limit):
+        def due(self, now, stale_claims_before, limit, **adoption):
             return [DueRecord("job-1", "CALLBACK_PENDING", iso(copy.next_poll_at), copy)]
 
     result = sweeper(w, source=StaleSource(w.repo)).sweep()

@@ -27,3 +27,25 @@ def test_a_bad_local_sweep_interval_is_a_clear_error(monkeypatch):
     ctx = StackContext("000000000000", "us-east-1", True)
     with pytest.raises(ValueError, match="at least 1"):
         contribute(Stack(ctx), ctx)
+
+
+@pytest.mark.parametrize("local, override, seconds", [(False, None, "300"), (True, None, "5"), (True, "0", "0"),
+                                                      (False, "5", "300")])
+def test_the_adoption_grace_is_five_minutes_on_aws_and_seconds_locally(local, override, seconds, monkeypatch):
+    monkeypatch.delenv("SFN_CALLBACK_SWEEP_SECONDS", raising=False)
+    if override is None:
+        monkeypatch.delenv("SFN_CALLBACK_SWEEP_ADOPT_SECONDS", raising=False)
+    else:
+        monkeypatch.setenv("SFN_CALLBACK_SWEEP_ADOPT_SECONDS", override)
+    ctx = StackContext("000000000000", "us-east-1", local)
+    stack = Stack(ctx)
+    contribute(stack, ctx)
+    (function,) = [r for r in stack.resources if getattr(r, "name", None) == SWEEP_FUNCTION]
+    assert dict(function.env)["SWEEP_ADOPT_AFTER_SECONDS"] == seconds
+
+
+def test_a_bad_local_adoption_grace_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("SFN_CALLBACK_SWEEP_ADOPT_SECONDS", "soon")
+    ctx = StackContext("000000000000", "us-east-1", True)
+    with pytest.raises(ValueError, match="whole number"):
+        contribute(Stack(ctx), ctx)

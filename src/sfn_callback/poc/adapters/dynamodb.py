@@ -58,6 +58,7 @@ def record_to_item(record: TokenRecord) -> dict[str, Any]:
         "callbackResult": record.callback_result,
         "reason": record.reason,
         "completedAt": iso(record.completed_at) if record.completed_at else None,
+        "adoptedAt": iso(record.adopted_at) if record.adopted_at else None,
     }
     return doc
 
@@ -87,6 +88,7 @@ def item_to_record(doc: dict[str, Any]) -> TokenRecord:
         callback_result=doc.get("callbackResult"),
         reason=doc.get("reason"),
         completed_at=ts("completedAt"),
+        adopted_at=ts("adoptedAt"),
     )
 
 
@@ -135,7 +137,9 @@ class DynamoTokenRepository:
             resp = self._ddb.update_item(
                 TableName=self._table,
                 Key=self._key(job_id),
-                UpdateExpression="ADD attemptCount :one SET lastPolledAt = :now, nextPollAt = :next",
+                # REMOVE adoptedAt: the job's own schedule polls it again, so the sweep stops polling it
+                # at its cadence (sfn_callback.sweep.service, "Adoption").
+                UpdateExpression="ADD attemptCount :one SET lastPolledAt = :now, nextPollAt = :next REMOVE adoptedAt",
                 ConditionExpression="#s = :polling",
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues={
