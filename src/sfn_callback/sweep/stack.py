@@ -31,7 +31,7 @@ SWEEP_CONCURRENCY = 10
 """The pool: as many polls at once as the simulated API's concurrency (the local Lambda runtime's default 10)."""
 AWS_LOOKAHEAD_SECONDS = 10
 AWS_ADOPT_AFTER_SECONDS = 300
-LOCAL_ADOPT_AFTER_SECONDS = 5
+LOCAL_ADOPT_AFTER_SECONDS = 30  # well past a per-job poll delayed by an overloaded laptop
 
 
 def sweep_seconds(ctx: StackContext) -> int:

@@ -29,7 +29,7 @@ def test_a_bad_local_sweep_interval_is_a_clear_error(monkeypatch):
         contribute(Stack(ctx), ctx)
 
 
-@pytest.mark.parametrize("local, override, seconds", [(False, None, "300"), (True, None, "5"), (True, "0", "0"),
+@pytest.mark.parametrize("local, override, seconds", [(False, None, "300"), (True, None, "30"), (True, "0", "0"),
                                                       (False, "5", "300")])
 def test_the_adoption_grace_is_five_minutes_on_aws_and_seconds_locally(local, override, seconds, monkeypatch):
     monkeypatch.delenv("SFN_CALLBACK_SWEEP_SECONDS", raising=False)

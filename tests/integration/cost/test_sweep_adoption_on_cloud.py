@@ -14,14 +14,17 @@ from sfn_callback import config
 from sfn_callback.config import Target
 from sfn_callback.cost.measure import ensure_deployed
 from sfn_callback.poc.lifecycle import parse_iso
-from sfn_callback.sweep.stack import LOCAL_ADOPT_AFTER_SECONDS, SWEEP_FUNCTION
+from sfn_callback.sweep.stack import SWEEP_FUNCTION
+
+GRACE_SECONDS = 5
 
 pytestmark = pytest.mark.cloud
 
 
 @pytest.fixture(scope="module")
 def deployed(local_cloud, monkeypatch_module):
-    monkeypatch_module.delenv("SFN_CALLBACK_SWEEP_ADOPT_SECONDS", raising=False)
+    # A short grace keeps the test quick (the local default leaves room for an overloaded machine).
+    monkeypatch_module.setenv("SFN_CALLBACK_SWEEP_ADOPT_SECONDS", str(GRACE_SECONDS))
     ensure_deployed(Target(endpoint_url=local_cloud.endpoint_url), progress=lambda message: None)
     return local_cloud
 
@@ -36,7 +39,7 @@ def test_a_per_job_record_without_its_schedule_is_adopted_and_called_back_once(d
     cloud = deployed
     sfn, ddb, scheduler = cloud.client("stepfunctions"), cloud.client("dynamodb"), cloud.client("scheduler")
     env = cloud.client("lambda").get_function_configuration(FunctionName=SWEEP_FUNCTION)["Environment"]["Variables"]
-    assert env["SWEEP_ADOPT_AFTER_SECONDS"] == str(LOCAL_ADOPT_AFTER_SECONDS)
+    assert env["SWEEP_ADOPT_AFTER_SECONDS"] == str(GRACE_SECONDS)
 
     run = uuid.uuid4().hex[:8]
     body = {"record": {"id": f"orphan-{run}"}, "taskTimeoutSeconds": 120,
@@ -78,6 +81,6 @@ def test_a_per_job_record_without_its_schedule_is_adopted_and_called_back_once(d
     assert final["scheduleName"]["S"] == schedule  # it kept its own schedule's name
     # Adopted no sooner than the grace after the slot its schedule missed.
     overdue = parse_iso(final["adoptedAt"]["S"]) - parse_iso(at_deletion["nextPollAt"]["S"])
-    assert overdue >= timedelta(seconds=LOCAL_ADOPT_AFTER_SECONDS)
+    assert overdue >= timedelta(seconds=GRACE_SECONDS)
     names = [s["Name"] for s in scheduler.list_schedules(GroupName=config.POLLING_SCHEDULE_GROUP)["Schedules"]]
     assert schedule not in names
