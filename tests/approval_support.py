@@ -1,8 +1,8 @@
 """Fixtures for the SQS variant's tests: its stack applied to the session's local cloud, and the approval API
 served over real HTTP (uvicorn on a free loopback port) against it.
 
-``sfn-callback deploy`` is not used here: ``sfn_callback.approval.provision`` applies the same spec objects
-(``sfn_callback.approval.stack``) directly, with the request queue's visibility timeout shortened to 1 s so
+The component is deployed alone (``sfn_callback.approval.stack.deploy_component``), from the same spec objects
+(``sfn_callback.approval.stack``), with the request queue's visibility timeout shortened to 1 s so
 that a refused message reaches the DLQ in about three seconds.
 """
 
@@ -18,7 +18,7 @@ import pytest
 from support import wait_execution, wait_for
 
 from sfn_callback import config
-from sfn_callback.approval import provision
+from sfn_callback.approval.stack import deploy_component
 from sfn_callback.approval.api import create_app
 from sfn_callback.approval.auth import KeyRing
 from sfn_callback.approval.bootstrap import bootstrap
@@ -62,8 +62,11 @@ class ApprovalStack:
 @pytest.fixture(scope="session")
 def approval_stack(local_cloud) -> ApprovalStack:
     target = Target(local_cloud.endpoint_url)
-    provision.apply(target, queue_overrides={config.APPROVAL_QUEUE: {"VisibilityTimeout": "1"}})
+    deploy_component(target)
     sqs = local_cloud.client("sqs")
+    # Redeliveries within a test's time: a refused message comes back after 1 s instead of the queue's default.
+    sqs.set_queue_attributes(QueueUrl=sqs.get_queue_url(QueueName=config.APPROVAL_QUEUE)["QueueUrl"],
+                             Attributes={"VisibilityTimeout": "1"})
     return ApprovalStack(target, local_cloud.client("stepfunctions"), local_cloud.client("dynamodb"), sqs,
                          sqs.get_queue_url(QueueName=config.APPROVAL_QUEUE)["QueueUrl"],
                          sqs.get_queue_url(QueueName=config.APPROVAL_DLQ)["QueueUrl"])

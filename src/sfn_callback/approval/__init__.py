@@ -9,5 +9,5 @@ page or the CLI, and the service sends the callback. Layout:
 * ``adapters/``: DynamoDB repository, Step Functions callback sender;
 * ``service.py``: the use cases (record a request, decide, redeliver a pending callback, list);
 * ``entrypoints/consumer.py``: the Lambda handler; ``api.py``: the FastAPI app; ``web/``: the page;
-* ``stack.py`` + ``workflow.asl.json``: the deployed resources; ``provision.py``: applies them directly.
+* ``stack.py`` + ``workflow.asl.json``: the deployed resources.
 """

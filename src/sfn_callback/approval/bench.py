@@ -1,6 +1,6 @@
 """``bench approval``: decisions through the HTTP API, end to end on a target (the local cloud by default).
 
-1. The SQS variant is applied (``provision.apply``) and the API started on a free loopback port with a fresh key.
+1. The SQS variant is deployed (``deploy_component``) and the API started on a free loopback port with a fresh key.
 2. ``tasks`` executions of ``poc-approval-workflow`` start; the benchmark waits until each is a PENDING task.
 3. For every task an approve and a reject race (two concurrent HTTP requests); exactly one must win (200)
    and the other must answer 409.
@@ -25,12 +25,12 @@ from typing import Any, Callable
 import httpx
 
 from sfn_callback import config
-from sfn_callback.approval import provision
 from sfn_callback.approval.api import create_app
 from sfn_callback.approval.auth import KeyRing
 from sfn_callback.approval.bootstrap import bootstrap
 from sfn_callback.approval.domain import parse_iso
 from sfn_callback.approval.server import ServerThread
+from sfn_callback.approval.stack import deploy_component
 from sfn_callback.config import Target
 from sfn_callback.util.aws import client
 
@@ -48,8 +48,7 @@ def run(target: Target, tasks: int = 200, concurrency: int = 8, progress: Callab
     if tasks < 1:
         raise ValueError("--tasks must be at least 1")
     progress("applying the SQS variant's resources")
-    provision.apply(target)
-    ctx = provision.context_for(target)
+    ctx = deploy_component(target)
     machine = ctx.state_machine_arn(config.APPROVAL_WORKFLOW)
     sfn = client("stepfunctions", target)
     ddb = client("dynamodb", target)

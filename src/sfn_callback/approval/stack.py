@@ -3,6 +3,8 @@ the workflow and its role."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sfn_callback import config
 from sfn_callback.approval.adapters.dynamodb import (
     CALLBACK_INDEX,
@@ -24,6 +26,9 @@ from sfn_callback.deploy.spec import (
     StateMachine,
     Table,
 )
+
+if TYPE_CHECKING:
+    from sfn_callback.config import Target
 
 WORKFLOW_ROLE = f"{config.APPROVAL_WORKFLOW}-role"
 CONSUMER_HANDLER = "sfn_callback.approval.entrypoints.consumer.handler"
@@ -82,3 +87,14 @@ SERVICE_PERMISSIONS = (
                 "arn:aws:dynamodb:*:*:table/" + config.APPROVALS_TABLE + "/index/*")),
     Permission(("states:SendTaskSuccess", "states:SendTaskFailure", "states:GetExecutionHistory"), ("*",)),
 )
+
+
+def deploy_component(target: "Target") -> StackContext:
+    """Deploy only this component's resources (benchmarks and tests); ``sfn-callback deploy`` deploys all."""
+    from sfn_callback.deploy.deployer import Deployer, context_for
+    from sfn_callback.deploy.stack import build_stack
+
+    ctx = context_for(target)
+    deployer = Deployer(target, build_stack(ctx, (__name__,)))
+    deployer.apply(deployer.plan(detect_deletes=False))  # the other components' resources are not ours to remove
+    return ctx
