@@ -157,7 +157,9 @@ class LambdaExecutor:
         self._idle: dict[str, list[_Worker]] = {}
         self._busy: set[_Worker] = set()
         self._slots: dict[str, threading.BoundedSemaphore] = {}
-        self._async_pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="lambda-async")
+        # One queue per function, as Lambda keeps one per function: a backlog of one function's events (a
+        # thousand schedules firing faster than its concurrency) does not hold up another function's.
+        self._async_pools: dict[str, ThreadPoolExecutor] = {}
         self._log_sink = LogSink()
         self.stats = {"invocations": 0, "errors": 0, "cold_starts": 0, "timeouts": 0}
         # Called as on_invoke(function_name, payload, handler_ms, error) after every invoke (metering).
@@ -285,7 +287,12 @@ class LambdaExecutor:
                             self.async_retries + 1, result.payload[:500].decode("utf-8", "replace"))
                 if attempt < self.async_retries:
                     time.sleep(self.async_retry_delay * (attempt + 1))
-        self._async_pool.submit(run)
+        with self._lock:
+            pool = self._async_pools.get(spec.name)
+            if pool is None:
+                pool = self._async_pools[spec.name] = ThreadPoolExecutor(
+                    max_workers=self.concurrency, thread_name_prefix=f"lambda-async-{spec.name}")
+        pool.submit(run)
 
     def _run(self, spec: FunctionSpec, payload: str, request_id: str) -> InvokeResult:
         try:
@@ -359,7 +366,9 @@ class LambdaExecutor:
             self._closed = True
             workers = [w for ws in self._idle.values() for w in ws] + list(self._busy)
             self._idle.clear()
-        self._async_pool.shutdown(wait=False, cancel_futures=True)
+            pools = list(self._async_pools.values())
+        for pool in pools:
+            pool.shutdown(wait=False, cancel_futures=True)
         for w in workers:
             w.kill()
 

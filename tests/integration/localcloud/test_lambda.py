@@ -164,3 +164,42 @@ def test_event_invocation_returns_at_once_and_runs(local_cloud, calc):
         time.sleep(0.1)
     else:
         pytest.fail("the Event invoke never ran")
+
+
+STAMP = '''
+import os, time, boto3
+
+def handler(event, context):
+    started = time.time()
+    time.sleep(event.get("sleep", 0))
+    boto3.client("dynamodb").put_item(TableName="lc-async-order", Item={
+        "pk": {"S": event["key"]}, "started": {"N": repr(started)}})
+    return {}
+'''
+
+
+def test_one_functions_event_backlog_does_not_hold_up_another(local_cloud, make_function):
+    """Each function has its own event queue, as on Lambda: a backlog of slow events of one function does not
+    delay another function's event."""
+    ddb = local_cloud.client("dynamodb")
+    ddb.create_table(TableName="lc-async-order", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+    make_function("lc-async-slow", STAMP, timeout=10)
+    make_function("lc-async-quick", STAMP, timeout=10)
+    lam = local_cloud.client("lambda")
+    for i in range(40):  # four waves at the slow function's concurrency (10): a backlog of 1.5 s events
+        lam.invoke(FunctionName="lc-async-slow", InvocationType="Event",
+                   Payload=json.dumps({"key": f"slow-{i}", "sleep": 1.5}).encode())
+    lam.invoke(FunctionName="lc-async-quick", InvocationType="Event", Payload=json.dumps({"key": "quick"}).encode())
+
+    def started(key):
+        item = ddb.get_item(TableName="lc-async-order", Key={"pk": {"S": key}}).get("Item")
+        return float(item["started"]["N"]) if item else None
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (started("quick") is None or started("slow-39") is None):
+        time.sleep(0.2)
+    slow = sorted(started(f"slow-{i}") for i in range(40))
+    assert started("quick") is not None and None not in slow
+    # The quick event ran before the slow function's second wave began, not behind its backlog.
+    assert started("quick") < slow[10]
