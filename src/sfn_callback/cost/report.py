@@ -119,8 +119,12 @@ def load_inputs(directory: str | None = None) -> Inputs:
                 doc = json.load(handle)
         except (OSError, ValueError):
             continue
-        if isinstance(doc, dict) and "scenario" in doc and isinstance(doc.get("checks"), list):
-            inputs.scenarios = (inputs.scenarios or []) + [doc]
+        # `run` saves {"scenario", "passed", "runs": [result, ...]} (one result per --repeat).
+        runs = doc.get("runs") if isinstance(doc, dict) else None
+        results = [r for r in (runs if isinstance(runs, list) else [doc])
+                   if isinstance(r, dict) and "scenario" in r and isinstance(r.get("checks"), list)]
+        if results:
+            inputs.scenarios = (inputs.scenarios or []) + results
             inputs.sources.append(path)
     return inputs
 

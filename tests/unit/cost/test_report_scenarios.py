@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
-import json
 
+from sfn_callback.cli.poc import save_result
 from sfn_callback.cost.pricing import load_price_table
 from sfn_callback.cost.report import build_sections, load_inputs
 from sfn_callback.scenarios import Check, ScenarioResult
 
 
-def test_scenario_outcomes_come_from_the_saved_run_results(tmp_path):
-    runs = tmp_path / "runs"
-    runs.mkdir()
+def test_scenario_outcomes_come_from_the_saved_run_results(tmp_path, monkeypatch):
+    monkeypatch.setenv("SFN_CALLBACK_STATE_DIR", str(tmp_path))
     ok = ScenarioResult("complete", "SUCCEEDED via SuccessState", [Check("callback sent once", True)],
                         jobs=[{"job": 1}], duration_s=3.25)
     bad = ScenarioResult("timeout", "TimeoutState with PollingTimeout",
                          [Check("schedule gone", True), Check("expected error", False, "got States.Timeout")])
-    (runs / "latest-complete.json").write_text(json.dumps(ok.to_dict()))
-    (runs / "latest-timeout.json").write_text(json.dumps(bad.to_dict()))
-    (runs / "latest-broken.json").write_text("{not json")
+    # The documents exactly as `sfn-callback run` saves them.
+    for result in (ok, bad):
+        save_result(result.scenario, {"scenario": result.scenario, "passed": result.passed, "target": "local",
+                                      "runs": [result.to_dict() | {"run": 1, "repeat": 1}]})
+    (tmp_path / "runs" / "latest-broken.json").write_text("{not json")
 
     inputs = load_inputs(str(tmp_path))
     assert [s["scenario"] for s in inputs.scenarios] == ["complete", "timeout"]
