@@ -82,8 +82,9 @@ DIFFERENCES = [
      "The GB-seconds here are an upper-bound estimate; AWS also bills the INIT phase of new environments."),
     ("Concurrency", "moto runs each waiting execution in threads (about 3 each); AWS has no such per-execution "
      "cost. The local Lambda runtime runs at most --lambda-concurrency invokes per function at once."),
-    ("Callbacks", "A finished token answers InvalidToken on moto and TaskDoesNotExist/TaskTimedOut on AWS; the "
-     "lifecycle treats all three as finished."),
+    ("Callbacks", "A finished token answers TaskTimedOut or TaskDoesNotExist on AWS; moto accepted late callbacks "
+     "silently, so the local cloud makes it answer as AWS does (and InvalidToken for a token it never issued). "
+     "The lifecycle treats all three as finished."),
     ("Metering", "Usage is counted by the local cloud's metering (Lambda, Scheduler, DynamoDB request units from "
      "item sizes, API requests); on AWS the same figures come from CloudWatch and the bill."),
 ]
