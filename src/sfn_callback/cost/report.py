@@ -12,6 +12,7 @@ import glob
 import html
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -163,11 +164,20 @@ class Section:
     images: list[tuple[str, str]] = field(default_factory=list)  # (caption, png path)
 
 
+_NUMERIC = re.compile(r"[-+$]?[\d.,]+(%|x| ms| s| MB)?|[\d.]+/[\d.]+|-")
+
+
+def _cell(text: str) -> str:
+    """A table cell; figures are right-aligned, words left."""
+    numeric = ' class="n"' if _NUMERIC.fullmatch(text) else ""
+    return f"<td{numeric}>{html.escape(text)}</td>"
+
+
 def _table(headers: list[str], rows: list[list[str]]) -> tuple[list[str], list[str]]:
     md = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     md += ["| " + " | ".join(r) + " |" for r in rows]
     h = ["<table><tr>" + "".join(f"<th>{html.escape(x)}</th>" for x in headers) + "</tr>"]
-    h += ["<tr>" + "".join(f"<td>{html.escape(x)}</td>" for x in r) + "</tr>" for r in rows]
+    h += ["<tr>" + "".join(_cell(x) for x in r) + "</tr>" for r in rows]
     h.append("</table>")
     return md, h
 
@@ -312,8 +322,8 @@ def _ms(value: float | None) -> str:
 
 
 CSS = """body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;color:#222}
-table{border-collapse:collapse;margin:1em 0;font-size:13px}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}
-th{background:#eef4fb}td:first-child,th:first-child{text-align:left}h2{border-bottom:2px solid #4a6fa5}
+table{border-collapse:collapse;margin:1em 0;font-size:13px}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}td.n{text-align:right}
+th{background:#eef4fb}h2{border-bottom:2px solid #4a6fa5}
 img{max-width:100%}pre{background:#f6f6f6;padding:1em;overflow:auto}.meta{color:#666;font-size:12px}"""
 
 
