@@ -34,7 +34,14 @@ from urllib.parse import unquote, urlsplit
 
 from sfn_callback import config
 from sfn_callback.config import Target
-from sfn_callback.scenarios import Check, ProgressRows, RunOptions, ScenarioResult, register
+from sfn_callback.scenarios import (
+    Check,
+    ProgressRows,
+    RunOptions,
+    ScenarioResult,
+    register,
+)
+from sfn_callback.util.dynamo import from_item
 
 FAILURE_ERROR = "JobCompletedWithFailures"
 SUCCESS_FIELDS = ("jobId", "exportId", "userId", "status", "totalTasks", "completedTasks", "failedTasks",
@@ -154,25 +161,10 @@ def execution_history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
 
 
 def job_record(ddb: Any, job_id: str) -> dict[str, Any] | None:
-    from boto3.dynamodb.types import TypeDeserializer
-
     item = ddb.get_item(TableName=config.EXPORT_JOBS_TABLE, Key={"jobId": {"S": job_id}}, ConsistentRead=True)
     if "Item" not in item:
         return None
-    de = TypeDeserializer()
-    return _plain({k: de.deserialize(v) for k, v in item["Item"].items()})
-
-
-def _plain(value: Any) -> Any:
-    from decimal import Decimal
-
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
+    return from_item(item["Item"])
 
 
 def read_sink_object(clients: Callable[[str], Any], location: str) -> bytes | None:

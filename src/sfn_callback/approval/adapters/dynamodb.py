@@ -19,10 +19,8 @@ import binascii
 import json
 import re
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from sfn_callback.approval.domain import (
@@ -35,6 +33,7 @@ from sfn_callback.approval.domain import (
     iso,
     parse_iso,
 )
+from sfn_callback.util.dynamo import from_item, to_value
 
 STATUS_INDEX = "status-index"
 STATUS_INDEX_SORT_KEY = "startTime"
@@ -43,8 +42,6 @@ CALLBACK_INDEX_KEY = "callbackPending"
 CALLBACK_INDEX_SORT_KEY = "leaseUntil"
 PENDING_MARK = "SENDING"
 
-_ser = TypeSerializer()
-_de = TypeDeserializer()
 
 
 class InvalidCursor(ValueError):
@@ -55,18 +52,7 @@ class ClaimConflict(Exception):
     """The conditional write lost: the task is no longer what the caller saw."""
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _av(value: Any) -> dict[str, Any]:
-    return _ser.serialize(value)
+_av = to_value
 
 
 def _condition_failed(exc: ClientError) -> bool:
@@ -120,7 +106,7 @@ def task_to_item(task: ApprovalTask) -> dict[str, Any]:
 
 
 def item_to_task(item: dict[str, Any]) -> ApprovalTask:
-    doc = _plain({k: _de.deserialize(v) for k, v in item.items()})
+    doc = from_item(item)
     decision = None
     if "decision" in doc:
         d = doc["decision"]

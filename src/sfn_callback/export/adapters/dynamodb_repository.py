@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
 from sfn_callback.export.application.ports import (
@@ -23,25 +23,21 @@ from sfn_callback.export.application.ports import (
     JobAlreadyExists,
     JobNotFound,
 )
-from sfn_callback.export.domain import ExportJob, ExportTask, TaskStatus, iso_millis, parse_iso
+from sfn_callback.export.domain import (
+    ExportJob,
+    ExportTask,
+    TaskStatus,
+    iso_millis,
+    parse_iso,
+)
+from sfn_callback.util.dynamo import from_item
 
 _ser = TypeSerializer()
-_de = TypeDeserializer()
 
 
 def _to_dynamo(value: Any) -> dict[str, Any]:
     """Serialize plain JSON-like data (floats become Decimals)."""
     return _ser.serialize(json.loads(json.dumps(value, default=str), parse_float=Decimal))
-
-
-def _from_dynamo(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: _from_dynamo(v) for k, v in value.items()}
-    if isinstance(value, list | set | tuple):
-        return [_from_dynamo(v) for v in value]
-    return value
 
 
 def _conditional_failed(exc: ClientError) -> bool:
@@ -75,7 +71,7 @@ class DynamoDbJobRepository:
         response = self._client.get_item(TableName=self._table, Key={"jobId": {"S": job_id}}, ConsistentRead=True)
         if "Item" not in response:
             raise JobNotFound(job_id)
-        item = _from_dynamo({k: _de.deserialize(v) for k, v in response["Item"].items()})
+        item = from_item(response["Item"])
         return self._to_job(item)
 
     def save(self, job: ExportJob) -> None:

@@ -9,28 +9,25 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from decimal import Decimal
 from typing import Any, Iterator
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from sfn_callback.poc.lifecycle import Claim, Outcome, TokenRecord, TokenStatus, iso, parse_iso
+from sfn_callback.poc.lifecycle import (
+    Claim,
+    Outcome,
+    TokenRecord,
+    TokenStatus,
+    iso,
+    parse_iso,
+)
+from sfn_callback.util.dynamo import from_item, to_item
 
 STATUS_INDEX = "status-index"
 STATUS_INDEX_SORT_KEY = "nextPollAt"
 
-_ser = TypeSerializer()
-_de = TypeDeserializer()
-
-
-def _to_ddb(doc: dict[str, Any]) -> dict[str, Any]:
-    return {k: _ser.serialize(v) for k, v in doc.items() if v is not None}
-
-
-def _from_ddb(item: dict[str, Any]) -> dict[str, Any]:
-    out = {k: _de.deserialize(v) for k, v in item.items()}
-    return {k: (int(v) if isinstance(v, Decimal) and v == v.to_integral_value() else v) for k, v in out.items()}
+_to_ddb = to_item
+_from_ddb = from_item
 
 
 def _condition_failed(exc: ClientError) -> bool:
