@@ -1,27 +1,22 @@
 #!/bin/sh
-# Tools the test suite needs outside the venv: Debian's chromium (driven by Playwright's executable_path).
-# Idempotent: installs only what is missing, only as root; says what it did.
+# Tools the test suite needs outside the venv, from Debian's packages: chromium (the approval page's browser
+# test, through Playwright's executable_path) and awscli v2 (the seed scripts' calls; PyPI's awscli is v1 and
+# rejects --cli-binary-format). Idempotent: installs only what is missing, only as root; says what it did.
 set -eu
-if [ -x /usr/bin/chromium ]; then
-    echo "ensure-test-tools: chromium present ($(/usr/bin/chromium --version 2>/dev/null || echo /usr/bin/chromium))"
-elif [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "ensure-test-tools: installing chromium with apt-get"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
-    echo "ensure-test-tools: installed $(/usr/bin/chromium --version 2>/dev/null || echo chromium)"
-else
-    echo "ensure-test-tools: chromium missing and not root (or no apt-get): browser tests will be skipped"
-fi
+updated=no
 
-# AWS CLI v2 (Debian's awscli 2.x) for the seed-compatibility tests; PyPI's awscli is v1 and rejects
-# --cli-binary-format. Independent of the block above.
-if [ -x /usr/bin/aws ]; then
-    echo "ensure-test-tools: awscli present ($(/usr/bin/aws --version 2>/dev/null || echo /usr/bin/aws))"
-elif [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "ensure-test-tools: installing awscli with apt-get"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq awscli
-    echo "ensure-test-tools: installed $(/usr/bin/aws --version 2>/dev/null || echo awscli)"
-else
-    echo "ensure-test-tools: /usr/bin/aws missing and not root (or no apt-get): the seed AWS CLI test will fail"
-fi
+ensure() {  # ensure PACKAGE BINARY
+    if [ -x "$2" ]; then
+        echo "ensure-test-tools: $1 present ($("$2" --version 2>/dev/null | head -n 1 || echo "$2"))"
+    elif [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "ensure-test-tools: installing $1 with apt-get"
+        if [ "$updated" = no ]; then apt-get update -qq; updated=yes; fi
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1"
+        echo "ensure-test-tools: installed $("$2" --version 2>/dev/null | head -n 1 || echo "$1")"
+    else
+        echo "ensure-test-tools: $2 missing and not root (or no apt-get): the tests that need it will say so"
+    fi
+}
+
+ensure chromium /usr/bin/chromium
+ensure awscli /usr/bin/aws

@@ -34,30 +34,25 @@ AWS_ADOPT_AFTER_SECONDS = 300
 LOCAL_ADOPT_AFTER_SECONDS = 30  # well past a per-job poll delayed by an overloaded laptop
 
 
-def sweep_seconds(ctx: StackContext) -> int:
-    if not ctx.local:
-        return 60
-    raw = os.environ.get("SFN_CALLBACK_SWEEP_SECONDS", "1")
+def _whole_seconds(variable: str, default: int, minimum: int) -> int:
+    raw = os.environ.get(variable, str(default))
     try:
         seconds = int(raw)
     except ValueError:
-        raise ValueError(f"SFN_CALLBACK_SWEEP_SECONDS must be a whole number of seconds, got {raw!r}") from None
-    if seconds < 1:
-        raise ValueError(f"SFN_CALLBACK_SWEEP_SECONDS must be at least 1, got {seconds}")
+        raise ValueError(f"{variable} must be a whole number of seconds, got {raw!r}") from None
+    if seconds < minimum:
+        raise ValueError(f"{variable} must be at least {minimum}, got {seconds}")
     return seconds
+
+
+def sweep_seconds(ctx: StackContext) -> int:
+    return _whole_seconds("SFN_CALLBACK_SWEEP_SECONDS", 1, 1) if ctx.local else 60
 
 
 def adopt_after_seconds(ctx: StackContext) -> int:
     if not ctx.local:
         return AWS_ADOPT_AFTER_SECONDS
-    raw = os.environ.get("SFN_CALLBACK_SWEEP_ADOPT_SECONDS", str(LOCAL_ADOPT_AFTER_SECONDS))
-    try:
-        seconds = int(raw)
-    except ValueError:
-        raise ValueError(f"SFN_CALLBACK_SWEEP_ADOPT_SECONDS must be a whole number of seconds, got {raw!r}") from None
-    if seconds < 0:
-        raise ValueError(f"SFN_CALLBACK_SWEEP_ADOPT_SECONDS must be at least 0, got {seconds}")
-    return seconds
+    return _whole_seconds("SFN_CALLBACK_SWEEP_ADOPT_SECONDS", LOCAL_ADOPT_AFTER_SECONDS, 0)
 
 
 def sweep_expression(ctx: StackContext) -> str:
