@@ -258,6 +258,21 @@ class _HealthServer:
 
 # -- patches into moto -----------------------------------------------------------------------------
 _INVALID_ZIP = "Could not unzip uploaded file. Please check your file, then try to upload again."
+MAX_SYNC_PAYLOAD = 6 * 1024 * 1024  # Invoke's request payload limits (RequestResponse, Event)
+MAX_ASYNC_PAYLOAD = 1024 * 1024
+
+
+def _payload_too_large_error() -> type:
+    from moto.awslambda.exceptions import LambdaClientError
+
+    class PayloadTooLarge(LambdaClientError):
+        code = 413
+
+        def __init__(self, size: int, limit: int) -> None:
+            super().__init__("RequestEntityTooLargeException",
+                             f"{size} byte payload is too large for the Invoke operation (limit {limit} bytes)")
+
+    return PayloadTooLarge
 
 
 def _install_patches(cloud: LocalCloud) -> None:
@@ -270,6 +285,8 @@ def _install_patches(cloud: LocalCloud) -> None:
 
     from sfn_callback.localcloud.lambda_runtime import FunctionSpec
     from sfn_callback.localcloud.schedules import ScheduleExpressionError, parse
+
+    PayloadTooLarge = _payload_too_large_error()
     from sfn_callback.localcloud.scheduler_runner import target_kind
 
     # Lambda: run the real handler.
@@ -278,6 +295,11 @@ def _install_patches(cloud: LocalCloud) -> None:
         fn = self.get_function(function_name, qualifier)
         spec = FunctionSpec.from_moto(fn)
         invocation_type = (headers.get("X-Amz-Invocation-Type") or "RequestResponse") if headers else "RequestResponse"
+        size = len(body.encode("utf-8") if isinstance(body, str) else (body or b""))
+        limit = MAX_ASYNC_PAYLOAD if invocation_type == "Event" else MAX_SYNC_PAYLOAD
+        if size > limit:
+            log.error("rejected an invoke of %s: %d-byte payload over the %d-byte limit", spec.name, size, limit)
+            raise PayloadTooLarge(size, limit)
         response_headers["x-amz-executed-version"] = spec.version
         if invocation_type == "DryRun":
             return b""

@@ -203,3 +203,18 @@ def test_one_functions_event_backlog_does_not_hold_up_another(local_cloud, make_
     assert started("quick") is not None and None not in slow
     # The quick event ran before the slow function's second wave began, not behind its backlog.
     assert started("quick") < slow[10]
+
+
+def test_oversized_payloads_are_refused_before_the_handler_runs(local_cloud, calc):
+    lam = local_cloud.client("lambda")
+    big = json.dumps({"a": 1, "b": 2, "pad": "x" * (6 * 1024 * 1024)}).encode()
+    with pytest.raises(ClientError) as sync:
+        lam.invoke(FunctionName=calc, Payload=big)
+    assert sync.value.response["Error"]["Code"] == "RequestEntityTooLargeException"
+    medium = json.dumps({"a": 1, "b": 2, "pad": "x" * (2 * 1024 * 1024)}).encode()
+    with pytest.raises(ClientError) as event:
+        lam.invoke(FunctionName=calc, InvocationType="Event", Payload=medium)
+    assert event.value.response["Error"]["Code"] == "RequestEntityTooLargeException"
+    _, body = invoke(lam, calc, {"a": 1, "b": 2, "pad": "x" * (2 * 1024 * 1024)})
+    assert body["sum"] == 3, "a 2 MB payload is within the synchronous limit"
+    assert "over the" in local_cloud.log_text() and local_cloud.health()["status"] == "running"
