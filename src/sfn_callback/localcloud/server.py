@@ -411,94 +411,9 @@ def _patch_heartbeat_timeout() -> None:
 
 
 def _patch_finished_tokens() -> None:
-    """A task token is finished once its task stops waiting, as on AWS.
+    """A task token is finished once its task has its one outcome, as on AWS: the callback and the task's
+    timers decide it atomically, and SendTask* answer ``TaskTimedOut`` / ``TaskDoesNotExist`` after
+    (:mod:`sfn_callback.localcloud.task_outcome`)."""
+    from sfn_callback.localcloud import task_outcome
 
-    moto leaves the callback endpoint open after the task timed out or already received its outcome, so a
-    late SendTaskFailure is accepted silently. AWS answers ``TaskTimedOut`` for a token whose task timed
-    out and ``TaskDoesNotExist`` for one whose task is over; the callback lifecycle relies on that answer.
-    """
-    from moto.stepfunctions.parser.asl.eval.callback.callback import (
-        CallbackConsumerLeft,
-        CallbackConsumerTimeout,
-        CallbackEndpoint,
-        CallbackOutcomeTimedOut,
-    )
-
-    original = CallbackEndpoint.interrupt_all
-
-    def interrupt_all(self: Any) -> None:
-        original(self)
-        if self.consumer_error is None:
-            outcome = self.get_outcome()
-            timed_out = outcome is None or isinstance(outcome, CallbackOutcomeTimedOut)
-            self.report(CallbackConsumerTimeout() if timed_out else CallbackConsumerLeft())
-
-    CallbackEndpoint.interrupt_all = interrupt_all  # type: ignore[method-assign]
-
-    # moto's interpreter raises these as exceptions its server cannot render (HTTP 500): give them AWS's shape.
-    from moto.core.exceptions import AWSError
-    from moto.stepfunctions.parser import models as parser_models
-
-    class TaskTimedOut(AWSError):
-        TYPE = "TaskTimedOut"
-        STATUS = 400
-
-        def __init__(self) -> None:
-            super().__init__("Task Timed Out: the task of this token timed out")
-
-    class TaskDoesNotExist(AWSError):
-        TYPE = "TaskDoesNotExist"
-        STATUS = 400
-
-        def __init__(self) -> None:
-            super().__init__("Task Does Not Exist: the task of this token is no longer waiting")
-
-    from moto.stepfunctions.exceptions import InvalidToken
-    from moto.stepfunctions.parser.asl.eval.callback.callback import (
-        CallbackNotifyConsumerError,
-        CallbackOutcomeFailure,
-        CallbackOutcomeSuccess,
-    )
-
-    def deliver(backend: Any, task_token: str, send: Any) -> None:
-        # moto tests the wrapper exception instead of the consumer error it carries, so it never
-        # answers TaskTimedOut; this is its loop with that test corrected.
-        for execution in backend._get_executions():
-            try:
-                if send(execution.exec_worker.env.callback_pool_manager):
-                    return
-            except CallbackNotifyConsumerError as error:
-                if isinstance(error.callback_consumer_error, CallbackConsumerTimeout):
-                    raise TaskTimedOut() from None
-                raise TaskDoesNotExist() from None
-        raise InvalidToken()
-
-    def send_task_success(self: Any, task_token: str, outcome: str) -> Any:
-        result = CallbackOutcomeSuccess(callback_id=task_token, output=outcome)
-        deliver(self, task_token, lambda pool: pool.notify(callback_id=task_token, outcome=result))
-        return {}
-
-    def send_task_failure(self: Any, task_token: str, error: Any = None, cause: Any = None) -> Any:
-        result = CallbackOutcomeFailure(callback_id=task_token, error=error, cause=cause)
-        deliver(self, task_token, lambda pool: pool.notify(callback_id=task_token, outcome=result))
-        return {}
-
-    def send_task_heartbeat(self: Any, task_token: str) -> Any:
-        deliver(self, task_token, lambda pool: pool.heartbeat(callback_id=task_token))
-        return {}
-
-    backend_cls = parser_models.StepFunctionsParserBackend
-    backend_cls.send_task_success = send_task_success  # type: ignore[method-assign]
-    backend_cls.send_task_failure = send_task_failure  # type: ignore[method-assign]
-    backend_cls.send_task_heartbeat = send_task_heartbeat  # type: ignore[method-assign]
-
-    # moto's response handler drops SendTaskFailure's cause; AWS hands it to the Catch.
-    from moto.core.responses import EmptyResult
-    from moto.stepfunctions.responses import StepFunctionResponse
-
-    def send_task_failure_response(self: Any) -> Any:
-        self.stepfunction_backend.send_task_failure(self._get_param("taskToken"), error=self._get_param("error"),
-                                                    cause=self._get_param("cause"))
-        return EmptyResult()
-
-    StepFunctionResponse.send_task_failure = send_task_failure_response  # type: ignore[method-assign]
+    task_outcome.install()
