@@ -29,7 +29,8 @@ callback, a heartbeat and each timer take the lock and decide before acting:
 A callback that arrives after a deadline is refused even when the timer's thread has not woken yet (a busy
 process wakes threads late), so "came first" means first by the clock, not by thread scheduling. The API
 answers follow the decision: ``TaskTimedOut`` after a timer won, ``TaskDoesNotExist`` after the task ended
-otherwise.
+otherwise, or when its execution is no longer running (stopped, failed), where moto would take the callback
+into a dead execution.
 """
 
 from __future__ import annotations
@@ -195,9 +196,28 @@ def _install_state_timer() -> None:
     from moto.stepfunctions.parser.asl.component.state.exec.execute_state import ExecutionState
     from moto.stepfunctions.parser.utils import TMP_THREADS
 
+    # A state waiting for its task wakes when its execution is stopped, fails or times out, as on AWS, where
+    # StopExecution takes effect at once. moto's state went on waiting (up to TimeoutSeconds), and the
+    # execution stayed RUNNING.
+    from moto.stepfunctions.parser.asl.eval.environment import Environment
+
+    for name in ("set_stop", "set_error", "set_timed_out"):
+        original = getattr(Environment, name)
+        if getattr(original, "_wakes_waiters", False):
+            continue
+
+        def wake_waiters(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> None:
+            _original(self, *args, **kwargs)
+            for event in list(self.__dict__.get("_state_waiters", ())):
+                event.set()
+
+        wake_waiters._wakes_waiters = True  # type: ignore[attr-defined]
+        setattr(Environment, name, wake_waiters)
+
     def _evaluate_with_timeout(self: Any, env: Any) -> None:
         # moto 5.2's ExecutionState._evaluate_with_timeout, but for a task with a token the lapse of
-        # TimeoutSeconds is decided through the task's callback endpoint: a callback that came first wins.
+        # TimeoutSeconds is decided through the task's callback endpoint (a callback that came first wins), and
+        # the wait ends when the execution stops.
         self.timeout.eval(env=env)
         timeout_seconds: int = env.stack.pop()
 
@@ -224,7 +244,19 @@ def _install_state_timer() -> None:
         TMP_THREADS.append(thread)
         thread.start()
 
-        finished_on_time: bool = terminated_event.wait(timeout_seconds)
+        waiters = env.__dict__.setdefault("_state_waiters", [])
+        waiters.append(terminated_event)
+        try:
+            finished_on_time: bool = terminated_event.wait(timeout_seconds)
+        finally:
+            waiters.remove(terminated_event)
+        if not env.is_running():
+            # Stopped, failed or timed out meanwhile: the state is abandoned and its task takes no callback.
+            if endpoint is not None:
+                endpoint.interrupt_all()
+            frame.set_ended()
+            env.close_frame(frame)
+            return
         if endpoint is not None and not finished_on_time:
             if timer_lapsed(endpoint):
                 endpoint.interrupt_all()  # wake the task's thread: its task is over
@@ -269,7 +301,9 @@ def _install_api_answers() -> None:
     from moto.core.exceptions import AWSError
     from moto.stepfunctions.exceptions import InvalidToken
     from moto.stepfunctions.parser import models as parser_models
+    from moto.stepfunctions.parser.api import ExecutionStatus
     from moto.stepfunctions.parser.asl.eval.callback.callback import (
+        CallbackConsumerLeft,
         CallbackConsumerTimeout,
         CallbackNotifyConsumerError,
         CallbackOutcomeFailure,
@@ -291,12 +325,21 @@ def _install_api_answers() -> None:
         def __init__(self) -> None:
             super().__init__("Task Does Not Exist: the task of this token is no longer waiting")
 
-    def deliver(backend: Any, send: Any) -> None:
+    def deliver(backend: Any, task_token: str, send: Any) -> None:
         # moto tests the wrapper exception instead of the consumer error it carries, so it never
-        # answers TaskTimedOut; this is its loop with that test corrected.
+        # answers TaskTimedOut; this is its loop with that test corrected. A task of an execution that is no
+        # longer running (stopped, failed) takes no callback: moto would accept it into a dead execution.
         for execution in backend._get_executions():
+            pool = execution.exec_worker.env.callback_pool_manager
+            endpoint = pool.get(task_token)
+            if endpoint is None:
+                continue
+            if execution.exec_status != ExecutionStatus.RUNNING:
+                with endpoint._outcome_lock:
+                    if endpoint.consumer_error is None:
+                        endpoint.consumer_error = CallbackConsumerLeft()
             try:
-                if send(execution.exec_worker.env.callback_pool_manager):
+                if send(pool):
                     return
             except CallbackNotifyConsumerError as error:
                 if isinstance(error.callback_consumer_error, CallbackConsumerTimeout):
@@ -306,16 +349,16 @@ def _install_api_answers() -> None:
 
     def send_task_success(self: Any, task_token: str, outcome: str) -> Any:
         result = CallbackOutcomeSuccess(callback_id=task_token, output=outcome)
-        deliver(self, lambda pool: pool.notify(callback_id=task_token, outcome=result))
+        deliver(self, task_token, lambda pool: pool.notify(callback_id=task_token, outcome=result))
         return {}
 
     def send_task_failure(self: Any, task_token: str, error: Any = None, cause: Any = None) -> Any:
         result = CallbackOutcomeFailure(callback_id=task_token, error=error, cause=cause)
-        deliver(self, lambda pool: pool.notify(callback_id=task_token, outcome=result))
+        deliver(self, task_token, lambda pool: pool.notify(callback_id=task_token, outcome=result))
         return {}
 
     def send_task_heartbeat(self: Any, task_token: str) -> Any:
-        deliver(self, lambda pool: pool.heartbeat(callback_id=task_token))
+        deliver(self, task_token, lambda pool: pool.heartbeat(callback_id=task_token))
         return {}
 
     backend_cls = parser_models.StepFunctionsParserBackend
