@@ -20,6 +20,8 @@ _RATE = re.compile(r"^rate\(\s*(\d+)\s+(second|seconds|minute|minutes|hour|hours
 _AT = re.compile(r"^at\((\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\)$")
 _CRON = re.compile(r"^cron\((.+)\)$")
 _UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+MAX_RATE_SECONDS = 100 * 365 * 86400  # a rate longer than a century cannot be stepped within datetime's range
+CRON_YEARS = (1970, 2199)  # the year field's range on AWS
 
 
 class ScheduleExpressionError(ValueError):
@@ -62,14 +64,27 @@ class ScheduleExpression:
 def parse(expression: str, tz_name: str | None = "UTC", allow_seconds: bool = False) -> ScheduleExpression:
     """Parse an expression, raising :class:`ScheduleExpressionError` with the reason."""
     try:
+        return _parse(expression, tz_name, allow_seconds)
+    except ScheduleExpressionError:
+        raise
+    except (ValueError, OverflowError, KeyError, RecursionError) as exc:  # whatever else a hostile text provokes
+        raise ScheduleExpressionError(f"Invalid Schedule Expression {str(expression)[:80]}.") from exc
+
+
+def _parse(expression: str, tz_name: str | None, allow_seconds: bool) -> ScheduleExpression:
+    try:
         tz = ZoneInfo(tz_name or "UTC")
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise ScheduleExpressionError(f"Invalid ScheduleExpressionTimezone: {tz_name}") from exc
     text = (expression or "").strip()
     if match := _RATE.match(text):
-        value, unit = int(match.group(1)), match.group(2).rstrip("s")
+        digits, unit = match.group(1), match.group(2).rstrip("s")
+        value = int(digits) if len(digits) <= 15 else MAX_RATE_SECONDS + 1
         if value <= 0:
             raise ScheduleExpressionError(f"Invalid Schedule Expression {text}: the value must be positive.")
+        if value * _UNIT_SECONDS[unit] > MAX_RATE_SECONDS:
+            raise ScheduleExpressionError(
+                f"Invalid Schedule Expression {text[:80]}: the interval must be at most 100 years.")
         if unit == "second" and not allow_seconds:
             raise ScheduleExpressionError(
                 f"Invalid Schedule Expression {text}: the unit must be minute(s), hour(s) or day(s)."
@@ -111,17 +126,27 @@ def _parse_cron(text: str, body: str, tz: ZoneInfo) -> ScheduleExpression:
 
 def _expand_years(field: str, text: str) -> list[int]:
     years: list[int] = []
+    first, last = CRON_YEARS
+    bad = ScheduleExpressionError(
+        f"Invalid Schedule Expression {text[:80]}: bad year field {field[:40]} (years {first}-{last}).")
     for part in field.split(","):
-        step = 1
-        if "/" in part:
+        step, stepped = 1, "/" in part
+        if stepped:
             part, step_text = part.split("/", 1)
+            if not (step_text.isdigit() and len(step_text) <= 4 and int(step_text) > 0):
+                raise bad
             step = int(step_text)
-        if "-" in part:
-            low, high = (int(p) for p in part.split("-", 1))
-        elif part.isdigit():
-            low = high = int(part)
-        else:
-            raise ScheduleExpressionError(f"Invalid Schedule Expression {text}: bad year field {field}.")
+        if part == "*":
+            bounds = [str(first), str(last)]
+        elif "-" in part:
+            bounds = part.split("-", 1)
+        else:  # one year, or with a step the years from it on
+            bounds = [part, str(last) if stepped else part]
+        if not all(b.isdigit() and len(b) == 4 for b in bounds):
+            raise bad
+        low, high = (int(b) for b in bounds)
+        if not first <= low <= high <= last:
+            raise bad
         years.extend(range(low, high + 1, step))
     return years
 

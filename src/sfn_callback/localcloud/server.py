@@ -6,7 +6,8 @@ moto (``ThreadedMotoServer``) serves the AWS APIs with Step Functions execution 
 * Lambda invokes run the deployed zip's Python handler (:mod:`lambda_runtime`);
 * a schedule runner fires EventBridge Scheduler schedules (:mod:`scheduler_runner`);
 * SQS event source mappings poll like Lambda's (:mod:`sqs_poller`);
-* input checks moto lacks (malformed zips, schedule expressions, schedule groups, target ARNs);
+* input checks moto lacks (malformed zips, schedule expressions, schedule groups, target ARNs), and in front of
+  moto's server the checks of JSON-protocol requests (:mod:`requests_guard`);
 * ``GET /health`` (also ``/_localstack/health``) for scripts to wait on;
 * ``GET /_sfn_callback/metrics``: metered usage (:mod:`metering`) for the cost measurement.
 
@@ -211,6 +212,7 @@ class _HealthServer:
     def __init__(self, cloud: LocalCloud, host: str, port: int) -> None:
         from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
+        from sfn_callback.localcloud import requests_guard
         from sfn_callback.localcloud.metering import count_request
 
         cloud_ref = cloud
@@ -237,7 +239,7 @@ class _HealthServer:
                         return [body]
                     if cloud_ref.metering is not None:
                         count_request(cloud_ref.metering, environ)
-                    return moto_app(environ, start_response)
+                    return requests_guard.serve(moto_app, environ, start_response)  # JSON-protocol checks
 
                 self._server = make_server(self._ip_address, self._port, app, True,
                                            request_handler=MotoRequestHandler)
