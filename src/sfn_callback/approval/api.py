@@ -1,7 +1,8 @@
 """The approval service: a FastAPI app (``create_app``), runnable under any ASGI server.
 
 Endpoints (all JSON, all but ``/``, ``/static/*``, ``/health`` and ``/openapi.json`` need ``Authorization:
-Bearer <key>``: none 401, unknown 403):
+Bearer <key>``: none 401, unknown 403, checked before anything else of the request; see :mod:`guards` for the
+order of the checks):
 
 * ``GET /tasks?status=&limit=&cursor=``: a page of tasks in one status (Query on ``status-index``, oldest
   first) and an opaque ``nextCursor``;
@@ -11,7 +12,11 @@ Bearer <key>``: none 401, unknown 403):
 
 A decision answers 200 (delivered), 202 (recorded, callback outstanding: the service redelivers it), 404, 409
 (already decided: the existing decision is in the body) or 410 (the token was already closed: recorded
-TIMED_OUT). No response ever contains a task token. Request bodies over ``max_body_bytes`` are refused (413).
+TIMED_OUT, or CLOSED when the execution ended otherwise). No response ever contains a task token. Request bodies
+over ``max_body_bytes`` are refused (413), bodies that are not ``application/json`` too (415), and bodies that
+are not strict JSON (``NaN``, ``Infinity``, ``1e999``, invalid UTF-8, nested deeper than 64 levels) are 422,
+before any claim. A listed or read PENDING task whose execution ended is reconciled first (see
+:mod:`sfn_callback.approval.service`).
 """
 
 from __future__ import annotations
@@ -33,6 +38,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from sfn_callback.approval.adapters.dynamodb import InvalidCursor
 from sfn_callback.approval.auth import KeyRing
 from sfn_callback.approval.domain import INSECURE_ACTOR, MAX_OUTPUT_BYTES, MAX_REASON_CHARS, Action, Status, iso
+from sfn_callback.approval.guards import (
+    Authenticate,
+    BodySizeLimit,
+    JsonBody,
+    Refusal,
+    SecurityHeaders,
+    error_response,
+)
 from sfn_callback.approval.service import ApprovalService, Outcome
 
 log = logging.getLogger("sfn_callback.approval.api")
@@ -118,7 +131,11 @@ class ApproveBody(BaseModel):
     @field_validator("output")
     @classmethod
     def _small(cls, value: Any) -> Any:
-        if len(json.dumps(value, separators=(",", ":"))) > MAX_OUTPUT_BYTES:
+        try:
+            text = json.dumps(value, separators=(",", ":"), allow_nan=False)
+        except ValueError as exc:  # NaN / Infinity are not JSON: Step Functions could not take the output
+            raise ValueError(f"output is not JSON: {exc}") from None
+        if len(text) > MAX_OUTPUT_BYTES:
             raise ValueError(f"output is larger than {MAX_OUTPUT_BYTES} bytes")
         return value
 
@@ -149,12 +166,17 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorResponse, "description": "Body too large"},
     422: {"model": ErrorResponse, "description": "Invalid request"},
 }
-DECISION_RESPONSES: dict[int | str, dict[str, Any]] = {
+BODY_RESPONSES: dict[int | str, dict[str, Any]] = {
     **ERROR_RESPONSES,
+    415: {"model": ErrorResponse, "description": "The body is not sent as application/json"},
+}
+DECISION_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **BODY_RESPONSES,
     202: {"model": DecisionResponse, "description": "Decision recorded; callback outstanding and redelivered by the service"},
     404: {"model": ErrorResponse, "description": "No such task"},
     409: {"model": ErrorResponse, "description": "Already decided (the existing decision is in `task`)"},
-    410: {"model": ErrorResponse, "description": "Step Functions already closed the token (recorded TIMED_OUT)"},
+    410: {"model": ErrorResponse, "description": "Step Functions already closed the token (recorded TIMED_OUT, or "
+                                                "CLOSED when the execution ended otherwise)"},
 }
 
 
@@ -165,72 +187,12 @@ class ApiError(Exception):
         self.status, self.code, self.message, self.task, self.headers = status, code, message, task, headers
 
 
-def error_response(status: int, code: str, message: str, task: dict[str, Any] | None = None,
-                   headers: dict[str, str] | None = None) -> JSONResponse:
-    body: dict[str, Any] = {"error": {"status": status, "code": code, "message": message}}
-    if task is not None:
-        body["task"] = task
-    return JSONResponse(body, status_code=status, headers=headers)
-
-
-class BodySizeLimit:
-    """Refuse request bodies over ``limit`` bytes (by Content-Length, and by counting a streamed body)."""
-
-    def __init__(self, app: Any, limit: int):
-        self.app = app
-        self.limit = limit
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        for name, value in scope.get("headers", []):
-            if name == b"content-length":
-                try:
-                    too_big = int(value) > self.limit
-                except ValueError:
-                    too_big = False
-                if too_big:
-                    await self._refuse(scope, receive, send)
-                    return
-        seen = 0
-        started = False
-
-        async def counting_receive() -> Any:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise _BodyTooLarge()
-            return message
-
-        async def tracking_send(message: Any) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, counting_receive, tracking_send)
-        except _BodyTooLarge:
-            if not started:
-                await self._refuse(scope, receive, send)
-
-    async def _refuse(self, scope: Any, receive: Any, send: Any) -> None:
-        response = error_response(413, "body_too_large", f"request body is larger than {self.limit} bytes")
-        await response(scope, receive, send)
-
-
-class _BodyTooLarge(Exception):
-    pass
-
-
 def create_app(service: ApprovalService, keys: KeyRing | None, *, insecure_local: bool = False,
                redeliver_interval: float | None = 2.0, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
                table_name: str = "") -> FastAPI:
     """The app. Without keys it refuses to exist unless ``insecure_local`` (every caller is then
-    ``insecure-local``). ``redeliver_interval``: seconds between redeliveries of outstanding callbacks (None: off)."""
+    ``insecure-local``). ``redeliver_interval``: seconds between rounds of the background loop, which
+    redelivers outstanding callbacks and reconciles undecided tasks whose execution ended (None: off)."""
     keys = keys or KeyRing()
     if not len(keys) and not insecure_local:
         raise RuntimeError("no API keys configured: set APPROVAL_API_KEYS or APPROVAL_API_KEYS_FILE "
@@ -243,6 +205,10 @@ def create_app(service: ApprovalService, keys: KeyRing | None, *, insecure_local
                 service.redeliver_pending()
             except Exception:  # keep the loop alive; the next round tries again
                 log.exception("redelivery round failed")
+            try:
+                service.reconcile_pending()
+            except Exception:
+                log.exception("reconciliation round failed")
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):
@@ -267,16 +233,29 @@ def create_app(service: ApprovalService, keys: KeyRing | None, *, insecure_local
     app.state.service = service
     bearer = HTTPBearer(auto_error=False, description="An approver's API key")
 
-    def actor(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> str:
+    def verify(authorization: str | None) -> str:
+        """The caller's name from an ``Authorization`` header; Refusal 401 (none) / 403 (unknown key)."""
         if insecure_local and not len(keys):
             return INSECURE_ACTOR
-        if credentials is None or not credentials.credentials:
-            raise ApiError(401, "unauthenticated", "missing Authorization: Bearer <key>",
-                           headers={"WWW-Authenticate": "Bearer"})
-        name = keys.verify(credentials.credentials)
+        scheme, _, credentials = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not credentials.strip():
+            raise Refusal(401, "unauthenticated", "missing Authorization: Bearer <key>",
+                          headers={"WWW-Authenticate": "Bearer"})
+        name = keys.verify(credentials.strip())
         if name is None:
-            raise ApiError(403, "forbidden", "this key is not allowed")
+            raise Refusal(403, "forbidden", "this key is not allowed")
         return name
+
+    def actor(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> str:
+        # Authenticate (in front of every route) has checked the key before the request was read; the bearer
+        # dependency documents the scheme in the OpenAPI document.
+        name = request.scope.get("state", {}).get("actor")
+        if name is not None:
+            return name
+        try:
+            return verify(request.headers.get("authorization"))
+        except Refusal as refusal:
+            raise ApiError(refusal.status, refusal.code, refusal.message, headers=refusal.headers) from None
 
     # -- errors ------------------------------------------------------------------------------------------
     @app.exception_handler(ApiError)
@@ -302,16 +281,11 @@ def create_app(service: ApprovalService, keys: KeyRing | None, *, insecure_local
         return error_response(500, "internal_error", "the service could not complete the request; nothing was decided "
                                                      "unless GET /tasks/{orderId} shows a decision")
 
-    @app.middleware("http")
-    async def _headers(request: Request, call_next: Any) -> Response:
-        response = await call_next(request)
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        if not request.url.path.startswith("/static/"):
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
-
+    # Outermost first: security headers on every answer, then authentication, then the body's size and JSON.
+    app.add_middleware(JsonBody)
     app.add_middleware(BodySizeLimit, limit=max_body_bytes)
+    app.add_middleware(Authenticate, verify=verify)
+    app.add_middleware(SecurityHeaders, headers=SECURITY_HEADERS)
 
     def view(task: Any) -> dict[str, Any]:
         return task.view(service.now())
@@ -356,7 +330,8 @@ def create_app(service: ApprovalService, keys: KeyRing | None, *, insecure_local
             raise ApiError(409, "already_decided", f"order {order_id!r} is already {result.task.status.value}{by}", task)
         if result.outcome is Outcome.CLOSED:
             raise ApiError(410, "token_closed", f"Step Functions already closed the task of order {order_id!r} "
-                                                f"({result.task.closed_reason or 'timed out'}); recorded TIMED_OUT", task)
+                                                f"({result.task.closed_reason or 'timed out'}); recorded "
+                                                f"{result.task.status.value}", task)
         if result.outcome is Outcome.DELIVERY_PENDING:
             return JSONResponse(status_code=202, content={
                 "outcome": "DELIVERY_PENDING", "task": task,

@@ -10,6 +10,10 @@ is sent, then the callback's fate is recorded:
 * ``CLOSED``: Step Functions had already closed the token (timeout): the task becomes TIMED_OUT and the
   refused decision stays in the audit trail.
 
+A task nobody decided can end with its execution: its TimeoutSeconds lapsed (TIMED_OUT), or the execution was
+stopped, failed or otherwise ended while the task waited (status CLOSED, ``closedReason`` says how and when).
+:meth:`ExecutionEnd.closes` is that rule; the service applies it so that a dead task never shows as PENDING.
+
 A second send of the same token can never resume the workflow twice: Step Functions accepts one callback per
 token and answers "finished" to the rest, which is why a redelivery is safe.
 """
@@ -36,6 +40,12 @@ class Status(str, Enum):
     APPROVED = "APPROVED"
     REJECTED = "REJECTED"
     TIMED_OUT = "TIMED_OUT"
+    CLOSED = "CLOSED"  # the execution ended while the task waited (stopped, failed, ...), without a decision
+
+    @property
+    def token_closed(self) -> bool:
+        """No decision can be sent any more (410)."""
+        return self in (Status.TIMED_OUT, Status.CLOSED)
 
 
 class Action(str, Enum):
@@ -181,6 +191,35 @@ class ApprovalTask:
             },
             "audit": [entry.to_dict() for entry in self.audit],
         }
+
+
+TASK_OUTCOMES = ("TaskSucceeded", "TaskFailed", "TaskTimedOut")
+
+
+@dataclass(frozen=True)
+class ExecutionEnd:
+    """An execution as Step Functions shows it: ``status`` (RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED, or
+    NOT_FOUND), when it stopped, and the last task outcome in its history (``TaskSucceeded`` / ``TaskFailed`` /
+    ``TaskTimedOut``; None: none yet, or the history was not read)."""
+
+    status: str
+    stopped_at: datetime | None = None
+    task_outcome: str | None = None
+
+    def closes(self) -> tuple[Status, str] | None:
+        """What an undecided (PENDING) task of this execution becomes, and why; None while it still waits."""
+        if self.task_outcome == "TaskTimedOut":
+            return Status.TIMED_OUT, "TaskTimedOut: the task's TimeoutSeconds lapsed"
+        if self.task_outcome in ("TaskSucceeded", "TaskFailed"):
+            return Status.CLOSED, f"the task ended without this service ({self.task_outcome})"
+        if self.status == "RUNNING":
+            return None
+        if self.status == "NOT_FOUND":
+            return Status.CLOSED, "the execution no longer exists"
+        when = f" at {iso(self.stopped_at)}" if self.stopped_at else ""
+        if self.status == "TIMED_OUT":
+            return Status.TIMED_OUT, f"execution TIMED_OUT{when}"
+        return Status.CLOSED, f"execution {self.status}{when}"
 
 
 def audit_event(action: Action) -> str:

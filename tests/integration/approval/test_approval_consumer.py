@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from approval_support import approval_api, approval_stack  # noqa: F401  (fixtures)
@@ -71,16 +71,19 @@ def test_repository_conditional_writes_and_listing(approval_stack):
     for order in orders:
         approval_stack.wait_item(order)
     now = datetime.now(timezone.utc)
-    claimed = repo.claim(orders[0], Decision(Action.APPROVE, "alice", now, "c-1", "ok", {"x": 1}), now)
+    # A lease well ahead, so that a running approval service's redelivery leaves this claim alone.
+    lease = now + timedelta(seconds=120)
+    claimed = repo.claim(orders[0], Decision(Action.APPROVE, "alice", now, "c-1", "ok", {"x": 1}), lease)
     assert claimed.status is Status.APPROVED and claimed.callback_pending
     with pytest.raises(ClaimConflict):
         repo.claim(orders[0], Decision(Action.REJECT, "bob", now, "c-2", "no"), now)
     with pytest.raises(ClaimConflict):
         repo.claim("absent-" + orders[0], Decision(Action.REJECT, "bob", now, "c-3", "no"), now)
     # Other tests in the session may leave outstanding callbacks behind: look past the service's round size.
-    assert any(t.order_id == orders[0] for t in repo.pending_callbacks(now, limit=1000))
+    assert all(t.order_id != orders[0] for t in repo.pending_callbacks(now, limit=1000))  # leased
+    assert any(t.order_id == orders[0] for t in repo.pending_callbacks(lease, limit=1000))
     sent = repo.mark_sent(claimed, now)
-    assert not sent.callback_pending and all(t.order_id != orders[0] for t in repo.pending_callbacks(now, limit=1000))
+    assert not sent.callback_pending and all(t.order_id != orders[0] for t in repo.pending_callbacks(lease, limit=1000))
     seen, cursor = [], None
     while True:
         page, cursor = repo.list_by_status(Status.PENDING, 1, cursor)

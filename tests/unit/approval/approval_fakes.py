@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sfn_callback.approval.adapters.dynamodb import ClaimConflict
 from sfn_callback.approval.adapters.stepfunctions import CallbackUnavailable, Delivered, Finished
-from sfn_callback.approval.domain import ApprovalTask, AuditEntry, CallbackState, Decision, Status
+from sfn_callback.approval.domain import ApprovalTask, AuditEntry, CallbackState, Decision, ExecutionEnd, Status
 
 
 class FakeRepository:
@@ -65,12 +65,21 @@ class FakeRepository:
                                                 audit=current.audit + (AuditEntry(at, "step-functions", "CALLBACK_SENT", detail),))
             return self.items[task.order_id]
 
-    def mark_closed(self, task, at, code):
+    def mark_closed(self, task, at, code, status=Status.TIMED_OUT):
         with self.lock:
             current = self._owned(task)
-            self.items[task.order_id] = replace(current, status=Status.TIMED_OUT, callback_state=CallbackState.CLOSED,
+            self.items[task.order_id] = replace(current, status=status, callback_state=CallbackState.CLOSED,
                                                 closed_reason=code, decision=None, lease_until=None,
                                                 audit=current.audit + (AuditEntry(at, "step-functions", "TOKEN_CLOSED", code),))
+            return self.items[task.order_id]
+
+    def mark_ended(self, task, at, status, reason):
+        with self.lock:
+            current = self.items.get(task.order_id)
+            if current is None or current.status is not Status.PENDING:
+                raise ClaimConflict(task.order_id)
+            self.items[task.order_id] = replace(current, status=status, closed_reason=reason,
+                                                audit=current.audit + (AuditEntry(at, "step-functions", "EXECUTION_ENDED", reason),))
             return self.items[task.order_id]
 
     def record_callback_failure(self, task, at, error, maybe_delivered, retry_at):
@@ -85,11 +94,13 @@ class FakeRepository:
 class FakeCallbacks:
     """Scripted answers per call: 'ok', 'finished', 'down' (certainly not delivered), 'lost' (maybe delivered)."""
 
-    def __init__(self, script=None, timed_out=None):
+    def __init__(self, script=None, timed_out=None, ends=None):
         self.script = list(script or [])
         self.sent: list[tuple[str, Decision]] = []
         self.accepted: dict[str, Decision] = {}
         self.timed_out = timed_out  # answer of closed_by_timeout
+        self.ends = dict(ends or {})  # execution ARN -> ExecutionEnd (default: RUNNING, still waiting)
+        self.described: list[tuple[str, bool]] = []
 
     def send(self, token, decision):
         step = self.script.pop(0) if self.script else "ok"
@@ -106,3 +117,7 @@ class FakeCallbacks:
 
     def closed_by_timeout(self, execution_arn):
         return self.timed_out
+
+    def execution_end(self, execution_arn, *, with_history=False):
+        self.described.append((execution_arn, with_history))
+        return self.ends.get(execution_arn, ExecutionEnd("RUNNING"))

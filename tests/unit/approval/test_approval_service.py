@@ -9,7 +9,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from approval_fakes import FakeCallbacks, FakeRepository
 
-from sfn_callback.approval.domain import Action, CallbackState, Decision, Status
+from sfn_callback.approval.adapters.stepfunctions import Finished
+from sfn_callback.approval.domain import Action, CallbackState, Decision, ExecutionEnd, Status
 from sfn_callback.approval.messages import ApprovalRequest
 from sfn_callback.approval.service import ApprovalService, ConflictingRequest, Outcome, RecordOutcome
 
@@ -180,3 +181,77 @@ def test_view_never_contains_the_token(world):
     view = repo.items["o-1"].view(clock.now)
     assert request().task_token not in repr(view)
     assert view["timeLeftSeconds"] == 0.0 and view["decision"]["decidedBy"] == "alice"
+
+
+# -- reconciliation: undecided tasks whose execution ended -------------------------------------------------
+def test_execution_end_rules():
+    assert ExecutionEnd("RUNNING").closes() is None
+    assert ExecutionEnd("RUNNING", task_outcome="TaskTimedOut").closes()[0] is Status.TIMED_OUT
+    assert ExecutionEnd("SUCCEEDED", T0, "TaskTimedOut").closes()[0] is Status.TIMED_OUT
+    assert ExecutionEnd("TIMED_OUT", T0).closes() == (Status.TIMED_OUT, "execution TIMED_OUT at 2025-01-01T00:00:00.000000Z")
+    assert ExecutionEnd("ABORTED", T0).closes() == (Status.CLOSED, "execution ABORTED at 2025-01-01T00:00:00.000000Z")
+    assert ExecutionEnd("FAILED", T0).closes()[0] is Status.CLOSED
+    assert ExecutionEnd("RUNNING", task_outcome="TaskSucceeded").closes()[0] is Status.CLOSED
+    assert ExecutionEnd("NOT_FOUND").closes()[0] is Status.CLOSED
+
+
+def test_the_loop_closes_an_aborted_task_and_times_out_a_lapsed_one(world):
+    service, repo, callbacks, clock = world
+    service = ApprovalService(repo, callbacks, clock=clock, check_every_seconds=10)
+    service.record_request(request("o-1", "e-1", timeout=120))
+    service.record_request(request("o-2", "e-2", token="t2-" + "y" * 40, timeout=5))
+    service.record_request(request("o-3", "e-3", token="t3-" + "z" * 40, timeout=120))
+    arn = "arn:aws:states:us-east-1:000000000000:execution:wf:"
+    callbacks.ends = {arn + "e-1": ExecutionEnd("ABORTED", T0 + timedelta(seconds=3)),
+                      arn + "e-2": ExecutionEnd("SUCCEEDED", T0 + timedelta(seconds=6), "TaskTimedOut")}
+    clock.now = T0 + timedelta(seconds=2)
+    assert service.reconcile_pending() == [] and callbacks.described == []  # nothing due yet
+    clock.now = T0 + timedelta(seconds=6)  # o-2 is past its deadline: asked with its history
+    assert [t.order_id for t in service.reconcile_pending()] == ["o-2"]
+    assert callbacks.described == [(arn + "e-2", True)]
+    clock.now = T0 + timedelta(seconds=11)  # o-1 and o-3 have not been checked for 10 s
+    assert [t.order_id for t in service.reconcile_pending()] == ["o-1"]
+    assert sorted(callbacks.described[1:]) == [(arn + "e-1", False), (arn + "e-3", False)]
+    assert (repo.items["o-1"].status, repo.items["o-1"].closed_reason) == \
+           (Status.CLOSED, "execution ABORTED at 2025-01-01T00:00:03.000000Z")
+    assert repo.items["o-2"].status is Status.TIMED_OUT and repo.items["o-3"].status is Status.PENDING
+    assert repo.items["o-1"].audit[-1].event == "EXECUTION_ENDED"
+    # A decision on a reconciled task is refused as closed (410); nothing is sent.
+    assert service.decide("o-1", Action.APPROVE, "alice").outcome is Outcome.CLOSED and callbacks.sent == []
+
+
+def test_listing_pending_reconciles_tasks_past_their_deadline(world):
+    service, repo, callbacks, clock = world
+    service.record_request(request("o-1", "e-1", timeout=5))
+    service.record_request(request("o-2", "e-2", token="t2-" + "y" * 40, timeout=120))
+    arn = "arn:aws:states:us-east-1:000000000000:execution:wf:"
+    clock.now = T0 + timedelta(seconds=6)
+    # Step Functions still holds o-1 (our clock is ahead): it stays PENDING until Step Functions says otherwise.
+    assert [t.order_id for t in service.list(Status.PENDING, 50)[0]] == ["o-1", "o-2"]
+    callbacks.ends[arn + "e-1"] = ExecutionEnd("RUNNING", None, "TaskTimedOut")
+    assert [t.order_id for t in service.list(Status.PENDING, 50)[0]] == ["o-2"]
+    assert service.get("o-1").status is Status.TIMED_OUT
+    assert [t.order_id for t in service.list(Status.TIMED_OUT, 50)[0]] == ["o-1"]
+
+
+def test_a_decision_racing_the_reconciliation_wins_or_loses_whole(world):
+    service, repo, callbacks, clock = world
+    service.record_request(request(timeout=5))
+    clock.now = T0 + timedelta(seconds=6)
+    task = repo.items["o-1"]
+    assert service.decide("o-1", Action.APPROVE, "alice").outcome is Outcome.DECIDED  # the decision came first
+    callbacks.ends["arn:aws:states:us-east-1:000000000000:execution:wf:e-1"] = ExecutionEnd("ABORTED", T0)
+    assert service.reconcile(task).status is Status.APPROVED  # the stale PENDING copy changes nothing
+    assert repo.items["o-1"].status is Status.APPROVED
+
+
+def test_a_decision_on_an_aborted_execution_is_recorded_closed(world):
+    service, repo, _, _ = world
+    callbacks = FakeCallbacks()
+    callbacks.send = lambda token, decision: Finished("TaskDoesNotExist")
+    callbacks.ends["arn:aws:states:us-east-1:000000000000:execution:wf:e-1"] = ExecutionEnd("ABORTED", T0)
+    service = ApprovalService(repo, callbacks)
+    service.record_request(request())
+    result = service.decide("o-1", Action.APPROVE, "alice")
+    assert result.outcome is Outcome.CLOSED and result.task.status is Status.CLOSED
+    assert result.task.closed_reason.startswith("TaskDoesNotExist; execution ABORTED")

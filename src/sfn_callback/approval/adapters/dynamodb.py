@@ -258,16 +258,31 @@ class DynamoApprovalRepository:
                             {":sent": {"S": CallbackState.SENT.value}, ":at": {"S": iso(at)},
                              ":entry": _audit_av(AuditEntry(at, "step-functions", "CALLBACK_SENT", detail))})
 
-    def mark_closed(self, task: ApprovalTask, at: datetime, code: str) -> ApprovalTask:
-        """The token was already closed: TIMED_OUT; the refused decision stays in the audit trail only."""
+    def mark_closed(self, task: ApprovalTask, at: datetime, code: str,
+                    status: Status = Status.TIMED_OUT) -> ApprovalTask:
+        """The token was already closed: TIMED_OUT (or CLOSED when its execution ended otherwise); the refused
+        decision stays in the audit trail only."""
         refused = task.decision
         detail = f"{code}; refused {refused.action.value} by {refused.actor}" if refused else code
         return self._finish(
             task,
             "SET #s = :timedout, #cs = :closed, #cr = :code, #a = list_append(#a, :entry) REMOVE #cp, #l, #d",
             {"#s": "status", "#cr": "closedReason", "#d": "decision"},
-            {":timedout": {"S": Status.TIMED_OUT.value}, ":closed": {"S": CallbackState.CLOSED.value},
+            {":timedout": {"S": status.value}, ":closed": {"S": CallbackState.CLOSED.value},
              ":code": {"S": code}, ":entry": _audit_av(AuditEntry(at, "step-functions", "TOKEN_CLOSED", detail))},
+        )
+
+    def mark_ended(self, task: ApprovalTask, at: datetime, status: Status, reason: str) -> ApprovalTask:
+        """An undecided task whose execution ended (or whose TimeoutSeconds lapsed): PENDING → ``status``
+        (TIMED_OUT / CLOSED) with why; ClaimConflict if it is no longer PENDING (a decision came first)."""
+        return self._update(
+            task.order_id,
+            "SET #s = :status, #cr = :reason, #a = list_append(if_not_exists(#a, :empty), :entry)",
+            "#s = :pending",
+            {"#s": "status", "#cr": "closedReason", "#a": "audit"},
+            {":status": {"S": status.value}, ":reason": {"S": reason[:500]}, ":pending": {"S": Status.PENDING.value},
+             ":empty": {"L": []},
+             ":entry": _audit_av(AuditEntry(at, "step-functions", "EXECUTION_ENDED", reason[:500]))},
         )
 
     def record_callback_failure(self, task: ApprovalTask, at: datetime, error: str, maybe_delivered: bool,

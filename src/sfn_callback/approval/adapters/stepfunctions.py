@@ -3,7 +3,8 @@
 ``send`` answers ``Delivered``, or ``Finished(code)`` when the token is already closed (``TaskDoesNotExist`` /
 ``TaskTimedOut`` on AWS, ``InvalidToken`` on moto), or raises :class:`CallbackUnavailable` when the call did not
 go through; ``maybe_delivered`` then says whether it might have reached Step Functions anyway (a connection
-or read timeout, a 5xx) or certainly did not (a 4xx such as throttling or access denied). Throttling is retried
+or read timeout, a 5xx) or certainly did not (a 4xx such as throttling or access denied). ``execution_end``
+tells how a task's execution stands, for tasks that may have ended without a decision. Throttling is retried
 here with full-jitter backoff before giving up.
 """
 
@@ -17,7 +18,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from sfn_callback.approval.domain import Action, Decision
+from sfn_callback.approval.domain import TASK_OUTCOMES, Action, Decision, ExecutionEnd
 from sfn_callback.util.task_callbacks import (
     FINISHED_CODES,
     THROTTLING_CODES,
@@ -26,8 +27,8 @@ from sfn_callback.util.task_callbacks import (
     send_or_finished,
 )
 
-__all__ = ["FINISHED_CODES", "THROTTLING_CODES", "CallbackUnavailable", "Delivered", "Finished", "SendResult",
-           "StepFunctionsCallbacks"]
+__all__ = ["FINISHED_CODES", "THROTTLING_CODES", "CallbackUnavailable", "Delivered", "ExecutionEnd", "Finished",
+           "SendResult", "StepFunctionsCallbacks"]
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,6 @@ class Finished:
 
 
 SendResult = Delivered | Finished
-
 
 class CallbackUnavailable(Exception):
     def __init__(self, message: str, maybe_delivered: bool):
@@ -93,3 +93,25 @@ class StepFunctionsCallbacks:
             if kind in ("TaskSucceeded", "TaskFailed"):
                 return False
         return None
+
+    def execution_end(self, execution_arn: str, *, with_history: bool = False) -> ExecutionEnd | None:
+        """How the execution stands (None if Step Functions cannot say now). The history is read when the
+        execution has ended, or when ``with_history`` (the task's deadline has passed)."""
+        try:
+            described = self._sfn.describe_execution(executionArn=execution_arn)
+        except ClientError as exc:
+            if error_code(exc) in ("ExecutionDoesNotExist", "InvalidArn"):
+                return ExecutionEnd("NOT_FOUND", None, None)
+            return None
+        except BotoCoreError:
+            return None
+        status = described["status"]
+        task_outcome = None
+        if status != "RUNNING" or with_history:
+            try:
+                events = self._sfn.get_execution_history(executionArn=execution_arn, reverseOrder=True,
+                                                         maxResults=1000)["events"]
+            except (ClientError, BotoCoreError):
+                return None
+            task_outcome = next((e["type"] for e in events if e.get("type") in TASK_OUTCOMES), None)
+        return ExecutionEnd(status, described.get("stopDate"), task_outcome)
