@@ -17,7 +17,8 @@ def test_schemathesis_finds_no_server_errors(approval_api, tmp_path):
     assert st.exists(), "schemathesis is a development dependency: run `make test` to install it"
     command = [str(st), "run", f"{approval_api.url}/openapi.json",
                "-H", f"Authorization: Bearer {KEYS['alice']}",
-               "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
+               "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,"
+               "ignored_auth,negative_data_rejection",
                "--max-examples", "15", "--seed", "1", "--workers", "1", "--request-timeout", "20",
                "--phases", "examples,coverage,fuzzing", "--generation-database", "none"]
     run = subprocess.run(command, capture_output=True, text=True, timeout=150, cwd=tmp_path)
