@@ -13,7 +13,7 @@ import httpx
 import typer
 
 from sfn_callback import config
-from sfn_callback.cli.common import JsonOption, console_for, emit_json, err_console, resolve_endpoint, state
+from sfn_callback.cli.common import JsonOption, console_for, emit_json, endpoint_option, err_console, state
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 UrlOption = typer.Option(None, "--url", envvar="APPROVAL_API_URL", help=f"The approval service (default {DEFAULT_URL}).")
@@ -76,7 +76,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
 
         target = state(ctx).target
         if endpoint is not None:
-            target = config.Target(resolve_endpoint(endpoint), target.region, target.profile)
+            target = config.Target(endpoint_option(endpoint), target.region, target.profile)
         try:
             keys = load_keys(keys_file)
         except KeyConfigError as exc:

@@ -2,7 +2,8 @@
 applied; the Lambda bundle and Terraform manifest for AWS.
 
 Real AWS (``--endpoint aws``) is touched only after ``--yes`` or an interactive confirmation that names the
-account (from STS GetCallerIdentity). With no terminal and no ``--yes`` the command refuses before any AWS
+account (from STS GetCallerIdentity), the region and the endpoints (AWS's own: configured endpoint URLs such
+as ``AWS_ENDPOINT_URL`` are ignored for real AWS). With no terminal and no ``--yes`` the command refuses before any AWS
 call. ``deploy --plan`` only reads, and needs neither.
 """
 
@@ -10,11 +11,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from urllib.parse import urlparse
 
 import typer
 from botocore.exceptions import BotoCoreError, ClientError
 
-from sfn_callback.cli.common import JsonOption, console_for, emit_json, err_console, state
+from sfn_callback.cli.common import JsonOption, console_for, emit_json, err_console, refuse, state
 from sfn_callback.config import Target
 from sfn_callback.deploy.deployer import Deployer, Drivers
 from sfn_callback.deploy.plan import UNCHANGED
@@ -28,13 +30,22 @@ ZipOption = typer.Option(
 
 
 def _fail(message: str, code: int = 2) -> None:
-    err_console.print(f"[red]error:[/red] {message}", highlight=False)
-    raise typer.Exit(code)
+    refuse(message, code)
 
 
 def _describe(target: Target) -> str:
     where = f"region {target.region}"
     return where + (f", profile {target.profile}" if target.profile else "")
+
+
+def endpoints(target: Target) -> str:
+    """The endpoints the stack's calls go to: the target's URL, or AWS's regional endpoints (configured
+    endpoint URLs such as AWS_ENDPOINT_URL are ignored for real AWS)."""
+    if target.is_local:
+        return str(target.endpoint_url)
+    url = urlparse(make_client("stepfunctions", target).meta.endpoint_url)
+    domain = (url.hostname or "").split(".", 1)[-1]
+    return f"{url.scheme}://<service>.{domain} (AWS; AWS_ENDPOINT_URL and configured endpoint URLs ignored)"
 
 
 def caller_account(target: Target) -> tuple[str, str]:
@@ -54,7 +65,8 @@ def confirm_real_aws(target: Target, action: str, yes: bool) -> None:
     if not yes and not sys.stdin.isatty():
         _fail(f"refusing to {action} on real AWS ({_describe(target)}) without --yes: no terminal to confirm on")
     account, arn = caller_account(target)
-    err_console.print(f"AWS account {account} ({arn}), {_describe(target)}", highlight=False)
+    err_console.print(f"{action} on AWS account {account} ({arn}), {_describe(target)}, endpoints {endpoints(target)}",
+                      highlight=False)
     if yes:
         return
     answer = typer.prompt(f"Type the account id {account} to {action} there", default="", show_default=False)
@@ -95,6 +107,9 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         target = state(ctx).target
         if not plan_only:
             confirm_real_aws(target, "deploy", yes)
+        if target.is_local or plan_only:
+            err_console.print(f"{'planning' if plan_only else 'deploying'} against {endpoints(target)} "
+                              f"({_describe(target)})", highlight=False)
         deployer = _deployer(target, zip_path)
         try:
             plan = deployer.plan()
@@ -128,6 +143,8 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         console = console_for(as_json)
         target = state(ctx).target
         confirm_real_aws(target, "destroy the stack", yes)
+        if target.is_local:
+            err_console.print(f"destroying the stack at {endpoints(target)} ({_describe(target)})", highlight=False)
         removed = _deployer(target, None, uploads_code=False).destroy(
             progress=lambda c: console.print(f"   delete  {c.kind:<22} {c.name}", highlight=False)
         )

@@ -3,13 +3,38 @@
 from __future__ import annotations
 
 import importlib
+import sys
 
 import typer
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    NoCredentialsError,
+    NoRegionError,
+    PartialCredentialsError,
+    ProfileNotFound,
+)
 
-from sfn_callback.cli.common import CliState, resolve_endpoint
+from sfn_callback.cli.common import EXIT_FAILED, EXIT_REFUSED, CliState, check_region, endpoint_option
 from sfn_callback.config import DEFAULT_REGION
 
-app = typer.Typer(
+
+class _App(typer.Typer):
+    """The command, with AWS configuration and call errors no command caught as one line and an exit code
+    (see :mod:`sfn_callback.cli.common`) instead of a traceback."""
+
+    def __call__(self, *args, **kwargs):
+        try:
+            return super().__call__(*args, **kwargs)
+        except (ProfileNotFound, NoCredentialsError, PartialCredentialsError, NoRegionError) as exc:
+            sys.stderr.write(f"error: AWS configuration: {exc}\n")
+            sys.exit(EXIT_REFUSED)
+        except (BotoCoreError, ClientError) as exc:
+            sys.stderr.write(f"error: {exc}\n")
+            sys.exit(EXIT_FAILED)
+
+
+app = _App(
     name="sfn-callback",
     help="Step Functions callback pattern: embedded local cloud, reference workflows, benchmarks and cost model.",
     no_args_is_help=True,
@@ -31,7 +56,8 @@ def main(
     region: str = typer.Option(DEFAULT_REGION, "--region", envvar="AWS_DEFAULT_REGION"),
     profile: str = typer.Option(None, "--profile", envvar="AWS_PROFILE", help="AWS profile (real AWS)."),
 ) -> None:
-    ctx.obj = CliState(endpoint=resolve_endpoint(endpoint), region=region, profile=profile)
+    ctx.obj = CliState(endpoint=endpoint_option(endpoint, "--endpoint (or AWS_ENDPOINT_URL)"), region=check_region(region),
+                       profile=profile)
 
 
 # Each component registers its commands in its own module; a module that is not there yet is skipped.

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -18,14 +19,22 @@ from datetime import datetime, timezone
 from typing import Any
 
 import typer
-from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    NoRegionError,
+    PartialCredentialsError,
+    ProfileNotFound,
+)
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
 from sfn_callback import config
-from sfn_callback.cli.common import JsonOption, console_for, emit_json, state
+from sfn_callback.cli.common import MAX_JOBS, JsonOption, console_for, emit_json, refuse, state
 from sfn_callback.config import Target
 from sfn_callback.util.tokens import mask_token
 
@@ -47,7 +56,8 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 def _unreachable(target: Target, exc: Exception) -> typer.Exit:
     where = target.endpoint_url or "AWS"
     hint = " (start the local cloud with `sfn-callback up --detach`)" if target.is_local else ""
-    return _fail(f"cannot reach {where}{hint}: {exc}")
+    configuration = (ProfileNotFound, NoCredentialsError, PartialCredentialsError, NoRegionError)
+    return _fail(f"cannot reach {where}{hint}: {exc}", 2 if isinstance(exc, configuration) else 1)
 
 
 # ------------------------------------------------------------------------------------------------- run
@@ -154,17 +164,25 @@ def run_many(target: Target, names: list[str], options: Any, repeat: int, consol
 def run(
     ctx: typer.Context,
     scenario: list[str] = typer.Option(None, "--scenario", help="Scenario name (repeatable). Default: all."),
-    jobs: int = typer.Option(1, "--jobs", min=1, help="Executions per scenario run."),
+    jobs: int = typer.Option(1, "--jobs", min=1, help=f"Executions per scenario run (at most {MAX_JOBS} "
+                                                       "without --allow-many)."),
+    allow_many: bool = typer.Option(False, "--allow-many", help=f"Allow --jobs over {MAX_JOBS}."),
     interval_seconds: int = typer.Option(1, "--interval-seconds", min=1, help="Polling interval of each job."),
     repeat: int = typer.Option(1, "--repeat", min=1, help="Run each scenario K times in a row."),
-    timeout: float = typer.Option(None, "--timeout", help="Seconds to wait per run (default from jobs and interval)."),
+    timeout: float = typer.Option(None, "--timeout", help="Seconds to wait per run, more than 0 (default from "
+                                                          "jobs and interval: 60 + 20 x interval + jobs / 2)."),
     no_deploy: bool = typer.Option(False, "--no-deploy", help="Do not plan or apply the stack first."),
     as_json: bool = JsonOption,
 ) -> None:
-    """Run scenarios end to end with live progress; exit 0 only if every check passed."""
+    """Run scenarios end to end with live progress; exit 0 only if every check passed (1: a check failed;
+    2: invalid options, nothing was started)."""
     from sfn_callback import scenarios
     from sfn_callback.scenarios import RunOptions
 
+    if jobs > MAX_JOBS and not allow_many:
+        refuse(f"--jobs {jobs} would start {jobs} executions per scenario; at most {MAX_JOBS} without --allow-many")
+    if timeout is not None and not (math.isfinite(timeout) and timeout > 0):
+        refuse(f"--timeout {timeout:g} must be a number of seconds above 0 (leave it out for the default)")
     console = console_for(as_json)
     target = state(ctx).target
     known = scenarios.all_scenarios()
@@ -173,7 +191,7 @@ def run(
     if unknown:
         raise _fail(f"unknown scenario {', '.join(map(repr, unknown))}; known: {', '.join(sorted(known))}", 2)
     options = RunOptions(jobs=jobs, interval_seconds=interval_seconds,
-                         timeout_seconds=timeout or default_timeout(jobs, interval_seconds))
+                         timeout_seconds=default_timeout(jobs, interval_seconds) if timeout is None else timeout)
     try:
         deployed = {"applied": 0, "skipped": True} if no_deploy else ensure_deployed(target, console)
         documents = run_many(target, names, options, repeat, console)

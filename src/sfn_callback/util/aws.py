@@ -2,6 +2,10 @@
 
 Inside a Lambda (local or AWS) the standard environment decides: ``AWS_ENDPOINT_URL`` is set by the local
 cloud's executor and absent on AWS, so handler code never names an endpoint.
+
+A target that means real AWS (``--endpoint aws``) ignores configured endpoint URLs (``AWS_ENDPOINT_URL``,
+``AWS_ENDPOINT_URL_<SERVICE>``, ``endpoint_url`` in the AWS config file): they are how users point tools at a
+local cloud, and boto3 would otherwise send "AWS" calls there.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from botocore.config import Config
 from sfn_callback.config import LOCAL_CREDENTIALS, Target
 
 _RETRY = Config(retries={"max_attempts": 5, "mode": "standard"}, max_pool_connections=50)
+_REAL_AWS = Config(ignore_configured_endpoint_urls=True)
 
 
 def session_for(target: Target) -> boto3.session.Session:
@@ -30,6 +35,8 @@ def client(service: str, target: Target | None = None, **kwargs: Any):
     if target is None:
         return _ambient_client(service)
     kwargs.setdefault("config", _RETRY)
+    if not target.is_local:
+        kwargs["config"] = kwargs["config"].merge(_REAL_AWS)
     return session_for(target).client(service, endpoint_url=target.endpoint_url, **kwargs)
 
 
