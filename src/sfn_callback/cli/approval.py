@@ -102,7 +102,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
 
     @app.command("tasks")
     def tasks(
-        status: str = typer.Option("PENDING", "--status", help="PENDING, APPROVED, REJECTED or TIMED_OUT."),
+        status: str = typer.Option("PENDING", "--status", help="PENDING, APPROVED, REJECTED, TIMED_OUT or CLOSED."),
         limit: int = typer.Option(50, "--limit", min=1, max=100),
         all_pages: bool = typer.Option(False, "--all", help="Follow nextCursor through every page."),
         url: str = UrlOption,
