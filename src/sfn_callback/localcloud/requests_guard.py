@@ -42,7 +42,7 @@ log = logging.getLogger("sfn_callback.localcloud")
 JSON_SERVICES = ("stepfunctions", "dynamodb", "sqs", "logs", "events")
 MAX_REQUEST_BYTES = {"dynamodb": 16 * 1024 * 1024}  # DynamoDB's request limit (BatchWriteItem)
 DEFAULT_MAX_REQUEST_BYTES = 2 * 1024 * 1024  # Step Functions, SQS (1 MiB payloads), Logs, EventBridge
-MAX_DEPTH = 100  # JSON nesting; a DynamoDB item nests at most 32 levels (~70 in JSON)
+MAX_DEPTH = 100  # nesting of the operation's input; a DynamoDB item nests at most 32 levels (~70 here)
 DRAIN_LIMIT = 64 * 1024 * 1024  # a refused body up to this size is read off the connection, keeping it usable
 MAX_PROBLEMS = 10
 
@@ -128,27 +128,14 @@ def parse(body: bytes) -> dict[str, Any]:
 
     try:
         document = json.loads(text, parse_constant=no_constant, parse_float=finite)
-    except RecursionError:
+    except RecursionError:  # deeper than Python's parser goes (~1,000 levels)
         raise Refused(400, "SerializationException", f"the body is nested deeper than {MAX_DEPTH} levels") from None
     except ValueError as exc:  # JSONDecodeError, our checks, an integer too long to convert
         raise Refused(400, "SerializationException", f"the body is not valid JSON: {exc}") from None
     if not isinstance(document, dict):
         raise Refused(400, "SerializationException",
                       f"the body must be a JSON object (the operation's input), not {_kind(document)}")
-    _check_depth(document)
     return document
-
-
-def _check_depth(document: Any) -> None:
-    stack = [(document, 1)]
-    while stack:
-        node, level = stack.pop()
-        if level > MAX_DEPTH:
-            raise Refused(400, "SerializationException", f"the body is nested deeper than {MAX_DEPTH} levels")
-        if isinstance(node, dict):
-            stack.extend((child, level + 1) for child in node.values() if isinstance(child, (dict, list)))
-        elif isinstance(node, list):
-            stack.extend((child, level + 1) for child in node if isinstance(child, (dict, list)))
 
 
 def _kind(value: Any) -> str:
@@ -164,25 +151,117 @@ def _kind(value: Any) -> str:
 
 
 # -- the input shape ---------------------------------------------------------------------------------------
-_JSON_TYPES: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "string": (lambda v: isinstance(v, str), "a string"),
-    "blob": (lambda v: isinstance(v, str), "a base64 string"),
-    "boolean": (lambda v: isinstance(v, bool), "a boolean"),
-    "integer": (lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"),
-    "long": (lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"),
-    "float": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool), "a number"),
-    "double": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool), "a number"),
-    "timestamp": (lambda v: isinstance(v, (int, float, str)) and not isinstance(v, bool), "a timestamp"),
-    "structure": (lambda v: isinstance(v, dict), "an object"),
-    "map": (lambda v: isinstance(v, dict), "an object"),
-    "list": (lambda v: isinstance(v, list), "an array"),
+# The JSON types each shape type takes on the wire (JSON decodes to exactly these; bool is not an int here).
+_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,), "blob": (str,), "boolean": (bool,), "integer": (int,), "long": (int,), "float": (int, float),
+    "double": (int, float), "timestamp": (int, float, str), "structure": (dict,), "map": (dict,), "list": (list,),
 }
+_EXPECTED = {"string": "a string", "blob": "a base64 string", "boolean": "a boolean", "integer": "an integer",
+             "long": "an integer", "float": "a number", "double": "a number", "timestamp": "a timestamp",
+             "structure": "an object", "map": "an object", "list": "an array"}
 
 
-def check_input(shape: Any, document: dict[str, Any]) -> None:
-    """Types (SerializationException) first, then constraints (ValidationException), as AWS reports them."""
+class _Spec:
+    """A shape compiled for the common case, a request that is fine: one pass, no messages."""
+
+    __slots__ = ("kind", "types", "enum", "lo", "hi", "sized", "document", "required", "members", "member", "key",
+                 "value", "plain")
+
+    def __init__(self, shape: Any):
+        meta = shape.metadata
+        self.kind = shape.type_name
+        self.document = bool(getattr(shape, "is_document_type", False))
+        self.types = _TYPES.get(self.kind)
+        self.enum = frozenset(meta["enum"]) if self.kind == "string" and "enum" in meta else None
+        self.lo, self.hi = meta.get("min"), meta.get("max")
+        self.sized = self.kind in ("string", "blob", "list", "map")
+        self.required: tuple[str, ...] = tuple(shape.required_members) if self.kind == "structure" else ()
+        self.members: dict[str, _Spec] = {}
+        self.member = self.key = self.value = None
+        # A leaf whose only rule is its JSON type (most members): checked inline, without a call.
+        self.plain = (self.types is not None and self.enum is None and self.lo is None and self.hi is None
+                      and self.kind not in ("structure", "list", "map", "blob") and not self.document)
+
+
+_SPECS: dict[tuple[str, str], _Spec] = {}
+
+
+def _spec(service: str, shape: Any) -> _Spec:
+    key = (service, shape.name)
+    spec = _SPECS.get(key)
+    if spec is None:
+        spec = _SPECS[key] = _Spec(shape)  # cached before its children: shapes may be recursive
+        if spec.kind == "structure":
+            spec.members = {name: _spec(service, member) for name, member in shape.members.items()}
+        elif spec.kind == "list":
+            spec.member = _spec(service, shape.member)
+        elif spec.kind == "map":
+            spec.key, spec.value = _spec(service, shape.key), _spec(service, shape.value)
+    return spec
+
+
+def _fine(spec: _Spec, value: Any, depth: int) -> bool:
+    """True if ``value`` breaks nothing of ``spec`` (no type, constraint, base64 or depth problem)."""
+    if spec.document:
+        return True
+    if depth > MAX_DEPTH or (spec.types is not None and type(value) not in spec.types):
+        return False
+    if spec.sized:
+        size = len(value)
+        if (spec.lo is not None and size < spec.lo) or (spec.hi is not None and size > spec.hi):
+            return False
+    elif spec.lo is not None or spec.hi is not None:
+        if type(value) in (int, float) and ((spec.lo is not None and value < spec.lo)
+                                            or (spec.hi is not None and value > spec.hi)):
+            return False
+    if spec.enum is not None and value not in spec.enum:
+        return False
+    kind = spec.kind
+    if kind == "structure":
+        for name in spec.required:
+            if value.get(name) is None:
+                return False
+        members = spec.members
+        for name, item in value.items():
+            child = members.get(name)
+            if child is None or item is None:
+                continue
+            if child.plain:
+                if type(item) not in child.types:
+                    return False
+            elif not _fine(child, item, depth + 1):
+                return False
+    elif kind == "list":
+        child = spec.member
+        for item in value:
+            if item is None:
+                continue
+            if child.plain:
+                if type(item) not in child.types:
+                    return False
+            elif not _fine(child, item, depth + 1):
+                return False
+    elif kind == "map":
+        key_spec, child = spec.key, spec.value
+        for key, item in value.items():
+            if not _fine(key_spec, key, depth + 1) or (item is not None and not _fine(child, item, depth + 1)):
+                return False
+    elif kind == "blob":
+        try:
+            base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            return False
+    return True
+
+
+def check_input(shape: Any, document: dict[str, Any], service: str = "") -> None:
+    """Types, base64 and depth (SerializationException) first, then constraints (ValidationException, every
+    problem named), as AWS reports them. A fine request is checked in one quick pass; only a request with a
+    problem is walked again to name it."""
+    if shape is None or _fine(_spec(service, shape), document, 1):
+        return
     problems: list[str] = []
-    _walk(shape, document, "", problems)
+    _walk(shape, document, "", problems, 1)
     if problems:
         count = len(problems)
         shown = "; ".join(problems[:MAX_PROBLEMS])
@@ -190,14 +269,15 @@ def check_input(shape: Any, document: dict[str, Any]) -> None:
                       f"{count} validation error{'s' if count > 1 else ''} detected: {shown}")
 
 
-def _walk(shape: Any, value: Any, where: str, problems: list[str]) -> None:
+def _walk(shape: Any, value: Any, where: str, problems: list[str], depth: int) -> None:
     if shape is None or getattr(shape, "is_document_type", False):
         return
+    if depth > MAX_DEPTH:
+        raise Refused(400, "SerializationException", f"the body is nested deeper than {MAX_DEPTH} levels")
     kind = shape.type_name
-    accepts, expected = _JSON_TYPES.get(kind, (lambda v: True, kind))
-    if not accepts(value):
+    if kind in _TYPES and type(value) not in _TYPES[kind]:
         raise Refused(400, "SerializationException",
-                      f"expected {expected} at '{where or '(the body)'}', got {_kind(value)}")
+                      f"expected {_EXPECTED[kind]} at '{where or '(the body)'}', got {_kind(value)}")
     if kind == "blob":
         try:
             base64.b64decode(value, validate=True)
@@ -211,16 +291,16 @@ def _walk(shape: Any, value: Any, where: str, problems: list[str]) -> None:
                                 "Member must not be null")
         for name, member in shape.members.items():
             if value.get(name) is not None:
-                _walk(member, value[name], _join(where, name), problems)
+                _walk(member, value[name], _join(where, name), problems, depth + 1)
     elif kind == "list":
         for index, item in enumerate(value):
             if item is not None:
-                _walk(shape.member, item, f"{where}.{index + 1}.member", problems)
+                _walk(shape.member, item, f"{where}.{index + 1}.member", problems, depth + 1)
     elif kind == "map":
         for key, item in value.items():
-            _walk(shape.key, key, f"{where}.{key}.key", problems)
+            _walk(shape.key, key, f"{where}.{key}.key", problems, depth + 1)
             if item is not None:
-                _walk(shape.value, item, f"{where}.{key}.value", problems)
+                _walk(shape.value, item, f"{where}.{key}.value", problems, depth + 1)
 
 
 def _join(where: str, name: str) -> str:
@@ -276,7 +356,7 @@ def check(environ: dict[str, Any]) -> None:
     body = _read_body(environ, limit, model.service_id)
     environ["wsgi.input"] = io.BytesIO(body)
     environ["CONTENT_LENGTH"] = str(len(body))
-    check_input(model.operation_model(operation).input_shape, parse(body))
+    check_input(model.operation_model(operation).input_shape, parse(body), model.service_name)
 
 
 def _error(start_response: Any, status: int, code: str, message: str, content_type: str,

@@ -31,17 +31,18 @@ process wakes threads late), so "came first" means first by the clock, not by th
 answers follow the decision: ``TaskTimedOut`` after a timer won, ``TaskDoesNotExist`` after the task ended
 otherwise, or when its execution is no longer running (stopped, failed), where moto would take the callback
 into a dead execution.
+
+StopExecution takes effect at once, as on AWS: moto's state went on waiting for its task (up to
+TimeoutSeconds) and the execution stayed RUNNING; here the state's wait ends when its execution is stopped,
+fails or times out.
 """
 
 from __future__ import annotations
 
 import copy
-import logging
 import threading
 import time
 from typing import Any
-
-log = logging.getLogger("sfn_callback.localcloud")
 
 _INSTALLED = False
 
