@@ -62,8 +62,9 @@ def test_a_decision_just_after_the_deadline_is_refused_and_recorded_timed_out(ap
             wrong.append(f"{order} +{after} ms: HTTP {status} {task.get('status')}, workflow {workflow}, "
                          f"history {history}, item {item}")
     assert not wrong, f"{len(wrong)} of {len(runs)} late decisions were not refused:\n" + "\n".join(wrong)
-    # It raced: most decisions were sent within 100 ms after the deadline (not later, behind a slow consumer).
-    assert sum(1 for s in sent.values() if 0 < s <= 0.1) >= len(runs) // 2, sorted(sent.values())
+    # It raced: most decisions were sent just after the deadline (aimed at 2-100 ms; a loaded machine wakes the
+    # sending threads late), not seconds later behind a slow consumer.
+    assert sum(1 for s in sent.values() if 0 < s <= 0.25) >= len(runs) // 2, sorted(sent.values())
     with approval_api.client() as http:
         for order, _ in warm:
             assert http.post(f"/tasks/{order}/approve", json={}).status_code == 200
