@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from contextlib import asynccontextmanager
 from importlib import resources
 from typing import Any, Literal
@@ -188,11 +189,12 @@ class ApiError(Exception):
 
 
 def create_app(service: ApprovalService, keys: KeyRing | None, *, insecure_local: bool = False,
-               redeliver_interval: float | None = 2.0, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-               table_name: str = "") -> FastAPI:
+               redeliver_interval: float | None = 2.0, reconcile_interval: float | None = 5.0,
+               max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, table_name: str = "") -> FastAPI:
     """The app. Without keys it refuses to exist unless ``insecure_local`` (every caller is then
-    ``insecure-local``). ``redeliver_interval``: seconds between rounds of the background loop, which
-    redelivers outstanding callbacks and reconciles undecided tasks whose execution ended (None: off)."""
+    ``insecure-local``). The background loop redelivers outstanding callbacks every ``redeliver_interval``
+    seconds (None: no loop) and, every ``reconcile_interval`` seconds, takes a page of PENDING tasks to
+    reconcile those whose execution may have ended (None: only when tasks are read or listed)."""
     keys = keys or KeyRing()
     if not len(keys) and not insecure_local:
         raise RuntimeError("no API keys configured: set APPROVAL_API_KEYS or APPROVAL_API_KEYS_FILE "
@@ -200,15 +202,18 @@ def create_app(service: ApprovalService, keys: KeyRing | None, *, insecure_local
     stop = threading.Event()
 
     def redeliver_loop() -> None:
+        reconciled = time.monotonic()
         while not stop.wait(redeliver_interval or 1.0):
             try:
                 service.redeliver_pending()
             except Exception:  # keep the loop alive; the next round tries again
                 log.exception("redelivery round failed")
-            try:
-                service.reconcile_pending()
-            except Exception:
-                log.exception("reconciliation round failed")
+            if reconcile_interval and time.monotonic() - reconciled >= reconcile_interval:
+                reconciled = time.monotonic()
+                try:
+                    service.reconcile_pending()
+                except Exception:
+                    log.exception("reconciliation round failed")
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):

@@ -25,9 +25,9 @@ is stopped or fails while the task waits. Nothing tells the service, so it asks 
 a conditional write from PENDING (TIMED_OUT, or CLOSED with how and when the execution ended): a decision and
 a reconciliation cannot both win. It asks
 
-* in :meth:`ApprovalService.reconcile_pending`, run periodically by the API: each round walks one page of
-  PENDING tasks (oldest first, continuing where the last round stopped) and checks those past their deadline
-  and those not checked for ``check_every_seconds``;
+* in :meth:`ApprovalService.reconcile_pending`, run by the API every few seconds (``reconcile_interval``, 5):
+  each round walks one page of PENDING tasks (oldest first, continuing where the last round stopped) and
+  checks those past their deadline and those not checked for ``check_every_seconds`` (30);
 * when a PENDING task is read (``GET /tasks/{orderId}``: past its deadline or not checked lately) or listed
   (``GET /tasks?status=PENDING``: past its deadline), so approvers never see a dead task as waiting.
 

@@ -6,7 +6,7 @@ import json
 import os
 
 import pytest
-from approval_support import KEYS, approval_api, approval_stack  # noqa: F401  (fixtures)
+from approval_support import KEYS
 from support import wait_for
 
 pytestmark = pytest.mark.cloud

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from approval_support import KEYS, approval_api, approval_stack  # noqa: F401  (fixtures)
+from approval_support import KEYS
 from support import wait_for
 
 from sfn_callback.localcloud.process import free_port

@@ -11,7 +11,6 @@ import threading
 import time
 
 import pytest
-from approval_support import approval_api, approval_stack  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.cloud
 

@@ -6,7 +6,7 @@ import json
 import threading
 
 import pytest
-from approval_support import KEYS, approval_api, approval_stack  # noqa: F401  (fixtures)
+from approval_support import KEYS
 from botocore.config import Config
 from support import wait_for
 

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from approval_support import KEYS, approval_api, approval_stack  # noqa: F401  (fixtures)
+from approval_support import KEYS
 
 pytestmark = pytest.mark.cloud
 

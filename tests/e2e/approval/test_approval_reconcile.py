@@ -11,7 +11,7 @@ import json
 
 import httpx
 import pytest
-from approval_support import KEYS, approval_api, approval_stack  # noqa: F401  (fixtures)
+from approval_support import KEYS
 from support import wait_for
 
 from sfn_callback import config
@@ -51,9 +51,11 @@ def test_a_lapsed_task_is_listed_timed_out_not_pending(approval_stack, approval_
 
 
 def test_the_loop_closes_the_task_of_a_stopped_execution(approval_stack):
-    # A service of its own that checks each waiting task every second (30 s by default).
+    # A service of its own that checks each waiting task every second, in rounds every 0.5 s (30 s and 5 s
+    # by default).
     service = bootstrap(approval_stack.target, check_every_seconds=1)
-    app = create_app(service, KeyRing.from_mapping(KEYS), redeliver_interval=0.5, table_name=config.APPROVALS_TABLE)
+    app = create_app(service, KeyRing.from_mapping(KEYS), redeliver_interval=0.5, reconcile_interval=0.5,
+                     table_name=config.APPROVALS_TABLE)
     with ServerThread(app) as server:
         order, arn = approval_stack.start(timeoutSeconds=120)
         approval_stack.wait_item(order)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from approval_support import KEYS, approval_api, approval_stack  # noqa: F401  (fixtures)
+from approval_support import KEYS
 
 pytestmark = pytest.mark.cloud
 

@@ -7,7 +7,6 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from approval_support import approval_api, approval_stack  # noqa: F401  (fixtures)
 from support import wait_for
 
 from sfn_callback import config
