@@ -4,7 +4,9 @@
 ``TaskTimedOut`` on AWS, ``InvalidToken`` on moto), or raises :class:`CallbackUnavailable` when the call did not
 go through; ``maybe_delivered`` then says whether it might have reached Step Functions anyway (a connection
 or read timeout, a 5xx) or certainly did not (a 4xx such as throttling or access denied). Throttling is retried
-here with full-jitter backoff before giving up.
+here with full-jitter backoff before giving up, at most ``CALLBACK_MAX_ATTEMPTS`` calls: the one retry layer (the
+client is built without botocore's retries, ``sfn_callback.util.aws.callback_client``); a 5xx or a lost connection
+is left to the service, which redelivers the recorded decision.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from sfn_callback.approval.domain import Action, Decision
 from sfn_callback.util.task_callbacks import (
+    CALLBACK_MAX_ATTEMPTS,
     FINISHED_CODES,
     THROTTLING_CODES,
     error_code,
@@ -50,7 +53,7 @@ class CallbackUnavailable(Exception):
 
 
 class StepFunctionsCallbacks:
-    def __init__(self, client: Any, *, max_retries: int = 4, base_delay: float = 0.05, max_delay: float = 1.0,
+    def __init__(self, client: Any, *, max_retries: int = CALLBACK_MAX_ATTEMPTS - 1, base_delay: float = 0.05, max_delay: float = 1.0,
                  sleep: Callable[[float], None] = time.sleep, rng: random.Random | None = None):
         self._sfn = client
         self._max_retries = max_retries
