@@ -176,7 +176,7 @@ def clear(fault_id: int | None = None) -> int:
 
 def state() -> dict[str, Any]:
     with _registry.lock:
-        return {"armed": [f.to_doc() for f in _registry.armed if f.fired < f.count],
+        return {"armed": [f.to_doc() for f in _registry.armed],
                 "fired": list(_registry.fired),
                 "calls": json.loads(json.dumps(_registry.calls))}
 
@@ -195,6 +195,8 @@ def _take(service: str | None, operation: str, caller: str) -> Fault | None:
             if fault.probability < 1 and _registry.rng.random() >= fault.probability:
                 continue
             fault.fired += 1
+            if fault.fired >= fault.count:  # spent: no longer armed (its firings stay in the record)
+                _registry.armed.remove(fault)
             return fault
     return None
 

@@ -37,11 +37,12 @@ in this slot, and leaves the schedule's slots alone.
 Open status checks. An outcome the external API reported must never lose to a verdict, even when a slow
 check overlaps the next slot's verdict (or a manual poll's). So an attempt that will ask the API also writes
 ``checkUntil`` (in the same conditional write that counts it): its status check is open until then, one
-check window (the interval, at least ``MIN_CHECK_WINDOW_SECONDS``) later; an answer that comes after it is not
-used (the check has timed out). A verdict is claimed only when no check is open (``checkUntil`` absent or
-older than now minus a margin, a condition of the claim); otherwise it is deferred to the next slot. So that
-verdicts are not deferred in the normal case, a check whose window could still be open when a verdict falls
-due (the last attempts, the last check before ``expiresAt``), or any check of a manual poll (manual polls keep
+check window (``CHECK_WINDOW_SECONDS``, 15 s) later; an answer that comes after it is not used (the check timed
+out). A verdict is claimed only when no check is open (``checkUntil`` absent or older than now minus a margin,
+a condition of the claim); otherwise it is deferred to the next slot. So that verdicts are not deferred in the
+normal case, a check whose window could still be open when a verdict falls due at the job's cadence (with a
+1-second local interval the last 15 attempts or so and the checks within 15 s of ``expiresAt``; with AWS's
+1-minute minimum, only a check within 15 s of ``expiresAt``), or any check of a manual poll (manual polls keep
 no cadence), removes its ``checkUntil`` when it answers: one extra write, only for those checks.
 """
 
@@ -56,8 +57,8 @@ from typing import Any, Callable, Protocol
 
 DEFAULT_CLAIM_LEASE_SECONDS = 60.0
 TTL_AFTER_EXPIRY = timedelta(days=7)
-MIN_CHECK_WINDOW_SECONDS = 2.0
-"""A status check is open for one polling interval, and at least this long (seconds)."""
+CHECK_WINDOW_SECONDS = 15.0
+"""How long a status check may take: an answer that comes later is not used (the check timed out)."""
 MAX_CHECK_MARGIN_SECONDS = 5.0
 """A verdict waits this long (half an interval at most) past the end of an open check's window."""
 
@@ -186,8 +187,8 @@ class TokenRecord:
 
     @property
     def check_window(self) -> timedelta:
-        """How long a status check of this record may take: one interval, at least the minimum."""
-        return timedelta(seconds=max(float(self.interval_seconds), MIN_CHECK_WINDOW_SECONDS))
+        """How long a status check of this record may take."""
+        return timedelta(seconds=CHECK_WINDOW_SECONDS)
 
     @property
     def check_margin(self) -> timedelta:

@@ -171,7 +171,8 @@ def test_a_verdict_waits_for_an_open_check_then_comes_at_a_later_slot():
     assert p.poll("job-1", slot=slot(w, 1)).status == "IN_PROGRESS"
     (during,) = release
     assert during.skipped and "MaxAttemptsExceeded deferred: a status check is open" in during.detail
-    assert w.record.status is TokenStatus.POLLING and w.record.check_until is None  # the last check closed it
+    # The check's window (15 s) ends long before the next slot: it is left to expire, no write to close it.
+    assert w.record.status is TokenStatus.POLLING and w.record.check_until == w.clock() + timedelta(seconds=15)
     w.jobs.check_status = check
     w.clock.advance(60)
     later = p.poll("job-1", slot=slot(w, 3))
@@ -179,22 +180,34 @@ def test_a_verdict_waits_for_an_open_check_then_comes_at_a_later_slot():
     assert w.jobs.checks["job-1"] == 1
 
 
-def test_the_last_check_closes_its_window_so_the_verdict_is_not_deferred():
+def test_only_the_checks_whose_window_a_verdict_could_meet_close_it():
+    """A 5 s interval (shorter than the 15 s check window, as locally): the checks within reach of the attempt
+    limit close their window when they answer (one more write each), the others leave it to expire."""
+    w = World(max_attempts=5, interval_seconds=5)
+    w.jobs.script("job-1", "IN_PROGRESS")
+    p = w.poller()
+    writes = []
+    for n in range(1, 6):
+        w.clock.advance(5)
+        before = w.repo.writes
+        assert p.poll("job-1", slot=slot(w, n)).status == "IN_PROGRESS"
+        writes.append(w.repo.writes - before)
+    assert writes == [1, 1, 2, 2, 2]  # attempt 3: the verdict (attempt 6) would come 15 s later, inside its window
+    w.clock.advance(5)
+    assert p.poll("job-1", slot=slot(w, 6)).status == "MAX_ATTEMPTS"  # not deferred
+    assert w.jobs.checks["job-1"] == 5
+
+
+def test_with_minute_intervals_no_check_needs_closing():
     w = World(max_attempts=2, interval_seconds=60)
     w.jobs.script("job-1", "IN_PROGRESS")
     p = w.poller()
-    writes = w.repo.writes
-    w.clock.advance(60)
-    assert p.poll("job-1", slot=slot(w, 1)).status == "IN_PROGRESS"
-    assert w.record.check_until is not None and w.repo.writes == writes + 1  # far from the limit: one write
-    w.clock.advance(60)
-    assert p.poll("job-1", slot=slot(w, 2)).status == "IN_PROGRESS"
-    # The last check closed its window (one more write), leaving the earlier check's, which ends before the
-    # verdict's slot.
-    assert w.record.check_until == slot(w, 2) and w.repo.writes == writes + 3
+    for n in (1, 2):
+        w.clock.advance(60)
+        before = w.repo.writes
+        assert p.poll("job-1", slot=slot(w, n)).status == "IN_PROGRESS" and w.repo.writes == before + 1
     w.clock.advance(60)
     assert p.poll("job-1", slot=slot(w, 3)).status == "MAX_ATTEMPTS"
-    assert w.jobs.checks["job-1"] == 2
 
 
 def test_an_answer_after_the_check_window_is_not_used():
@@ -215,13 +228,13 @@ def test_an_answer_after_the_check_window_is_not_used():
 
 
 def test_a_failing_check_near_the_limit_closes_its_window():
-    w = World(max_attempts=1, interval_seconds=60)
+    w = World(max_attempts=1, interval_seconds=5)
     w.jobs.check_status = lambda job_id: (_ for _ in ()).throw(RuntimeError("api down"))
-    w.clock.advance(60)
+    w.clock.advance(5)
     with pytest.raises(RuntimeError):
         w.poller().poll("job-1", slot=slot(w, 1))
     assert w.record.check_until is None
-    w.clock.advance(60)
+    w.clock.advance(5)
     assert w.poller().poll("job-1", slot=slot(w, 2)).status == "MAX_ATTEMPTS"
 
 
