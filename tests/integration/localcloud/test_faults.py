@@ -62,7 +62,8 @@ def test_armed_errors_answer_in_each_protocols_shape_then_the_calls_go_through(l
         ("GetCallerIdentity", "client", "InternalFailure"), ("Invoke", "client", "TooManyRequestsException")]
     assert state["calls"]["ListTables"]["client"] == 3
     assert httpx.delete(fault_api).json() == {"cleared": 1}
-    assert httpx.get(fault_api).json() == {"armed": [], "fired": [], "calls": {}}
+    cleared = httpx.get(fault_api).json()  # (other clients of the shared cloud may have called since)
+    assert cleared["armed"] == [] and cleared["fired"] == [] and "ListTables" not in cleared["calls"]
 
 
 @pytest.mark.parametrize("fault, message", [
