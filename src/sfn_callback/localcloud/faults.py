@@ -265,8 +265,11 @@ def error_response(start_response: Callable[..., Any], protocol: str, code: str,
     if protocol in ("query", "rest-xml"):
         kind = "Receiver" if status >= 500 else "Sender"
         inner = f"<Code>{code}</Code><Message>{_xml(message)}</Message>"
-        body = (f"<ErrorResponse><Error><Type>{kind}</Type>{inner}</Error><RequestId>{request_id}</RequestId>"
-                f"</ErrorResponse>" if protocol == "query" else f"<Error>{inner}<RequestId>{request_id}</RequestId></Error>")
+        if protocol == "query":
+            body = (f"<ErrorResponse><Error><Type>{kind}</Type>{inner}</Error><RequestId>{request_id}</RequestId>"
+                    "</ErrorResponse>")
+        else:
+            body = f"<Error>{inner}<RequestId>{request_id}</RequestId></Error>"
         return _respond(start_response, status, body.encode(), "text/xml", headers)
     content_type = "application/x-amz-json-1.0" if protocol == "json" else "application/json"
     body = json.dumps({"__type": code, "message": message, "Message": message}).encode()

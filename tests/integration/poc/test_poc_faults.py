@@ -188,7 +188,8 @@ def test_a_poller_killed_between_claim_and_callback_is_resumed_by_its_own_retry_
     (fired,) = httpx.get(fault_api).json()["fired"]
     assert fired["action"] == "kill" and fired["pid"]
     checks = {c["name"]: c for c in run["checks"]}
-    assert "1 recovered after a poller died between claim and callback" in checks["callback sent exactly once"]["detail"]
+    detail = checks["callback sent exactly once"]["detail"]
+    assert "1 recovered after a poller died between claim and callback" in detail
     (job_id,) = run["data"]["jobIds"]
     assert run["data"]["recoveries"] == {job_id: 1}
     record = record_of(deployed, job_id)

@@ -53,8 +53,9 @@ class CallbackUnavailable(Exception):
 
 
 class StepFunctionsCallbacks:
-    def __init__(self, client: Any, *, max_retries: int = CALLBACK_MAX_ATTEMPTS - 1, base_delay: float = 0.05, max_delay: float = 1.0,
-                 sleep: Callable[[float], None] = time.sleep, rng: random.Random | None = None):
+    def __init__(self, client: Any, *, max_retries: int = CALLBACK_MAX_ATTEMPTS - 1, base_delay: float = 0.05,
+                 max_delay: float = 1.0, sleep: Callable[[float], None] = time.sleep,
+                 rng: random.Random | None = None):
         self._sfn = client
         self._max_retries = max_retries
         self._base = base_delay
