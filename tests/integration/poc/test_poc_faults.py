@@ -82,7 +82,7 @@ def test_ten_concurrent_polls_of_each_job_never_end_a_completed_job_max_attempts
         for _, job_id in jobs:
             list(pool.map(lambda _: poll(cloud, {"jobId": job_id}), range(10)))
     for arn, job_id in jobs:
-        desc = wait_execution(cloud.client("stepfunctions"), arn, timeout=60)
+        desc = wait_execution(cloud.client("stepfunctions"), arn, timeout=90)
         record = record_of(cloud, job_id)
         assert (json.loads(desc["output"])["status"], record["status"]) == ("SUCCESS", "COMPLETED"), record
         assert callbacks_in_history(cloud, arn) == ["TaskSucceeded"]
@@ -180,9 +180,7 @@ def test_a_poller_killed_between_claim_and_callback_is_resumed_by_its_own_retry_
     killed invocation's own retry (same request id, as Lambda retries) resumes its claim at once, and ``run``
     judges exactly once from the history and reports the recovery."""
     arm(fault_api, operation="SendTaskSuccess", caller=config.POLLER_FUNCTION, action="kill")
-    started = time.monotonic()
-    done = cli(deployed, "run", "--scenario", "complete", "--no-deploy", "--json")
-    took = time.monotonic() - started
+    done = cli(deployed, "run", "--scenario", "complete", "--no-deploy", "--json", timeout=240)
     assert done.returncode == 0, done.stderr[-3000:]
     (run,) = json.loads(done.stdout)["runs"]
     (fired,) = httpx.get(fault_api).json()["fired"]
@@ -194,7 +192,11 @@ def test_a_poller_killed_between_claim_and_callback_is_resumed_by_its_own_retry_
     assert run["data"]["recoveries"] == {job_id: 1}
     record = record_of(deployed, job_id)
     assert record["claimCount"] == 2 and record["callbacksAccepted"] == 1 and record["status"] == "COMPLETED"
-    assert took < 45, f"run took {took:.1f} s: the recovery waited for the claim lease"
+    (arn,) = run["data"]["executions"]
+    events = deployed.client("stepfunctions").get_execution_history(executionArn=arn, maxResults=1000)["events"]
+    (succeeded,) = [e for e in events if e["type"] == "TaskSucceeded"]
+    recovered_after = succeeded["timestamp"].timestamp() - fired["at"]
+    assert recovered_after < 30, f"the callback came {recovered_after:.1f} s after the kill: it waited for the lease"
 
 
 # ------------------------------------------------------------------------------------------ throttling
@@ -229,7 +231,7 @@ def test_a_throttled_callback_makes_one_layer_of_attempts(deployed, fault_api):
     arm(fault_api, operation="SendTaskSuccess", caller=config.POLLER_FUNCTION, count=CALLBACK_MAX_ATTEMPTS)
     cloud.client("lambda").invoke(FunctionName=config.POLLER_FUNCTION, InvocationType="Event",
                                   Payload=json.dumps({"jobId": job_id, "scheduledTime": "2030-01-01T00:00:01Z"}))
-    desc = wait_execution(cloud.client("stepfunctions"), arn, timeout=45)
+    desc = wait_execution(cloud.client("stepfunctions"), arn, timeout=90)
     assert json.loads(desc["output"])["status"] == "SUCCESS"
     state = httpx.get(fault_api).json()
     assert len(state["fired"]) == CALLBACK_MAX_ATTEMPTS and state["armed"] == []
@@ -250,11 +252,11 @@ def test_run_stops_waiting_once_an_execution_ended_and_no_record_can_appear(depl
                              Expectation("SUCCESS", None, "COMPLETED")))
     """
     started = time.monotonic()
-    done = cli(deployed, "run", "--scenario", "create-job-refused", "--no-deploy", "--json", "--timeout", "120",
-               code=register)
+    done = cli(deployed, "run", "--scenario", "create-job-refused", "--no-deploy", "--json", "--timeout", "240",
+               code=register, timeout=300)
     took = time.monotonic() - started
     assert done.returncode == 1, done.stderr[-3000:]
     (run,) = json.loads(done.stdout)["runs"]
     failed = {c["name"]: c["detail"] for c in run["checks"] if not c["passed"]}
     assert "finished in time" not in failed and "no token record" in failed["token stored"]
-    assert took < 60, f"run waited {took:.0f} s for an execution that had ended"
+    assert took < 120, f"run waited {took:.0f} s for an execution that had ended"
