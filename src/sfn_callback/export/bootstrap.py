@@ -83,15 +83,10 @@ def bootstrap(
 
         repository = DynamoDbJobRepository(client("dynamodb"), settings.table_name, ttl_days=settings.job_ttl_days)
     if step_functions is None:
-        import boto3
+        from sfn_callback.export.adapters.stepfunctions_callback import StepFunctionsCallbackAdapter
+        from sfn_callback.util.aws import callback_client
 
-        from sfn_callback.export.adapters.stepfunctions_callback import (
-            StepFunctionsCallbackAdapter,
-            callback_client_config,
-        )
-
-        sfn_client = boto3.session.Session().client("stepfunctions", config=callback_client_config())
-        step_functions = StepFunctionsCallbackAdapter(sfn_client, max_attempts=settings.callback_max_attempts)
+        step_functions = StepFunctionsCallbackAdapter(callback_client(), max_attempts=settings.callback_max_attempts)
     if source is None:
         from sfn_callback.export.adapters.http_source import HttpFileSource
 

@@ -252,11 +252,11 @@ class LambdaExecutor:
         return len(doomed)
 
     # -- invoke ---------------------------------------------------------------------------------
-    def invoke(self, spec: FunctionSpec, payload: bytes | str | None) -> InvokeResult:
-        """Synchronous (RequestResponse) invoke."""
+    def invoke(self, spec: FunctionSpec, payload: bytes | str | None, request_id: str | None = None) -> InvokeResult:
+        """Synchronous (RequestResponse) invoke (``request_id``: an async invoke's, kept across its retries)."""
         if isinstance(payload, bytes):
             payload = payload.decode("utf-8")
-        request_id = str(uuid.uuid4())
+        request_id = request_id or str(uuid.uuid4())
         slot = self._slot(spec.name)
         slot.acquire()
         started = time.monotonic()
@@ -277,10 +277,13 @@ class LambdaExecutor:
         return result
 
     def invoke_async(self, spec: FunctionSpec, payload: bytes | str | None) -> None:
-        """Event invoke: queued and run in the background, retried on error as Lambda does (twice)."""
+        """Event invoke: queued and run in the background, retried on error as Lambda does (twice), with the
+        same request id (``context.aws_request_id``) on every attempt, as on Lambda."""
+        request_id = str(uuid.uuid4())
+
         def run() -> None:
             for attempt in range(self.async_retries + 1):
-                result = self.invoke(spec, payload)
+                result = self.invoke(spec, payload, request_id)
                 if not result.function_error:
                     return
                 log.warning("async invoke of %s failed (attempt %d/%d): %s", spec.name, attempt + 1,

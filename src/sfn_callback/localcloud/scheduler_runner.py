@@ -4,6 +4,7 @@ A background thread looks at every schedule of every account and region on each 
 updated and deleted schedules take effect without a restart. Targets: Lambda (invoked asynchronously,
 as Scheduler does), SQS (SendMessage) and Step Functions (StartExecution), each with the target's
 ``Input``. ``at()`` schedules fire once and delete themselves when ``ActionAfterCompletion`` is DELETE.
+Context attributes in the input (``<aws.scheduler.scheduled-time>``...) are replaced, as Scheduler does.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from sfn_callback.localcloud.schedules import ScheduleExpression, ScheduleExpressionError, parse, to_datetime
+from sfn_callback.localcloud.schedules import with_context_attributes
 
 log = logging.getLogger("sfn_callback.localcloud.scheduler")
 
@@ -90,7 +92,8 @@ class ScheduleRunner:
         if schedule.state != "ENABLED":
             return
         target = dict(schedule.target)
-        payload = target.get("Input") or "{}"
+        payload = with_context_attributes(target.get("Input") or "{}", schedule_arn=schedule.arn, scheduled_time=due,
+                                          execution_id=uuid.uuid4().hex[:16])
         copies = 2 if self._duplicate_rate and random.random() < self._duplicate_rate else 1
         for _ in range(copies):
             try:

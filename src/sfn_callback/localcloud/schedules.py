@@ -165,3 +165,22 @@ def to_datetime(value: object) -> datetime | None:
     except ValueError:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def with_context_attributes(text: str, *, schedule_arn: str, scheduled_time: datetime, execution_id: str,
+                            attempt: int = 1) -> str:
+    """A target's input with EventBridge Scheduler's context attributes replaced, as Scheduler does on each
+    invocation (https://docs.aws.amazon.com/scheduler/latest/UserGuide/managing-schedule-context-attributes.html):
+    ``<aws.scheduler.schedule-arn>``, ``<aws.scheduler.scheduled-time>`` (UTC, whole seconds, e.g.
+    ``2022-03-22T18:59:43Z``), ``<aws.scheduler.execution-id>`` and ``<aws.scheduler.attempt-number>``."""
+    if "<aws.scheduler." not in text:
+        return text
+    values = {
+        "schedule-arn": schedule_arn,
+        "scheduled-time": scheduled_time.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "execution-id": execution_id,
+        "attempt-number": str(attempt),
+    }
+    for name, value in values.items():
+        text = text.replace(f"<aws.scheduler.{name}>", value)
+    return text

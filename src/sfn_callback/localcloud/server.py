@@ -9,7 +9,8 @@ moto (``ThreadedMotoServer``) serves the AWS APIs with Step Functions execution 
 * input checks moto lacks (malformed zips, schedule expressions, schedule groups, target ARNs), and in front of
   moto's server the checks of JSON-protocol requests (:mod:`requests_guard`);
 * ``GET /health`` (also ``/_localstack/health``) for scripts to wait on;
-* ``GET /_sfn_callback/metrics``: metered usage (:mod:`metering`) for the cost measurement.
+* ``GET /_sfn_callback/metrics``: metered usage (:mod:`metering`) for the cost measurement;
+* ``/_sfn_callback/faults``: fault injection (:mod:`faults`): chosen calls fail or kill their Lambda worker.
 
 One local cloud per process: moto's backends are process-global.
 """
@@ -212,7 +213,7 @@ class _HealthServer:
     def __init__(self, cloud: LocalCloud, host: str, port: int) -> None:
         from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
-        from sfn_callback.localcloud import requests_guard
+        from sfn_callback.localcloud import faults, requests_guard
         from sfn_callback.localcloud.metering import count_request
 
         cloud_ref = cloud
@@ -237,6 +238,8 @@ class _HealthServer:
                         start_response("200 OK", [("Content-Type", "application/json"),
                                                   ("Content-Length", str(len(body)))])
                         return [body]
+                    if (faulted := faults.handle(environ, start_response)) is not None:  # localcloud/faults.py
+                        return faulted
                     if cloud_ref.metering is not None:
                         count_request(cloud_ref.metering, environ)
                     return requests_guard.serve(moto_app, environ, start_response)  # JSON-protocol checks

@@ -22,7 +22,7 @@ from sfn_callback.poc.adapters.stepfunctions import StepFunctionsCallbackSender
 from sfn_callback.poc.create_job import CreateJobService
 from sfn_callback.poc.lifecycle import DEFAULT_CLAIM_LEASE_SECONDS, TokenPoller
 from sfn_callback.poc.simulated import SimulatedJobApi
-from sfn_callback.util.aws import client
+from sfn_callback.util.aws import callback_client, client
 
 
 def env(name: str, default: str | None = None) -> str:
@@ -86,7 +86,7 @@ def create_job_service() -> CreateJobService:
 def token_poller() -> TokenPoller:
     return TokenPoller(
         repository=token_repository(),
-        sender=StepFunctionsCallbackSender(client("stepfunctions")),
+        sender=StepFunctionsCallbackSender(callback_client()),
         schedules=scheduler_adapter(),
         jobs=job_api(),
         lease_seconds=float(os.environ.get("CLAIM_LEASE_SECONDS") or DEFAULT_CLAIM_LEASE_SECONDS),

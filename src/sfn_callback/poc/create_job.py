@@ -1,8 +1,11 @@
 """Create-job use case (seed ``poc-create-job``): create the external job, store the token, schedule polling.
 
-Order matters: the token record is written before the schedule exists (so the first poll finds it), and if
-the schedule cannot be created the record is deleted again and the call fails: no record is left that
-nothing will ever poll.
+Every field of the event is checked against the limits AWS and the design impose before anything is created
+(``sfn_callback.poc.events``). Order matters: the token record is written before the schedule exists (so the
+first poll finds it). A step that fails undoes the steps before it, and the call fails with what happened: if
+the token record cannot be stored the external job is cancelled; if the schedule cannot be created the record
+is deleted again and the external job cancelled. No record is left that nothing will ever poll, and no
+external job that no workflow waits for.
 """
 
 from __future__ import annotations
@@ -16,8 +19,16 @@ from sfn_callback.poc.lifecycle import TokenRecord, TokenRepository, iso, new_re
 from sfn_callback.sweep import SWEEP_MODE_SCHEDULE_NAME
 
 
-class SchedulingFailed(RuntimeError):
-    """The polling schedule could not be created; the token record was removed again."""
+class CreateJobFailed(RuntimeError):
+    """A step after the external job was created failed; what was created was undone (the message says)."""
+
+
+class StoringFailed(CreateJobFailed):
+    """The token record could not be stored; the external job was cancelled."""
+
+
+class SchedulingFailed(CreateJobFailed):
+    """The polling schedule could not be created; the token record was removed and the external job cancelled."""
 
 
 class ExternalApiError(RuntimeError):
@@ -26,6 +37,9 @@ class ExternalApiError(RuntimeError):
 
 class JobCreator(Protocol):
     def create_job(self, payload: dict[str, Any]) -> dict[str, Any]: ...
+
+    def cancel_job(self, job_id: str) -> None:
+        """Cancel the job (a job the API no longer knows is fine)."""
 
 
 class ScheduleCreator(Protocol):
@@ -78,17 +92,18 @@ class CreateJobService:
         if config.mode == "sweep":
             # No schedule of its own: the sweep poller finds the record through the status GSI.
             record = replace(record, schedule_name=SWEEP_MODE_SCHEDULE_NAME)
-            self.repository.put_new(record)
+            self._store(record)
             self.log("job created; the sweep poller will poll it", job_id=job_id)
             return {"jobId": job_id, "status": "POLLING", "pollingMode": "sweep", "expiresAt": iso(record.expires_at)}
-        self.repository.put_new(record)
+        self._store(record)
         try:
             self.schedules.create(record.schedule_name, job_id, config.interval)
         except Exception as exc:
             removed = self.repository.delete_polling(job_id)
             raise SchedulingFailed(
-                f"could not create schedule {record.schedule_name}: {exc}"
-                + ("" if removed else " (the token record could not be removed)")
+                f"could not create schedule {record.schedule_name}: {_error(exc)}; "
+                + ("the token record was removed" if removed else "the token record could not be removed")
+                + "; " + self._cancel(job_id)
             ) from exc
         self.log("job created and polling scheduled", job_id=job_id, schedule=record.schedule_name)
         return {
@@ -97,3 +112,24 @@ class CreateJobService:
             "scheduleName": record.schedule_name,
             "expiresAt": iso(record.expires_at),
         }
+
+    def _store(self, record: TokenRecord) -> None:
+        try:
+            self.repository.put_new(record)
+        except Exception as exc:
+            raise StoringFailed(f"could not store the token record of {record.job_id}: {_error(exc)}; "
+                                + self._cancel(record.job_id)) from exc
+
+    def _cancel(self, job_id: str) -> str:
+        """Undo the external job; what happened, for the error message."""
+        try:
+            self.jobs.cancel_job(job_id)
+        except Exception as exc:
+            self.log("could not cancel the external job", job_id=job_id, error=_error(exc))
+            return f"the external job {job_id} could not be cancelled ({_error(exc)})"
+        self.log("external job cancelled after a failed create-job", job_id=job_id)
+        return f"the external job {job_id} was cancelled"
+
+
+def _error(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:500]

@@ -32,6 +32,9 @@ from sfn_callback.util.aws import client
 
 UNFINISHED_RECORD_STATUSES = frozenset({"POLLING", "CALLBACK_PENDING"})
 CALLBACK_EVENTS = frozenset({"TaskSucceeded", "TaskFailed"})
+TASK_ENDED_WITHOUT_JOB = frozenset({"TaskFailed", "TaskTimedOut", "TaskStartFailed", "TaskSubmitFailed"})
+"""Events that end the callback task's Lambda invocation when it returned no jobId (create-job failed)."""
+DEFAULT_CREATE_JOB_TIMEOUT = 60.0
 
 
 def workflow_arn(target: Target, account_id: str | None = None) -> str:
@@ -106,6 +109,15 @@ def count_events(events: Iterable[dict[str, Any]], types: Iterable[str] | str) -
     return sum(1 for e in events if e.get("type") in wanted)
 
 
+def create_job_may_still_run(events: list[dict[str, Any]]) -> bool:
+    """Might the callback task's create-job invocation still store a token record? Not when the task never
+    started or its invocation has ended (a jobId returned, or the task failed, timed out or never submitted);
+    it may when the execution stopped (aborted, timed out) while create-job was running."""
+    if _callback_task_parameters(events) is None:
+        return False
+    return not any(e.get("type") in TASK_ENDED_WITHOUT_JOB or e.get("type") == "TaskSubmitted" for e in events)
+
+
 # ----------------------------------------------------------------------------------------- observing
 @dataclass
 class JobObservation:
@@ -123,6 +135,8 @@ class JobObservation:
     schedule_exists: bool | None = None
     started_at: float = 0.0
     finished_at: float | None = None
+    no_record: bool = False
+    """The execution ended without a jobId and no token record can appear any more (create-job failed)."""
 
     @property
     def history_token_hash(self) -> str | None:
@@ -134,9 +148,19 @@ class JobObservation:
 
     @property
     def settled(self) -> bool:
-        """Execution finished, record terminal, schedule gone: nothing will change any more."""
-        return (self.status != "RUNNING" and self.record is not None
-                and self.record_status not in UNFINISHED_RECORD_STATUSES and self.schedule_exists is False)
+        """Nothing will change any more: the execution finished, and its record is terminal with its schedule
+        gone, or no record can appear (the execution ended and create-job returned no jobId)."""
+        if self.status == "RUNNING":
+            return False
+        if self.no_record:
+            return True
+        return (self.record is not None and self.record_status not in UNFINISHED_RECORD_STATUSES
+                and self.schedule_exists is False)
+
+    @property
+    def recoveries(self) -> int:
+        """Times a poll took over this job's callback from a poller that had died (re-claims)."""
+        return max(0, int((self.record or {}).get("claimCount", 0)) - 1)
 
     def row(self) -> dict[str, Any]:
         record, job = self.record or {}, self.job or {}
@@ -171,6 +195,17 @@ class PocObserver:
         self.lam = client("lambda", target)
         self.machine_arn = workflow_arn(target)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="poc-observer")
+        self._create_job_timeout: float | None = None
+
+    def create_job_timeout(self) -> float:
+        """How long create-job may run (its function timeout): after that it can store no record."""
+        if self._create_job_timeout is None:
+            try:
+                self._create_job_timeout = float(self.lam.get_function_configuration(
+                    FunctionName=config.CREATE_JOB_FUNCTION)["Timeout"])
+            except (ClientError, KeyError, ValueError):
+                self._create_job_timeout = DEFAULT_CREATE_JOB_TIMEOUT
+        return self._create_job_timeout
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -250,6 +285,11 @@ class PocObserver:
                 job.events = self.history(job.execution_arn)
                 job.job_id = job.job_id or job_id_from_history(job.events)
             if job.job_id is None:
+                if job.status != "RUNNING":
+                    # Ended with no jobId: settled once create-job cannot store a record any more.
+                    stopped_for = time.monotonic() - (job.finished_at or time.monotonic())
+                    job.no_record = (not create_job_may_still_run(job.events)
+                                     or stopped_for > self.create_job_timeout())
                 return
             job.record, job.record_token_hash = self.record(job.job_id)
             job.job = self.job(job.job_id)
@@ -373,17 +413,21 @@ def check_jobs(expect: Expectation, jobs: list[JobObservation], now: float | Non
                          f"attempts {_fmt(attempts)}; simulated API status checks consistent"))
 
     def callback(job: JobObservation) -> str | None:
+        # Exactly once is what the execution history shows: one TaskSucceeded/TaskFailed. A poll that took over
+        # the callback from a poller that died (claimCount > 1) is a recovery, not a second callback: its send
+        # is accepted (the first never arrived) or answered "finished" (the first did).
         record = job.record or {}
         in_history = count_events(job.events, CALLBACK_EVENTS)
         accepted = int(record.get("callbacksAccepted", 0))
         if expect.callback_accepted:
             if in_history != 1:
                 return f"{in_history} TaskSucceeded/TaskFailed events in history"
-            if accepted != 1 or record.get("callbackResult") != "ACCEPTED":
-                return f"callbacksAccepted {accepted}, callbackResult {record.get('callbackResult')}"
-            if int(record.get("claimCount", 0)) != 1:
-                return f"claimCount {record.get('claimCount')}"
-            return None
+            result = record.get("callbackResult")
+            if result == "ACCEPTED" and accepted == 1:
+                return None
+            if result == "ALREADY_FINISHED" and accepted == 0 and job.recoveries:
+                return None
+            return f"callbacksAccepted {accepted}, callbackResult {result}, claimCount {record.get('claimCount')}"
         if in_history != 0:
             return f"{in_history} callback events accepted in history, expected none"
         if count_events(job.events, "TaskTimedOut") != 1:
@@ -394,12 +438,15 @@ def check_jobs(expect: Expectation, jobs: list[JobObservation], now: float | Non
             return f"stored reason {str(record.get('reason'))[:60]!r}, expected {expect.finished_reason}"
         return None
 
+    recovered = [j for j in jobs if j.recoveries]
+    recoveries = (f"; {len(recovered)} recovered after a poller died between claim and callback (re-claimed "
+                  f"{_fmt(sorted(j.recoveries for j in recovered))} time(s))") if recovered else ""
     checks.append(_check(
         "callback sent exactly once" if expect.callback_accepted
         else f"Step Functions closed the token; the late callback answered {expect.finished_reason}",
         jobs, callback,
-        (f"{len(jobs)} x one {'TaskSucceeded' if expect.error_name is None else 'TaskFailed'} in history, "
-         "callbacksAccepted 1" if expect.callback_accepted else
+        (f"{len(jobs)} x one {'TaskSucceeded' if expect.error_name is None else 'TaskFailed'} in history"
+         + (", callbacksAccepted 1" if not recovered else "") + recoveries if expect.callback_accepted else
          f"{len(jobs)} x TaskTimedOut in history, callbackResult ALREADY_FINISHED ({expect.finished_reason})"),
     ))
 
@@ -495,6 +542,7 @@ class PocScenario:
             data={
                 "executions": [j.execution_arn for j in jobs],
                 "jobIds": [j.job_id for j in jobs],
+                "recoveries": {j.job_id: j.recoveries for j in jobs if j.recoveries},
                 "intervalSeconds": options.interval_seconds,
                 "input": self.execution_input(options.interval_seconds, f"{self.name}-N"),
             },

@@ -2,7 +2,8 @@
 
 A job completes after 2-3 status checks by default. ``CREATE_JOB``'s payload may ask for
 ``completeAfterChecks: N``, ``failAfterChecks: N`` (status FAILED) or ``neverComplete: true`` so that every
-scenario is reproducible. The check counter is incremented atomically by the store.
+scenario is reproducible. The check counter is incremented atomically by the store. ``CANCEL_JOB`` cancels a
+job and forgets it (its item is deleted): create-job's undo when a step after creating the job fails.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any, Callable, Protocol
 from pydantic import ValidationError
 
 from sfn_callback.poc.events import (
+    CancelJobAction,
     CheckStatusAction,
     CreateJobAction,
     InvalidEvent,
@@ -45,6 +47,9 @@ class JobStore(Protocol):
     def finish(self, job_id: str, status: str, completed_at: str) -> None:
         """IN_PROGRESS -> ``status`` (a no-op when the job is already finished)."""
 
+    def delete(self, job_id: str) -> bool:
+        """Remove the job; False when there was none."""
+
 
 def new_job_id(now_ms: int | None = None) -> str:
     return f"job-{now_ms if now_ms is not None else int(time.time() * 1000)}-{secrets.token_hex(4)}"
@@ -61,8 +66,15 @@ class SimulatedJobApi:
         request = parse_simulated_api_event(event)
         if isinstance(request, CreateJobAction):
             return self.create_job(request.payload)
+        if isinstance(request, CancelJobAction):
+            return self.cancel_job(request.job_id)
         assert isinstance(request, CheckStatusAction)
         return self.check_status(request.job_id)
+
+    def cancel_job(self, job_id: str) -> dict[str, Any]:
+        if not self.store.delete(job_id):
+            raise JobNotFound(job_id)
+        return {"jobId": job_id, "status": "CANCELLED"}
 
     def create_job(self, payload: dict[str, Any]) -> dict[str, Any]:
         try:

@@ -50,7 +50,8 @@ def contribute(stack: Stack, ctx: StackContext) -> None:
             f"{HANDLERS}.simulated_api.handler",
             env=common_env,
             timeout=30,
-            permissions=(Permission(("dynamodb:PutItem", "dynamodb:UpdateItem"), (jobs_arn,)),),
+            # DeleteItem: CANCEL_JOB, create-job's undo when a later step fails.
+            permissions=(Permission(("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"), (jobs_arn,)),),
         ),
         Function(
             config.CREATE_JOB_FUNCTION,

@@ -1,5 +1,5 @@
-"""DynamoDB side of the sweep: due records through the ``status-index`` GSI, the slot-conditional attempt,
-and the sweep lease.
+"""DynamoDB side of the sweep: due records through the ``status-index`` GSI and the sweep lease (the
+slot-conditional attempt is the token repository's, shared with per-job polls).
 
 The GSI's key is (``status``, ``nextPollAt``), so "POLLING and due" is a key condition, not a scan; the
 sweep-mode records (and the per-job records the sweep adopted, ``adoptedAt`` set) are picked by a filter on
@@ -102,36 +102,6 @@ class DynamoDueSource:
                                   "scheduleName <> :sweep AND attribute_not_exists(adoptedAt)")
             found += [d for d in overdue if d.job_id not in seen]
         return found
-
-    def increment_attempt_in_slot(self, job_id: str, now: datetime, next_poll_at: datetime,
-                                  slot: str | None, adopt: bool = False) -> int | None:
-        values: dict[str, Any] = {
-            ":one": {"N": "1"},
-            ":now": {"S": iso(now)},
-            ":next": {"S": iso(next_poll_at)},
-            ":polling": {"S": TokenStatus.POLLING.value},
-        }
-        if slot is None:
-            condition = "#s = :polling AND attribute_not_exists(nextPollAt)"
-        else:
-            condition = "#s = :polling AND nextPollAt = :slot"
-            values[":slot"] = {"S": slot}
-        try:
-            resp = self._ddb.update_item(
-                TableName=self._table,
-                Key={"jobId": {"S": job_id}},
-                UpdateExpression="ADD attemptCount :one SET lastPolledAt = :now, nextPollAt = :next"
-                + (", adoptedAt = if_not_exists(adoptedAt, :now)" if adopt else ""),
-                ConditionExpression=condition,
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues=values,
-                ReturnValues="ALL_NEW",
-            )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return None
-            raise
-        return int(resp["Attributes"]["attemptCount"]["N"])
 
 
 class DynamoSweepLease:

@@ -27,7 +27,7 @@ from sfn_callback.sweep.service import (
     DEFAULT_MAX_RECORDS,
     SweepPoller,
 )
-from sfn_callback.util.aws import client
+from sfn_callback.util.aws import callback_client, client
 
 logger = Logger(service="poc-sweep-poller")
 
@@ -39,7 +39,7 @@ def sweep_poller() -> SweepPoller:
     return SweepPoller(
         source=DynamoDueSource(client("dynamodb"), table),
         repository=bootstrap.token_repository(),
-        sender=StepFunctionsCallbackSender(client("stepfunctions")),
+        sender=StepFunctionsCallbackSender(callback_client()),
         jobs=bootstrap.job_api(),
         lease_seconds=float(os.environ.get("CLAIM_LEASE_SECONDS") or DEFAULT_CLAIM_LEASE_SECONDS),
         concurrency=int(os.environ.get("SWEEP_CONCURRENCY") or DEFAULT_CONCURRENCY),
@@ -55,7 +55,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     poller = sweep_poller()
     poller.log = lambda message, **fields: logger.info(message, extra=fields)
     time_left = (lambda: context.get_remaining_time_in_millis() / 1000) if context is not None else None
-    result = poller.sweep(time_left=time_left)
+    result = poller.sweep(time_left=time_left, holder=getattr(context, "aws_request_id", None))
     doc = result.to_dict()
     if result.due or result.adopted:
         logger.info("sweep finished", extra=doc)

@@ -3,10 +3,11 @@
 Due means: status POLLING and ``nextPollAt <= now``, or status CALLBACK_PENDING with a claim older than the
 lease (a poller died between claim and callback; the sweep resends, as the next per-job poll would).
 
-Correctness does not depend on anything below but the slot guard. Two sweeps may overlap (a slow sweep and
-the next tick). Each poll counts its attempt only if the record still holds the ``nextPollAt`` slot the
-sweep saw (a conditional write), so a job is polled at most once per slot; a poll whose slot was taken stops
-before it writes anything (``SlotTaken``) and is reported as skipped. Everything after the attempt is the
+Correctness does not depend on anything below but the slot guard, which is the token lifecycle's own (the
+same one per-job polls use, see ``sfn_callback.poc.lifecycle``, "Slots"). Two sweeps may overlap (a slow
+sweep and the next tick). Each poll names the ``nextPollAt`` it saw as its slot and counts its attempt only if
+no attempt was counted for that slot yet (a conditional write), so a job is polled at most once per slot; a
+poll whose slot was taken writes nothing and is reported as skipped. Everything after the attempt is the
 token lifecycle unchanged: claim, callback, finalize.
 
 What makes a sweep fast (each optional, each safe because of the slot guard):
@@ -69,7 +70,6 @@ from typing import Any, Callable, Protocol
 from sfn_callback.poc.lifecycle import (
     DEFAULT_CLAIM_LEASE_SECONDS,
     CallbackSender,
-    Claim,
     JobApi,
     PollResult,
     TokenPoller,
@@ -77,22 +77,17 @@ from sfn_callback.poc.lifecycle import (
     TokenRepository,
     TokenStatus,
     UnknownJob,
+    next_slot,
     parse_iso,
     utcnow,
 )
+
+__all__ = ["DueRecord", "DueSource", "SweepLease", "SweepPoller", "SweepResult", "next_slot"]
 
 DEFAULT_CONCURRENCY = 8
 DEFAULT_MAX_RECORDS = 500
 DEFAULT_ADOPT_AFTER_SECONDS = 300.0
 """The handler's adoption grace when its environment sets none (the AWS stack's value)."""
-
-
-class SlotTaken(Exception):
-    """The record's ``nextPollAt`` moved (another poll took this slot) or it left POLLING; nothing written."""
-
-    def __init__(self, job_id: str):
-        super().__init__(f"job {job_id!r} was polled elsewhere since the sweep saw it")
-        self.job_id = job_id
 
 
 @dataclass(frozen=True)
@@ -115,11 +110,6 @@ class DueSource(Protocol):
         adopt_before`` (and per-job claims older than ``adopt_claims_before`` with the stale claims), marked
         ``adopted``. At most ``limit`` in all. The sweep passes ``now`` plus its look-ahead."""
 
-    def increment_attempt_in_slot(self, job_id: str, now: datetime, next_poll_at: datetime,
-                                  slot: str | None, adopt: bool = False) -> int | None:
-        """``increment_attempt`` with the extra condition ``nextPollAt == slot``; None when it fails.
-        ``adopt``: also set ``adoptedAt`` (if not set)."""
-
 
 class SweepLease(Protocol):
     def acquire(self, holder: str, now: datetime, until: datetime) -> bool:
@@ -129,58 +119,9 @@ class SweepLease(Protocol):
         """Give the lease back if ``holder`` still holds it."""
 
 
-class _SlotGuardedRepository:
-    """The token repository, with the attempt counted only in the slot the sweep saw, the next slot kept on
-    the job's cadence, and the query's copy of a record used for the poll's first read."""
-
-    def __init__(self, inner: TokenRepository, source: DueSource, due: list[DueRecord]):
-        self._inner = inner
-        self._source = source
-        self._slots = {d.job_id: d.next_poll_at for d in due}
-        self._prefetched = {d.job_id: d.record for d in due if d.record is not None}
-        self._adopting = {d.job_id for d in due if d.adopted}
-
-    def get(self, job_id: str) -> TokenRecord | None:
-        # The first read of a poll may use the query's copy: a stale copy fails the slot or claim condition
-        # and the lifecycle reads again, consistently, from the table.
-        record = self._prefetched.pop(job_id, None)
-        return record if record is not None else self._inner.get(job_id)
-
-    def put_new(self, record: TokenRecord) -> None:
-        self._inner.put_new(record)
-
-    def delete_polling(self, job_id: str) -> bool:
-        return self._inner.delete_polling(job_id)
-
-    def increment_attempt(self, job_id: str, now: datetime, next_poll_at: datetime) -> int | None:
-        slot = self._slots.get(job_id)
-        next_poll_at = next_slot(slot, now, next_poll_at)
-        attempt = self._source.increment_attempt_in_slot(job_id, now, next_poll_at, slot,
-                                                         adopt=job_id in self._adopting)
-        if attempt is None:
-            raise SlotTaken(job_id)
-        return attempt
-
-    def claim(self, job_id: str, claim: Claim, previous_claim_id: str | None) -> bool:
-        return self._inner.claim(job_id, claim, previous_claim_id)
-
-    def finalize(self, job_id: str, claim_id: str, status: TokenStatus, completed_at: datetime,
-                 callback_result: str, reason: str | None) -> bool:
-        return self._inner.finalize(job_id, claim_id, status, completed_at, callback_result, reason)
-
-
 def _overdue(record: DueRecord, now: datetime) -> float | None:
     """How long after its slot the record was found (seconds), when it has one."""
     return round((now - parse_iso(record.next_poll_at)).total_seconds(), 3) if record.next_poll_at else None
-
-
-def next_slot(slot: str | None, now: datetime, default: datetime) -> datetime:
-    """The slot after ``slot``: one interval later (``default - now`` is the interval), or ``default`` (now
-    plus the interval) when that is already past: a late sweep does not make a job due again at once."""
-    if slot is None:
-        return default
-    following = parse_iso(slot) + (default - now)
-    return following if following > now else default
 
 
 class _NoSchedules:
@@ -258,9 +199,10 @@ class SweepPoller:
             raise ValueError(f"lookahead_seconds, max_seconds and adopt_after_seconds must be >= 0, got "
                              f"{self.lookahead_seconds}, {self.max_seconds}, {self.adopt_after_seconds}")
 
-    def sweep(self, time_left: Callable[[], float] | None = None) -> SweepResult:
+    def sweep(self, time_left: Callable[[], float] | None = None, holder: str | None = None) -> SweepResult:
         """Poll every due record once (and keep sweeping, see ``max_seconds``). ``time_left()`` (seconds)
-        stops starting polls near the deadline; the records not started stay due for the next sweep."""
+        stops starting polls near the deadline; the records not started stay due for the next sweep.
+        ``holder``: the invocation's request id, recorded with its claims."""
         started = time.monotonic()
         result = SweepResult()
         holder = uuid.uuid4().hex
@@ -273,7 +215,7 @@ class SweepPoller:
                 return result
         try:
             while True:
-                polled = self._pass(result, time_left)
+                polled = self._pass(result, time_left, holder)
                 elapsed = time.monotonic() - started
                 if polled == 0 or elapsed >= self.max_seconds:
                     break
@@ -288,7 +230,7 @@ class SweepPoller:
         result.seconds = time.monotonic() - started
         return result
 
-    def _pass(self, result: SweepResult, time_left: Callable[[], float] | None) -> int:
+    def _pass(self, result: SweepResult, time_left: Callable[[], float] | None, holder: str | None) -> int:
         """One query and its polls, counted into ``result``; returns how many were polled."""
         now = self.clock()
         stale_claims_before = now - timedelta(seconds=self.lease_seconds)
@@ -301,7 +243,7 @@ class SweepPoller:
         if not due:
             return 0
         poller = TokenPoller(
-            repository=_SlotGuardedRepository(self.repository, self.source, due),
+            repository=self.repository,
             sender=self.sender,
             schedules=_NoSchedules(),
             jobs=self.jobs,
@@ -321,9 +263,11 @@ class SweepPoller:
             if time_left is not None and time_left() < STOP_MARGIN_SECONDS:
                 return "deferred", None, None
             try:
-                return "polled", poller.poll(record.job_id), None
-            except SlotTaken:
-                return "skipped", None, None
+                # The slot is the nextPollAt the query saw; the query's copy of the record serves the first
+                # read (a stale copy fails the slot or claim condition and the poll re-reads consistently).
+                poll = poller.poll(record.job_id, slot=parse_iso(record.next_poll_at) if record.next_poll_at else None,
+                                   record=record.record, adopt=True if record.adopted else None, holder=holder)
+                return ("skipped" if poll.skipped else "polled"), poll, None
             except UnknownJob:
                 return "skipped", None, None  # deleted since the query
             except Exception as exc:  # the record keeps its state; the next sweep polls it again

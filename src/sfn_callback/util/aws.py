@@ -17,6 +17,7 @@ import boto3
 from botocore.config import Config
 
 from sfn_callback.config import LOCAL_CREDENTIALS, Target
+from sfn_callback.util.task_callbacks import callback_client_config
 
 _RETRY = Config(retries={"max_attempts": 5, "mode": "standard"}, max_pool_connections=50)
 _REAL_AWS = Config(ignore_configured_endpoint_urls=True)
@@ -43,3 +44,16 @@ def client(service: str, target: Target | None = None, **kwargs: Any):
 @functools.lru_cache(maxsize=None)
 def _ambient_client(service: str):
     return boto3.session.Session().client(service, config=_RETRY)
+
+
+def callback_client(target: Target | None = None):
+    """A Step Functions client for SendTaskSuccess / SendTaskFailure / SendTaskHeartbeat: botocore makes one
+    attempt per call, the sender's own loop is the one retry layer (``sfn_callback.util.task_callbacks``)."""
+    if target is None:
+        return _ambient_callback_client()
+    return client("stepfunctions", target, config=callback_client_config())
+
+
+@functools.lru_cache(maxsize=1)
+def _ambient_callback_client():
+    return boto3.session.Session().client("stepfunctions", config=callback_client_config())

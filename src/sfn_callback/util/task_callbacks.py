@@ -8,6 +8,11 @@ exponential backoff and full jitter.
 * :data:`THROTTLING_CODES`: the request was refused for its rate; it is safe to send again after a pause.
 
 Each adapter decides for itself what to retry (``retry_if``) and what an error means to its callers.
+
+**One retry layer.** A sender's boto3 client is built with :func:`callback_client_config` (botocore makes one
+attempt per call); the sender's own loop is the only retry, at most :data:`CALLBACK_MAX_ATTEMPTS` calls per
+callback. Wrapping a client with botocore's standard retries (5 attempts) in a loop of its own multiplies the
+two: one throttled callback made up to 35 calls.
 """
 
 from __future__ import annotations
@@ -17,12 +22,27 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from botocore.exceptions import ClientError
+from botocore.config import Config
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
 
 T = TypeVar("T")
 
 FINISHED_CODES = frozenset({"TaskDoesNotExist", "TaskTimedOut", "InvalidToken"})
 THROTTLING_CODES = frozenset({"ThrottlingException", "TooManyRequestsException", "Throttling", "RequestLimitExceeded"})
+CALLBACK_MAX_ATTEMPTS = 5
+"""Calls a sender makes for one callback at most (the first and its retries)."""
+
+
+def callback_client_config() -> Config:
+    """The client config of every SendTask* sender: botocore does not retry (the sender does, and counts)."""
+    return Config(retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=10,
+                  max_pool_connections=50)
 
 
 def error_code(exc: BaseException) -> str:
@@ -41,6 +61,20 @@ def http_status(exc: BaseException) -> int | None:
 
 def is_throttling(exc: BaseException) -> bool:
     return error_code(exc) in THROTTLING_CODES
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Worth sending again after a pause: throttling, a 5xx, a network error."""
+    if isinstance(exc, (EndpointConnectionError, ConnectionClosedError, ConnectTimeoutError, ReadTimeoutError)):
+        return True
+    return is_throttling(exc) or (http_status(exc) or 0) >= 500
+
+
+def maybe_delivered(exc: BaseException) -> bool:
+    """The failed call may still have reached Step Functions (a 5xx, a connection lost after sending)."""
+    if isinstance(exc, (ConnectionClosedError, ReadTimeoutError)):
+        return True
+    return not is_throttling(exc) and (http_status(exc) or 0) >= 500
 
 
 def full_jitter(retry: int, base_delay: float, max_delay: float,

@@ -41,6 +41,8 @@ FUNCTIONS = tuple(r.name for r in build_stack(CTX).resources if isinstance(r, Fu
 # checked; one not named here has no such path.
 RARE_PATHS = {
     config.CREATE_JOB_FUNCTION: {"dynamodb:DeleteItem": "removes the token record only when CreateSchedule fails"},
+    config.SIMULATED_API_FUNCTION: {"dynamodb:DeleteItem": "CANCEL_JOB deletes a job only when create-job fails "
+                                                           "after creating it"},
     "poc-sweep-poller": {"dynamodb:GetItem": "re-reads a record only when a claim or finalize lost to another "
                                              "poller; the first read comes from the index query"},
 }

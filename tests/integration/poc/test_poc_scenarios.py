@@ -30,6 +30,10 @@ def test_scenario(deployed, name):
     (job,) = result.jobs
     expected = scenario(name).expect
     assert job["token"].startswith(expected.record_status)
+    record = deployed.client("dynamodb").get_item(
+        TableName=config.TOKENS_TABLE, Key={"jobId": {"S": result.data["jobIds"][0]}})["Item"]
+    # Polled by its schedule: each delivery named its slot (Scheduler's <aws.scheduler.scheduled-time>).
+    assert record["polledSlot"]["S"].endswith(".000Z")
     if name == "sfn-timeout":
         # Step Functions closed the token first; the poller's late SendTaskFailure is answered TaskTimedOut,
         # as on AWS, and the record keeps that reason.

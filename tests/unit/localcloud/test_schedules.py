@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -64,3 +65,16 @@ def test_dates_as_moto_stores_them():
     assert to_datetime(0) == datetime(1970, 1, 1, tzinfo=UTC)
     assert to_datetime("2026-01-01T00:00:00Z") == datetime(2026, 1, 1, tzinfo=UTC)
     assert to_datetime(None) is None
+
+
+def test_context_attributes_are_replaced_as_scheduler_does():
+    from sfn_callback.localcloud.schedules import with_context_attributes
+
+    text = ('{"jobId": "j", "scheduledTime": "<aws.scheduler.scheduled-time>", "arn": "<aws.scheduler.schedule-arn>",'
+            ' "id": "<aws.scheduler.execution-id>", "n": "<aws.scheduler.attempt-number>"}')
+    done = with_context_attributes(text, schedule_arn="arn:s", execution_id="e1",
+                                   scheduled_time=datetime(2025, 3, 22, 18, 59, 43, 512000, tzinfo=timezone.utc))
+    assert json.loads(done) == {"jobId": "j", "scheduledTime": "2025-03-22T18:59:43Z", "arn": "arn:s", "id": "e1",
+                                "n": "1"}
+    assert with_context_attributes('{"jobId": "j"}', schedule_arn="a", execution_id="e",
+                                   scheduled_time=datetime.now(timezone.utc)) == '{"jobId": "j"}'

@@ -9,6 +9,7 @@ from typing import Any, Callable
 
 from sfn_callback.poc.lifecycle import (
     Claim,
+    Counted,
     Outcome,
     SendResult,
     TokenPoller,
@@ -65,18 +66,35 @@ class FakeRepository:
             self.writes += 1
             return True
 
-    def increment_attempt(self, job_id: str, now: datetime, next_poll_at: datetime) -> int | None:
+    def increment_attempt(self, job_id: str, now: datetime, next_poll_at: datetime, *, slot=None, check_until=None,
+                          adopt=False) -> Counted | None:
         self.gate("increment")
         with self.lock:
             rec = self.items.get(job_id)
             if rec is None or rec.status is not TokenStatus.POLLING:
                 return None
-            rec = replace(rec, attempt_count=rec.attempt_count + 1, next_poll_at=next_poll_at, adopted_at=None)
+            if slot is not None and rec.polled_slot is not None and rec.polled_slot >= slot:
+                return None
+            previous = rec.check_until
+            adopted_at = None if adopt is False else (rec.adopted_at or now) if adopt else rec.adopted_at
+            rec = replace(rec, attempt_count=rec.attempt_count + 1, next_poll_at=next_poll_at, adopted_at=adopted_at,
+                          polled_slot=slot if slot is not None else rec.polled_slot,
+                          check_until=check_until if check_until is not None else rec.check_until)
             self.items[job_id] = rec
             self.writes += 1
-            return rec.attempt_count
+            return Counted(rec.attempt_count, previous)
 
-    def claim(self, job_id: str, claim: Claim, previous_claim_id: str | None) -> bool:
+    def end_check(self, job_id: str, check_until: datetime, restore: datetime | None) -> bool:
+        self.gate("end_check")
+        with self.lock:
+            rec = self.items.get(job_id)
+            if rec is None or rec.check_until != check_until:
+                return False
+            self.items[job_id] = replace(rec, check_until=restore)
+            self.writes += 1
+            return True
+
+    def claim(self, job_id: str, claim: Claim, previous_claim_id: str | None, open_checks_before=None) -> bool:
         self.gate("claim")
         with self.lock:
             rec = self.items.get(job_id)
@@ -86,6 +104,8 @@ class FakeRepository:
                 ok = rec.status is TokenStatus.POLLING
             else:
                 ok = rec.status is TokenStatus.CALLBACK_PENDING and rec.claim_id == previous_claim_id
+            if open_checks_before is not None and rec.check_until is not None and rec.check_until >= open_checks_before:
+                ok = False
             if not ok:
                 return False
             self.items[job_id] = replace(
@@ -95,6 +115,7 @@ class FakeRepository:
                 claimed_at=claim.claimed_at,
                 outcome=claim.outcome,
                 claim_count=rec.claim_count + 1,
+                claim_holder=claim.holder,
             )
             self.writes += 1
             return True
@@ -192,6 +213,7 @@ class FakeJobs:
         self.scripts: dict[str, list[str]] = {}
         self.checks: dict[str, int] = {}
         self.created: list[dict[str, Any]] = []
+        self.cancelled: list[str] = []
         self.lock = threading.Lock()
 
     def script(self, job_id: str, *statuses: str) -> None:
@@ -202,6 +224,9 @@ class FakeJobs:
         self.created.append(payload)
         self.scripts.setdefault(job_id, ["IN_PROGRESS"])
         return {"jobId": job_id, "status": "IN_PROGRESS", "completionPolls": 2}
+
+    def cancel_job(self, job_id: str) -> None:
+        self.cancelled.append(job_id)
 
     def check_status(self, job_id: str) -> dict[str, Any]:
         with self.lock:

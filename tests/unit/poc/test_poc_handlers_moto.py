@@ -95,8 +95,8 @@ def test_repository_round_trip_and_conditional_transitions(aws):
     assert {"jobId", "taskToken", "executionId", "scheduleName", "createdAt", "expiresAt", "attemptCount",
             "maxAttempts", "status", "ttl", "nextPollAt"} <= set(raw)
 
-    assert repo.increment_attempt("job-1", T0, T0 + timedelta(seconds=1)) == 1
-    assert repo.increment_attempt("job-1", T0, T0 + timedelta(seconds=2)) == 2
+    assert repo.increment_attempt("job-1", T0, T0 + timedelta(seconds=1)).attempt == 1
+    assert repo.increment_attempt("job-1", T0, T0 + timedelta(seconds=2)).attempt == 2
     assert [r["jobId"] for r in repo.list_by_status("POLLING")] == ["job-1"]
 
     outcome = Outcome(TokenStatus.COMPLETED, output={"jobId": "job-1"})
@@ -112,6 +112,38 @@ def test_repository_round_trip_and_conditional_transitions(aws):
     assert repo.get_raw("job-1")["callbacksAccepted"] == 1
     assert list(repo.list_by_status("POLLING")) == []
     assert not repo.delete_polling("job-1")
+
+
+def test_one_attempt_per_slot_open_checks_and_the_verdict_condition(aws):
+    repo = DynamoTokenRepository(aws, "poc-task-tokens")
+    repo.put_new(record())
+    slot = T0 + timedelta(seconds=1)
+    until = T0 + timedelta(seconds=3)
+    first = repo.increment_attempt("job-1", T0, slot + timedelta(seconds=1), slot=slot, check_until=until)
+    assert (first.attempt, first.previous_check_until) == (1, None)
+    assert repo.increment_attempt("job-1", T0, slot, slot=slot) is None  # a duplicate of the slot
+    assert repo.increment_attempt("job-1", T0, slot, slot=T0) is None  # an older slot
+    raw = repo.get_raw("job-1")
+    assert raw["attemptCount"] == 1 and raw["polledSlot"] == "2025-01-01T12:00:01.000Z"
+    assert raw["checkUntil"] == "2025-01-01T12:00:03.000Z"
+    later = repo.increment_attempt("job-1", T0, slot, slot=slot + timedelta(seconds=1),
+                                   check_until=until + timedelta(seconds=1))
+    assert (later.attempt, later.previous_check_until) == (2, until)
+    assert repo.increment_attempt("job-1", T0, slot).attempt == 3  # a manual poll: no slot, no condition
+    assert repo.get("job-1").polled_slot == slot + timedelta(seconds=1)
+
+    verdict = Outcome(TokenStatus.MAX_ATTEMPTS, error="MaxAttemptsExceeded")
+    # A verdict waits for open checks: checkUntil (12:00:04) is not before 12:00:04.
+    assert not repo.claim("job-1", Claim("v1", T0, verdict), None, open_checks_before=until + timedelta(seconds=1))
+    assert not repo.end_check("job-1", until, None)  # not the record's checkUntil any more
+    assert repo.end_check("job-1", until + timedelta(seconds=1), restore=until)  # back to the earlier check's
+    assert repo.get("job-1").check_until == until
+    assert repo.end_check("job-1", until, None)
+    assert "checkUntil" not in repo.get_raw("job-1")
+    assert repo.claim("job-1", Claim("v1", T0, verdict, holder="req-7"), None, open_checks_before=T0)
+    assert repo.get("job-1").claim_holder == "req-7"
+    assert repo.claim("job-1", Claim("v2", T0, verdict), "v1")  # a holder-less re-claim drops the holder
+    assert repo.get("job-1").claim_holder is None
 
 
 def test_job_store_counts_atomically(aws):

@@ -8,6 +8,7 @@ from dataclasses import replace
 
 from sfn_callback.poc.scenarios import (
     JobObservation,
+    create_job_may_still_run,
     check_jobs,
     job_id_from_history,
     scenario,
@@ -131,3 +132,32 @@ def test_sfn_timeout_wants_no_accepted_callback_and_the_task_timed_out_reason():
 
 def test_no_jobs_never_passes():
     assert all(not c.passed for c in check_jobs(scenario("complete").expect, []))
+
+
+def test_a_recovered_callback_is_sent_exactly_once_and_reported_as_a_recovery():
+    expect = scenario("complete").expect
+    resent = completed_job(1)
+    resent.record = dict(resent.record, claimCount=2)  # the first poller died before its send went out
+    found_sent = completed_job(2)  # ... or after it: the resend was answered "finished"
+    found_sent.record = dict(found_sent.record, claimCount=2, callbacksAccepted=0, callbackResult="ALREADY_FINISHED")
+    checks = {c.name: c for c in check_jobs(expect, [completed_job(0), resent, found_sent])}
+    callback = checks["callback sent exactly once"]
+    assert callback.passed, callback.detail
+    assert callback.detail == ("3 x one TaskSucceeded in history; 2 recovered after a poller died between claim "
+                               "and callback (re-claimed 1, 1 time(s))")
+    assert resent.recoveries == 1 and completed_job(0).recoveries == 0
+    # "finished" without a recovery, or two callbacks in history, is still a failure.
+    wrong = completed_job(3)
+    wrong.record = dict(wrong.record, callbacksAccepted=0, callbackResult="ALREADY_FINISHED")
+    assert "callbackResult ALREADY_FINISHED" in failed_checks(expect, [wrong])["callback sent exactly once"]
+
+
+def test_an_execution_that_ended_without_a_job_is_settled_at_once():
+    job = JobObservation(execution_name="e", execution_arn="arn:e", status="FAILED",
+                         events=[e for e in history("t" * 40, "job-1") if e["type"] != "TaskSubmitted"][:3]
+                         + [{"id": 4, "type": "TaskFailed"}])
+    assert create_job_may_still_run(job.events[:3]) and not create_job_may_still_run(job.events)
+    assert not job.settled
+    job.no_record = True
+    assert job.settled
+    assert not create_job_may_still_run([{"id": 1, "type": "ExecutionStarted"}, {"id": 2, "type": "ExecutionFailed"}])

@@ -13,7 +13,8 @@ from poc_fakes import FakeJobs, FakeRepository, FakeSchedules
 from sfn_callback.poc.adapters.external_api import LambdaJobApi
 from sfn_callback.poc.adapters.scheduler import IntervalNotSupported, rate_expression
 from sfn_callback.poc.adapters.stepfunctions import StepFunctionsCallbackSender
-from sfn_callback.poc.create_job import CreateJobService, ExternalApiError, SchedulingFailed
+from sfn_callback.util.task_callbacks import CALLBACK_MAX_ATTEMPTS
+from sfn_callback.poc.create_job import CreateJobService, ExternalApiError, SchedulingFailed, StoringFailed
 from sfn_callback.poc.events import InvalidEvent, UnknownAction
 from sfn_callback.poc.lifecycle import ExternalJobNotFound, Outcome, TokenStatus
 from sfn_callback.poc.simulated import JobNotFound, SimulatedJobApi
@@ -39,6 +40,9 @@ class MemoryJobStore:
     def finish(self, job_id, status, completed_at):
         if self.items[job_id]["status"] == "IN_PROGRESS":
             self.items[job_id].update(status=status, completedAt=completed_at)
+
+    def delete(self, job_id):
+        return self.items.pop(job_id, None) is not None
 
 
 def api(seed=1):
@@ -128,6 +132,14 @@ def test_create_job_passes_job_options_and_second_intervals_locally():
     assert s.schedules.created == [("poll-job-1", "job-1", 1)]
 
 
+def _nested(levels):
+    doc = leaf = {}
+    for _ in range(levels - 1):
+        leaf["x"] = {}
+        leaf = leaf["x"]
+    return doc
+
+
 def _bad(e, path, value):
     target = e
     for key in path[:-1]:
@@ -156,6 +168,20 @@ def _bad(e, path, value):
         event(intervalMinutes=None, intervalSeconds=90),  # not whole minutes on AWS
         _bad(event(), ["pollingConfig", "jobOptions"], {"neverComplete": "yes"}),
         "not an object",
+        # The limits AWS and the design impose (the adversarial run's events among them):
+        _bad(event(timeoutMinutes=None), ["pollingConfig", "timeoutSeconds"], 10**15),  # past a token's year
+        _bad(event(), ["pollingConfig", "timeoutMinutes"], 525_601),
+        _bad(event(intervalMinutes=None), ["pollingConfig", "intervalSeconds"], 10**12),  # longer than the timeout
+        event(intervalMinutes=20, timeoutMinutes=15),
+        _bad(event(), ["pollingConfig", "maxAttempts"], 10**40),
+        _bad(event(), ["taskToken"], "A" * 2049),  # Step Functions' TaskToken is at most 2,048 characters
+        _bad(event(), ["taskToken"], "A" * 420 * 1024),
+        _bad(event(), ["executionId"], "e" * 2049),
+        _bad(event(), ["record", "id"], "r" * 1025),
+        _bad(event(), ["record", "data"], {"blob": "x" * (256 * 1024)}),  # over Step Functions' 256 KB
+        _bad(event(), ["record", "data"], {"v": float("nan")}),
+        _bad(event(), ["record", "data"], _nested(40)),
+        _bad(event(), ["pollingConfig", "jobOptions"], {"completeAfterChecks": 10**7}),
     ],
 )
 def test_create_job_rejects_bad_events_before_anything_is_created(bad):
@@ -166,12 +192,51 @@ def test_create_job_rejects_bad_events_before_anything_is_created(bad):
     assert TOKEN not in str(info.value)
 
 
-def test_failed_schedule_removes_the_record_and_fails_clearly():
+@pytest.mark.parametrize("levels, ok", [(31, True), (32, False), (100_000, False)])
+def test_the_record_nests_at_most_32_levels_with_the_token_record_around_it(levels, ok):
+    s = service()
+    e = event()
+    e["record"]["data"] = _nested(levels)  # the record itself is one more level
+    if ok:
+        assert s.handle(e)["jobId"] == "job-1"
+        return
+    with pytest.raises(InvalidEvent, match="record: .*nested more than 32 levels"):
+        s.handle(e)
+    assert s.jobs.created == []
+
+
+def test_the_limits_accept_what_aws_accepts():
+    s = service()
+    s.handle(event(intervalMinutes=15, timeoutMinutes=525_600, maxAttempts=35_041) | {"taskToken": "A" * 2048})
+    assert s.repository.items["job-1"].max_attempts == 35_041
+
+
+def test_failed_schedule_removes_the_record_cancels_the_job_and_fails_clearly():
     s = service()
     s.schedules.fail_create = RuntimeError("AccessDenied")
-    with pytest.raises(SchedulingFailed, match="poll-job-1.*AccessDenied"):
+    with pytest.raises(SchedulingFailed, match="poll-job-1.*AccessDenied.*record was removed.*job-1 was cancelled"):
         s.handle(event())
-    assert s.repository.items == {}
+    assert s.repository.items == {} and s.jobs.cancelled == ["job-1"]
+
+
+def test_a_record_that_cannot_be_stored_cancels_the_job():
+    s = service()
+    s.repository.put_new = lambda record: (_ for _ in ()).throw(RuntimeError("ItemCollectionSizeLimitExceeded"))
+    with pytest.raises(StoringFailed, match="token record of job-1.*ItemCollectionSize.*job-1 was cancelled"):
+        s.handle(event())
+    assert s.jobs.cancelled == ["job-1"] and s.schedules.created == []
+    s.jobs.cancel_job = lambda job_id: (_ for _ in ()).throw(RuntimeError("api down"))
+    with pytest.raises(StoringFailed, match="could not be cancelled .*api down"):
+        s.handle(event(mode="sweep", intervalMinutes=1))
+
+
+def test_the_simulated_api_cancels_and_forgets_a_job():
+    a = api()
+    job_id = a.handle({"action": "CREATE_JOB", "payload": {}})["jobId"]
+    assert a.handle({"action": "CANCEL_JOB", "jobId": job_id}) == {"jobId": job_id, "status": "CANCELLED"}
+    assert a.store.items == {}
+    with pytest.raises(JobNotFound):
+        a.handle({"action": "CANCEL_JOB", "jobId": job_id})
 
 
 def test_external_api_without_job_id_is_an_error():
@@ -229,10 +294,31 @@ def test_throttling_is_retried_with_bounded_backoff():
 
 def test_throttling_gives_up_after_the_bound():
     sfn = ScriptedSfn(*["ThrottlingException"] * 10)
-    sender = StepFunctionsCallbackSender(sfn, sleep=lambda s: None, max_retries=3)
+    sender = StepFunctionsCallbackSender(sfn, sleep=lambda s: None, max_attempts=4)
     with pytest.raises(ClientError):
         sender.send(TOKEN, Outcome(TokenStatus.FAILED, error="JobFailed"))
     assert len(sfn.calls) == 4
+    sfn = ScriptedSfn(*["ThrottlingException"] * 10)
+    with pytest.raises(ClientError):
+        StepFunctionsCallbackSender(sfn, sleep=lambda s: None).send(TOKEN, Outcome(TokenStatus.COMPLETED, output={}))
+    assert len(sfn.calls) == CALLBACK_MAX_ATTEMPTS == 5
+
+
+def test_a_finished_answer_after_a_5xx_may_be_our_own_callback():
+    class Status500(ScriptedSfn):
+        def _answer(self, name, kwargs):
+            self.calls.append((name, kwargs))
+            if len(self.calls) == 1:
+                raise ClientError({"Error": {"Code": "InternalFailure", "Message": "x"},
+                                   "ResponseMetadata": {"HTTPStatusCode": 500}}, "SendTaskSuccess")
+            raise _client_error("TaskDoesNotExist")
+
+    result = StepFunctionsCallbackSender(Status500(), sleep=lambda s: None).send(
+        TOKEN, Outcome(TokenStatus.COMPLETED, output={}))
+    assert not result.accepted and result.maybe_ours and result.finished_reason == "TaskDoesNotExist"
+    throttled = StepFunctionsCallbackSender(ScriptedSfn("ThrottlingException", "TaskDoesNotExist"),
+                                            sleep=lambda s: None).send(TOKEN, Outcome(TokenStatus.COMPLETED, output={}))
+    assert not throttled.accepted and not throttled.maybe_ours  # a throttled call was refused, not delivered
 
 
 @pytest.mark.parametrize("code", ["TaskDoesNotExist", "TaskTimedOut", "InvalidToken"])

@@ -10,7 +10,7 @@ import pytest
 from moto import mock_aws
 
 from sfn_callback.poc.adapters.dynamodb import DynamoTokenRepository
-from sfn_callback.poc.lifecycle import Claim, Outcome, TokenStatus, new_record
+from sfn_callback.poc.lifecycle import Claim, Outcome, TokenStatus, new_record, parse_iso
 from sfn_callback.sweep import SWEEP_MODE_SCHEDULE_NAME
 from sfn_callback.sweep.adapters import LEASE_KEY_PREFIX, DynamoDueSource, DynamoSweepLease, _whole_record
 
@@ -104,8 +104,8 @@ def test_adoption_takes_per_job_records_overdue_by_the_grace_only_and_a_per_job_
     assert due[1].record == repo.get("orphan") and due[1].next_poll_at == "2025-01-01T00:01:00.000Z"
     assert [d.job_id for d in source.due(now, stale, 1, adopt_before=now - grace)] == ["job-0"]  # within the limit
 
-    assert source.increment_attempt_in_slot("orphan", now, now + timedelta(seconds=60), due[1].next_poll_at,
-                                            adopt=True) == 1
+    assert repo.increment_attempt("orphan", now, now + timedelta(seconds=60), slot=parse_iso(due[1].next_poll_at),
+                                  adopt=True).attempt == 1
     adopted = repo.get("orphan")
     assert adopted.adopted_at == now and adopted.schedule_name == "poll-orphan"
     # Adopted: due at its cadence through the first query, no longer an adoption.
@@ -114,7 +114,7 @@ def test_adoption_takes_per_job_records_overdue_by_the_grace_only_and_a_per_job_
     assert [(d.job_id, d.adopted) for d in due] == [("job-0", False), ("orphan", False)]
     assert sweep_mode.schedule_name == SWEEP_MODE_SCHEDULE_NAME
     # A per-job poll (its schedule is back) removes the mark: the record is its schedule's again.
-    assert repo.increment_attempt("orphan", later, later + timedelta(seconds=60)) == 2
+    assert repo.increment_attempt("orphan", later, later + timedelta(seconds=60)).attempt == 2
     assert repo.get("orphan").adopted_at is None
     assert [d.job_id for d in source.due(later + timedelta(seconds=60), later, 10, adopt_before=later - grace)] \
         == ["job-0"]

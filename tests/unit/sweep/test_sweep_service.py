@@ -18,7 +18,7 @@ from sfn_callback.sweep.service import DueRecord, SweepPoller  # noqa: E402
 
 
 class FakeDueSource:
-    """The GSI queries and the slot-conditional attempt, over the fake repository's dict."""
+    """The GSI queries, over the fake repository's dict (the slot-conditional attempt is the repository's)."""
 
     def __init__(self, repo):
         self.repo = repo
@@ -41,18 +41,6 @@ class FakeDueSource:
         overdue = [] if adopt_before is None else [
             r for r in records if r.status is TokenStatus.POLLING and r.next_poll_at <= adopt_before and not ours(r)]
         return [entry(r) for r in polling + claims + overdue][:limit]
-
-    def increment_attempt_in_slot(self, job_id, now, next_poll_at, slot, adopt=False):
-        self.repo.gate("increment")
-        with self.repo.lock:
-            r = self.repo.items.get(job_id)
-            if r is None or r.status is not TokenStatus.POLLING or iso(r.next_poll_at) != slot:
-                return None
-            r = replace(r, attempt_count=r.attempt_count + 1, next_poll_at=next_poll_at,
-                        adopted_at=r.adopted_at or (now if adopt else None))
-            self.repo.items[job_id] = r
-            self.repo.writes += 1
-            return r.attempt_count
 
 
 def sweep_world(jobs=1, gate=None, **kwargs):

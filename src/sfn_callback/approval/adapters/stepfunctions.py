@@ -3,9 +3,11 @@
 ``send`` answers ``Delivered``, or ``Finished(code)`` when the token is already closed (``TaskDoesNotExist`` /
 ``TaskTimedOut`` on AWS, ``InvalidToken`` on moto), or raises :class:`CallbackUnavailable` when the call did not
 go through; ``maybe_delivered`` then says whether it might have reached Step Functions anyway (a connection
-or read timeout, a 5xx) or certainly did not (a 4xx such as throttling or access denied). ``execution_end``
-tells how a task's execution stands, for tasks that may have ended without a decision. Throttling is retried
-here with full-jitter backoff before giving up.
+or read timeout, a 5xx) or certainly did not (a 4xx such as throttling or access denied). Throttling is retried
+here with full-jitter backoff before giving up, at most ``CALLBACK_MAX_ATTEMPTS`` calls: the one retry layer (the
+client is built without botocore's retries, ``sfn_callback.util.aws.callback_client``); a 5xx or a lost connection
+is left to the service, which redelivers the recorded decision. ``execution_end`` tells how a task's
+execution stands, for tasks that may have ended without a decision.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from sfn_callback.approval.domain import TASK_OUTCOMES, Action, Decision, ExecutionEnd
 from sfn_callback.util.task_callbacks import (
+    CALLBACK_MAX_ATTEMPTS,
     FINISHED_CODES,
     THROTTLING_CODES,
     error_code,
@@ -50,8 +53,9 @@ class CallbackUnavailable(Exception):
 
 
 class StepFunctionsCallbacks:
-    def __init__(self, client: Any, *, max_retries: int = 4, base_delay: float = 0.05, max_delay: float = 1.0,
-                 sleep: Callable[[float], None] = time.sleep, rng: random.Random | None = None):
+    def __init__(self, client: Any, *, max_retries: int = CALLBACK_MAX_ATTEMPTS - 1, base_delay: float = 0.05,
+                 max_delay: float = 1.0, sleep: Callable[[float], None] = time.sleep,
+                 rng: random.Random | None = None):
         self._sfn = client
         self._max_retries = max_retries
         self._base = base_delay

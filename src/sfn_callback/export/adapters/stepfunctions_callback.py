@@ -6,7 +6,8 @@ Errors are classified, never raised:
   execution ended) or was never valid. Final, not retried. AWS and the local cloud answer ``TaskTimedOut``
   or ``TaskDoesNotExist`` for a finished token and ``InvalidToken`` for one that is not a token at all.
 * Throttling, 5xx and network errors: retried with exponential backoff and full jitter, a bounded number of
-  attempts (the boto3 client should be built without its own retries, see :func:`callback_client_config`).
+  attempts (the boto3 client should be built without its own retries, see :func:`callback_client_config`,
+  shared by every sender in ``sfn_callback.util.task_callbacks``).
 * Any other client error (access denied, validation): final, not retried.
 """
 
@@ -18,7 +19,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -33,6 +33,7 @@ from sfn_callback.util.task_callbacks import (
     FINISHED_CODES,
     THROTTLING_CODES,
     call_with_backoff,
+    callback_client_config,
     error_code,
     full_jitter,
     http_status,
@@ -51,11 +52,6 @@ TRANSIENT_ERRORS = THROTTLING_CODES | frozenset(
     }
 )
 _TRANSIENT_NETWORK = (EndpointConnectionError, ConnectionClosedError, ConnectTimeoutError, ReadTimeoutError)
-
-
-def callback_client_config() -> Config:
-    """Client config for this adapter: botocore does not retry (the adapter does, and counts attempts)."""
-    return Config(retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=10)
 
 
 def classify_error(exc: BaseException) -> tuple[str, CallbackErrorKind]:

@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 
 from sfn_callback.poc.lifecycle import (
     Claim,
+    Counted,
     Outcome,
     TokenRecord,
     TokenStatus,
@@ -56,6 +57,9 @@ def record_to_item(record: TokenRecord) -> dict[str, Any]:
         "reason": record.reason,
         "completedAt": iso(record.completed_at) if record.completed_at else None,
         "adoptedAt": iso(record.adopted_at) if record.adopted_at else None,
+        "polledSlot": iso(record.polled_slot) if record.polled_slot else None,
+        "checkUntil": iso(record.check_until) if record.check_until else None,
+        "claimHolder": record.claim_holder,
     }
     return doc
 
@@ -86,6 +90,9 @@ def item_to_record(doc: dict[str, Any]) -> TokenRecord:
         reason=doc.get("reason"),
         completed_at=ts("completedAt"),
         adopted_at=ts("adoptedAt"),
+        polled_slot=ts("polledSlot"),
+        check_until=ts("checkUntil"),
+        claim_holder=doc.get("claimHolder"),
     )
 
 
@@ -129,31 +136,72 @@ class DynamoTokenRepository:
                 return False
             raise
 
-    def increment_attempt(self, job_id: str, now: datetime, next_poll_at: datetime) -> int | None:
+    def increment_attempt(self, job_id: str, now: datetime, next_poll_at: datetime, *,
+                          slot: datetime | None = None, check_until: datetime | None = None,
+                          adopt: bool | None = False) -> Counted | None:
+        sets = ["lastPolledAt = :now", "nextPollAt = :next"]
+        removes: list[str] = []
+        condition = "#s = :polling"
+        values: dict[str, Any] = {
+            ":one": {"N": "1"},
+            ":now": {"S": iso(now)},
+            ":next": {"S": iso(next_poll_at)},
+            ":polling": {"S": TokenStatus.POLLING.value},
+        }
+        if slot is not None:
+            # One attempt per slot: polled slots only move forward (ISO-8601 UTC strings sort as times).
+            condition += " AND (attribute_not_exists(polledSlot) OR polledSlot < :slot)"
+            sets.append("polledSlot = :slot")
+            values[":slot"] = {"S": iso(slot)}
+        if check_until is not None:
+            sets.append("checkUntil = :check")
+            values[":check"] = {"S": iso(check_until)}
+        if adopt is False:
+            # The job's own schedule polls it again, so the sweep stops polling it at its cadence
+            # (sfn_callback.sweep.service, "Adoption").
+            removes.append("adoptedAt")
+        elif adopt:
+            sets.append("adoptedAt = if_not_exists(adoptedAt, :now)")
         try:
             resp = self._ddb.update_item(
                 TableName=self._table,
                 Key=self._key(job_id),
-                # REMOVE adoptedAt: the job's own schedule polls it again, so the sweep stops polling it
-                # at its cadence (sfn_callback.sweep.service, "Adoption").
-                UpdateExpression="ADD attemptCount :one SET lastPolledAt = :now, nextPollAt = :next REMOVE adoptedAt",
-                ConditionExpression="#s = :polling",
+                UpdateExpression="ADD attemptCount :one SET " + ", ".join(sets)
+                + (" REMOVE " + ", ".join(removes) if removes else ""),
+                ConditionExpression=condition,
                 ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={
-                    ":one": {"N": "1"},
-                    ":now": {"S": iso(now)},
-                    ":next": {"S": iso(next_poll_at)},
-                    ":polling": {"S": TokenStatus.POLLING.value},
-                },
-                ReturnValues="ALL_NEW",
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_OLD",
             )
         except ClientError as exc:
             if _condition_failed(exc):
                 return None
             raise
-        return int(resp["Attributes"]["attemptCount"]["N"])
+        old = resp.get("Attributes") or {}
+        previous = old.get("checkUntil", {}).get("S")
+        return Counted(attempt=int(old.get("attemptCount", {}).get("N", "0")) + 1,
+                       previous_check_until=parse_iso(previous) if previous else None)
 
-    def claim(self, job_id: str, claim: Claim, previous_claim_id: str | None) -> bool:
+    def end_check(self, job_id: str, check_until: datetime, restore: datetime | None) -> bool:
+        values: dict[str, Any] = {":mine": {"S": iso(check_until)}}
+        if restore is not None:
+            values[":restore"] = {"S": iso(restore)}
+        try:
+            self._ddb.update_item(
+                TableName=self._table,
+                Key=self._key(job_id),
+                UpdateExpression="SET checkUntil = :restore" if restore is not None else "REMOVE checkUntil",
+                ConditionExpression="checkUntil = :mine",
+                ExpressionAttributeValues=values,
+            )
+            return True
+        except ClientError as exc:
+            if _condition_failed(exc):
+                return False
+            raise
+
+    def claim(self, job_id: str, claim: Claim, previous_claim_id: str | None,
+              open_checks_before: datetime | None = None) -> bool:
         values: dict[str, Any] = {
             ":pending": {"S": TokenStatus.CALLBACK_PENDING.value},
             ":claim": {"S": claim.claim_id},
@@ -167,12 +215,19 @@ class DynamoTokenRepository:
         else:
             condition = "#s = :pending AND claimId = :previous"
             values[":previous"] = {"S": previous_claim_id}
+        if open_checks_before is not None:
+            condition += " AND (attribute_not_exists(checkUntil) OR checkUntil < :open)"
+            values[":open"] = {"S": iso(open_checks_before)}
+        update = "SET #s = :pending, claimId = :claim, claimedAt = :at, outcome = :outcome"
+        if claim.holder:
+            update += ", claimHolder = :holder"
+            values[":holder"] = {"S": claim.holder}
+        update += " ADD claimCount :one" + ("" if claim.holder else " REMOVE claimHolder")
         try:
             self._ddb.update_item(
                 TableName=self._table,
                 Key=self._key(job_id),
-                UpdateExpression="SET #s = :pending, claimId = :claim, claimedAt = :at, outcome = :outcome "
-                "ADD claimCount :one",
+                UpdateExpression=update,
                 ConditionExpression=condition,
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues=values,
@@ -267,6 +322,10 @@ class DynamoJobStore:
                 return None
             raise
         return _from_ddb(resp["Attributes"])
+
+    def delete(self, job_id: str) -> bool:
+        resp = self._ddb.delete_item(TableName=self._table, Key={"jobId": {"S": job_id}}, ReturnValues="ALL_OLD")
+        return bool(resp.get("Attributes"))
 
     def finish(self, job_id: str, status: str, completed_at: str) -> None:
         try:

@@ -38,3 +38,11 @@ class LambdaJobApi:
 
     def check_status(self, job_id: str) -> dict[str, Any]:
         return self._invoke({"action": "CHECK_STATUS", "jobId": job_id})
+
+    def cancel_job(self, job_id: str) -> None:
+        """Cancel the job (create-job's undo); a job the API does not know is already gone."""
+        try:
+            self._invoke({"action": "CANCEL_JOB", "jobId": job_id})
+        except ExternalApiError as exc:
+            if "JobNotFound" not in str(exc):
+                raise

@@ -1,4 +1,8 @@
-"""EventBridge Scheduler adapter: one ``poll-<jobId>`` schedule per job, deleted idempotently."""
+"""EventBridge Scheduler adapter: one ``poll-<jobId>`` schedule per job, deleted idempotently.
+
+The schedule's input is ``{"jobId", "scheduledTime": "<aws.scheduler.scheduled-time>"}``: each delivery names
+the slot it polls (``sfn_callback.poc.lifecycle``, "Slots").
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,8 @@ import json
 from typing import Any
 
 from botocore.exceptions import ClientError
+
+from sfn_callback.poc.events import SCHEDULED_TIME_PLACEHOLDER
 
 
 class IntervalNotSupported(ValueError):
@@ -41,7 +47,9 @@ class SchedulerAdapter:
             GroupName=self._group,
             ScheduleExpression=rate_expression(interval_seconds, self._allow_seconds),
             FlexibleTimeWindow={"Mode": "OFF"},
-            Target={"Arn": self._target_arn, "RoleArn": self._role_arn, "Input": json.dumps({"jobId": job_id})},
+            # Scheduler replaces the placeholder with each invocation's time: the poll's slot.
+            Target={"Arn": self._target_arn, "RoleArn": self._role_arn,
+                    "Input": json.dumps({"jobId": job_id, "scheduledTime": SCHEDULED_TIME_PLACEHOLDER})},
             State="ENABLED",
             Description=f"Polling schedule for job {job_id}",
         )

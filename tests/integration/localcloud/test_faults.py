@@ -1,0 +1,119 @@
+"""Fault injection on the local cloud (``/_sfn_callback/faults``): armed faults answer AWS errors in each
+protocol's shape, only to the caller they name, as many times as asked; a kill fault SIGKILLs the Lambda
+worker that made the call."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import httpx
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from sfn_callback.localcloud import faults
+
+pytestmark = pytest.mark.cloud
+
+NO_RETRIES = Config(retries={"total_max_attempts": 1, "mode": "standard"})
+
+
+@pytest.fixture()
+def fault_api(local_cloud):
+    url = local_cloud.endpoint_url + faults.FAULTS_PATH
+    httpx.delete(url)
+    yield url
+    httpx.delete(url)
+
+
+def arm(url: str, **fault) -> dict:
+    resp = httpx.post(url, json=fault)
+    assert resp.status_code == 201, resp.text
+    return resp.json()["fault"]
+
+
+def test_armed_errors_answer_in_each_protocols_shape_then_the_calls_go_through(local_cloud, fault_api):
+    ddb = local_cloud.client("dynamodb", config=NO_RETRIES)
+    sts = local_cloud.client("sts", config=NO_RETRIES)
+    lam = local_cloud.client("lambda", config=NO_RETRIES)
+    arm(fault_api, operation="ListTables", count=2)  # JSON protocol, ThrottlingException by default
+    arm(fault_api, operation="GetCallerIdentity", error="InternalFailure")  # query protocol, 500
+    arm(fault_api, operation="Invoke", error="TooManyRequestsException", status=429, caller="client")  # REST
+    arm(fault_api, operation="ListTables", caller="poc-poller")  # another caller: never fires here
+
+    for _ in range(2):
+        with pytest.raises(ClientError) as throttled:
+            ddb.list_tables()
+        assert throttled.value.response["Error"]["Code"] == "ThrottlingException"
+        assert throttled.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert "TableNames" in ddb.list_tables()  # the third call: the fault has fired twice
+    with pytest.raises(ClientError) as failed:
+        sts.get_caller_identity()
+    assert failed.value.response["Error"]["Code"] == "InternalFailure"
+    assert failed.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+    with pytest.raises(lam.exceptions.TooManyRequestsException):
+        lam.invoke(FunctionName="no-such-function", Payload=b"{}")
+
+    state = httpx.get(fault_api).json()
+    assert [f["operation"] for f in state["armed"]] == ["ListTables"]  # only the other caller's is left
+    assert [(f["operation"], f["caller"], f.get("error")) for f in state["fired"]] == [
+        ("ListTables", "client", "ThrottlingException"), ("ListTables", "client", "ThrottlingException"),
+        ("GetCallerIdentity", "client", "InternalFailure"), ("Invoke", "client", "TooManyRequestsException")]
+    assert state["calls"]["ListTables"]["client"] == 3
+    assert httpx.delete(fault_api).json() == {"cleared": 1}
+    cleared = httpx.get(fault_api).json()  # (other clients of the shared cloud may have called since)
+    assert cleared["armed"] == [] and cleared["fired"] == [] and "ListTables" not in cleared["calls"]
+
+
+@pytest.mark.parametrize("fault, message", [
+    ({}, "operation must be"),
+    ({"operation": "SendTaskSuccess", "count": 0}, "count must be"),
+    ({"operation": "SendTaskSuccess", "action": "explode"}, "action must be one of"),
+    ({"operation": "SendTaskSuccess", "status": 200}, "status must be an HTTP error status"),
+    ({"operation": "SendTaskSuccess", "probability": 2}, "probability"),
+    ({"operation": "SendTaskSuccess", "colour": "red"}, "unknown fields ['colour']"),
+    ([1, 2], "JSON object"),
+])
+def test_a_bad_fault_definition_is_a_clear_400(fault_api, fault, message):
+    resp = httpx.post(fault_api, json=fault)
+    assert resp.status_code == 400 and message in resp.json()["error"]
+    assert httpx.post(fault_api, content=b"{nope").status_code == 400
+    assert httpx.put(fault_api, json={}).status_code == 405
+    assert httpx.get(fault_api).json()["armed"] == []
+
+
+def test_skip_lets_the_first_calls_through(local_cloud, fault_api):
+    ddb = local_cloud.client("dynamodb", config=NO_RETRIES)
+    arm(fault_api, operation="DescribeLimits", skip=1, error="LimitExceededException")
+    ddb.describe_limits()
+    with pytest.raises(ClientError, match="LimitExceededException"):
+        ddb.describe_limits()
+    ddb.describe_limits()
+
+
+def test_a_kill_fault_sigkills_the_calling_lambda_worker(local_cloud, make_function, fault_api):
+    name = f"fault-kill-{uuid.uuid4().hex[:6]}"
+    make_function(name, (
+        "import os, boto3\n"
+        "def handler(event, context):\n"
+        "    boto3.client('dynamodb').describe_limits()\n"
+        "    return {'pid': os.getpid()}\n"
+    ))
+    lam = local_cloud.client("lambda")
+    alive = json.loads(lam.invoke(FunctionName=name, Payload=b"{}")["Payload"].read())["pid"]
+    arm(fault_api, operation="DescribeLimits", caller=name, action="kill")
+    resp = lam.invoke(FunctionName=name, Payload=b"{}")
+    body = json.loads(resp["Payload"].read())
+    assert resp["FunctionError"] == "Unhandled" and body["errorType"] == "Runtime.ExitError", body
+    (fired,) = httpx.get(fault_api).json()["fired"]
+    assert fired["action"] == "kill" and fired["pid"] == alive and fired["caller"] == name
+    again = json.loads(lam.invoke(FunctionName=name, Payload=b"{}")["Payload"].read())
+    assert again["pid"] != alive  # a new environment replaced the killed one
+
+
+def test_only_loopback_clients_reach_the_route():
+    environ = {"PATH_INFO": faults.FAULTS_PATH, "REQUEST_METHOD": "GET", "REMOTE_ADDR": "10.0.0.7"}
+    answered = []
+    body = faults.handle(environ, lambda status, headers: answered.append(status))
+    assert answered == ["403 Forbidden"] and b"loopback" in b"".join(body)
