@@ -153,9 +153,9 @@ class OutputCollector:
     per JSON-string line). ``drain()`` takes what the process has written so far, so that a function's last
     lines come before the END line written after its response."""
 
-    def __init__(self, sink: EnvironmentLog, output_fd: int, channel_fd: int) -> None:
+    def __init__(self, sink: EnvironmentLog, output_fd: int, channel_fd: int = -1) -> None:
         self.sink = sink
-        self._fds = {output_fd: b"", channel_fd: b""}
+        self._fds = {fd: b"" for fd in (output_fd, channel_fd) if fd >= 0}
         self._channel_fd = channel_fd
         self._lock = threading.Lock()
         for fd in self._fds:

@@ -85,11 +85,16 @@ function toLambdaError(error) {
   return { errorType: typeof error, errorMessage: maskPaths(String(error)), trace: [] };
 }
 
+// An error of the runtime's own (the handler cannot be loaded...): its trace is its message and the frames of
+// the function's code that led to it, if any; the runtime's and Node's internal frames say nothing useful.
 class RuntimeError extends Error {
   constructor(type, message, cause) {
     super(message);
     this.name = type;
-    if (cause && cause.stack) this.stack = `${type}: ${message}\n` + cause.stack.split('\n').filter((l) => /^\s+at /.test(l)).join('\n');
+    const own = cause && typeof cause.stack === 'string'
+      ? cause.stack.split('\n').filter((line) => /^\s+at /.test(line) && maskPaths(line).includes('/var/task/'))
+      : [];
+    this.stack = [`${type}: ${message}`, ...own].join('\n');
   }
 }
 
