@@ -105,17 +105,16 @@ class LocalCloud:
 
         self.metering = Metering()
         install_dynamodb_metering(self.metering)
-        install_logs_lock()
-        lambda_patches.install()
-        self.roles = iam_roles.RolePolicy(self.config.strict_iam)
-        iam_roles.install(self.roles)
-        self.logs = CloudWatchLogsWriter(LOCAL_ACCOUNT_ID, self.config.region)
         self._server = _HealthServer(self, self.config.host, self.config.port)
         self._server.start()
         host, port = self._server.get_host_and_port()
         # The Step Functions interpreter calls Lambda, SQS and DynamoDB at localhost:$MOTO_PORT.
         os.environ["MOTO_PORT"] = str(port)
         self.endpoint_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', 'localhost') else host}:{port}"
+        install_logs_lock()
+        lambda_patches.install()
+        self.roles = iam_roles.RolePolicy(self.config.strict_iam)
+        self.logs = CloudWatchLogsWriter(LOCAL_ACCOUNT_ID, self.config.region)
         self.executor = LambdaExecutor(self.endpoint_url, self.config.region,
                                        concurrency=self.config.lambda_concurrency,
                                        async_retries=self.config.lambda_async_retries,
@@ -311,6 +310,10 @@ def _payload_too_large_error() -> type:
 
 
 def _install_patches(cloud: LocalCloud) -> None:
+    from sfn_callback.localcloud import iam_roles
+
+    iam_roles.install(cloud.roles)  # first: the input checks below wrap it, and answer before it
+
     from moto.awslambda import models as lambda_models
     from moto.awslambda.exceptions import InvalidParameterValueException
     from moto.awslambda_simple.models import LambdaSimpleBackend
