@@ -9,7 +9,9 @@ stdout and stderr is one event, each record of its runtime's log channel (``cons
 local cloud's own log (``up``'s output), prefixed with the function's name.
 
 Writes are queued and applied by one thread in batches, under the lock that also serialises moto's logs
-API (reads from ``aws logs tail`` and ``filter-log-events`` run on the server's threads meanwhile).
+API (reads from ``aws logs tail`` and ``filter-log-events`` run on the server's threads meanwhile). A stream
+keeps its last ``SFN_CALLBACK_LOG_EVENTS_PER_STREAM`` events (20,000 by default), so that a long benchmark does
+not grow the local cloud's memory without bound.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import Any
 log = logging.getLogger("sfn_callback.localcloud.functions")
 
 LOGS_LOCK = threading.RLock()
+MAX_EVENTS_PER_STREAM = int(os.environ.get("SFN_CALLBACK_LOG_EVENTS_PER_STREAM", "20000"))
 _LOCKED_METHODS = ("create_log_group", "ensure_log_group", "delete_log_group", "describe_log_groups",
                    "create_log_stream", "delete_log_stream", "describe_log_streams", "put_log_events",
                    "get_log_events", "filter_log_events", "start_live_tail", "put_retention_policy",
@@ -120,7 +123,10 @@ class CloudWatchLogsWriter:
                     log_group = backend.groups[group]
                     if stream not in log_group.streams:
                         log_group.create_log_stream(stream)
-                    log_group.streams[stream].put_log_events(events)
+                    log_stream = log_group.streams[stream]
+                    log_stream.put_log_events(events)
+                    if len(log_stream.events) > MAX_EVENTS_PER_STREAM:
+                        del log_stream.events[:len(log_stream.events) - MAX_EVENTS_PER_STREAM]
                     self.stats["events"] += len(events)
         for marker in markers:
             marker.set()
