@@ -142,17 +142,16 @@ class _Environment:
         try:
             self.proc = subprocess.Popen(command, cwd=code_dir, env=env, stdin=subprocess.DEVNULL,
                                          stdout=out_write, stderr=out_write, pass_fds=pass_fds)
-        except OSError:
-            for fd in (out_read, out_write, channel_read, channel_write):
+        except OSError:  # not executable, no interpreter...: the invoke says so
+            for fd in (out_read, channel_read):
                 if fd >= 0:
                     os.close(fd)
             self.api.close()
             raise
-        finally:
-            if "proc" in self.__dict__:
-                os.close(out_write)
-                if channel_write >= 0:
-                    os.close(channel_write)
+        finally:  # the child has its copies of the write ends
+            os.close(out_write)
+            if channel_write >= 0:
+                os.close(channel_write)
         self.output = OutputCollector(self.log, out_read, channel_read)
         self.init_ms: float | None = None
         self._peak_mb = 0
@@ -236,13 +235,14 @@ class LambdaExecutor:
     def _code_dir(self, spec: FunctionSpec) -> str:
         target = os.path.join(self._code_root, spec.code_sha or "empty")
         if not os.path.isdir(target):
-            staging = tempfile.mkdtemp(dir=self._code_root)
+            staging = os.path.realpath(tempfile.mkdtemp(dir=self._code_root))
             with zipfile.ZipFile(io.BytesIO(spec.code_bytes)) as archive:
                 archive.extractall(staging)
                 for info in archive.infolist():  # keep the archive's permissions (a bootstrap's execute bit)
                     mode = (info.external_attr >> 16) & 0o777
-                    if mode and not info.is_dir():
-                        os.chmod(os.path.join(staging, info.filename), mode | stat.S_IRUSR)
+                    path = os.path.realpath(os.path.join(staging, info.filename))
+                    if mode and not info.is_dir() and path.startswith(staging + os.sep) and os.path.isfile(path):
+                        os.chmod(path, mode | stat.S_IRUSR)
             try:
                 os.rename(staging, target)
             except OSError:  # another thread extracted the same code first

@@ -161,14 +161,16 @@ class LocalCloud:
             config=Config(retries={"max_attempts": 3, "mode": "standard"}, max_pool_connections=50))
 
     def health(self) -> dict[str, Any]:
+        # "running" once every piece is in place: before that an invoke would reach moto's echo, not the runtime.
+        state = "running" if self.started_at else "starting"
         return {
-            "status": "running",
+            "status": state,
             "pid": os.getpid(),
             "endpoint": self.endpoint_url,
             "account": LOCAL_ACCOUNT_ID,
             "region": self.config.region,
             "uptime_seconds": round(time.time() - self.started_at, 3) if self.started_at else 0,
-            "services": {name: "running" for name in SERVICES},
+            "services": {name: state for name in SERVICES},
             "lambda": {**self.executor.stats, "workers": self.executor.worker_count()} if self.executor else {},
             "scheduler": dict(self.scheduler.stats) if self.scheduler else {},
             "event_source_mappings": dict(self.sqs_poller.stats) if self.sqs_poller else {},
