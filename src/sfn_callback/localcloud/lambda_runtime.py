@@ -271,8 +271,8 @@ class LambdaExecutor:
             "AWS_SDK_UA_APP_ID": spec.name,
             "SFN_CALLBACK_PATH_MAP": json.dumps(runtimes.path_map(code_dir, sdk_dir)),
         })
-        if spec.family == "python":
-            env["PYTHONDONTWRITEBYTECODE"] = "1"
+        # Python caches the bytecode of the function's modules in its extracted copy (one per code version, ours),
+        # so the next cold start of the same code does not compile them again.
         if spec.family == "node" and sdk_dir is not None:
             env["NODE_PATH"] = str(sdk_dir / "node_modules")
             env["SFN_CALLBACK_NODE_SDK"] = str(sdk_dir)

@@ -18,9 +18,13 @@ from sfn_callback.localcloud.scheduler_runner import (
     retry_plan,
 )
 
-# The runner anchors rate() schedules at their creation (moto stamps it with the wall clock): the simulated
-# clock starts now.
-T0 = datetime.now(timezone.utc).replace(microsecond=0)
+T0 = datetime(2026, 12, 1, 12, 0, 0, tzinfo=timezone.utc)
+
+
+def wall_clock_now() -> datetime:
+    """The runner anchors rate() schedules at their creation, which moto stamps with the wall clock: a simulated
+    clock for schedules starts at the moment the test creates them."""
+    return datetime.now(timezone.utc).replace(microsecond=0)
 
 
 def test_flexible_offset_stays_within_the_window_and_spreads():
@@ -52,7 +56,7 @@ def test_dead_letter_attributes_name_the_schedule_target_and_why():
     assert attributes == {
         "ERROR_CODE": "RuntimeError", "ERROR_MESSAGE": "boom", "EXECUTION_ID": delivery.execution_id,
         "EXHAUSTED_RETRY_CONDITION": "MaximumRetryAttempts", "IS_PAYLOAD_TRUNCATED": "false", "RETRY_ATTEMPTS": "2",
-        "SCHEDULED_TIME": T0.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "SCHEDULED_TIME": "2026-12-01T12:00:00Z",
         "SCHEDULE_ARN": "arn:aws:scheduler:us-east-1:000000000000:schedule/default/s",
         "TARGET_ARN": "arn:aws:sqs:us-east-1:000000000000:q"}
 
@@ -65,9 +69,9 @@ def scheduler():
         yield boto3.client("scheduler", region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t")
 
 
-def _create(scheduler, name, window, target_extra=None, expression="rate(1 minute)"):
+def _create(scheduler, name, window, start, target_extra=None, expression="rate(1 minute)"):
     scheduler.create_schedule(Name=name, ScheduleExpression=expression, FlexibleTimeWindow=window,
-                              StartDate=T0 - timedelta(minutes=1),
+                              StartDate=start - timedelta(minutes=1),
                               Target={"Arn": "arn:aws:lambda:us-east-1:123456789012:function:f",
                                       "RoleArn": "arn:aws:iam::123456789012:role/r", "Input": json.dumps({"s": name}),
                                       **(target_extra or {})})
@@ -75,13 +79,14 @@ def _create(scheduler, name, window, target_extra=None, expression="rate(1 minut
 
 def test_runner_spreads_flexible_deliveries_within_the_window_and_keeps_off_on_time(scheduler):
     fired: list[tuple[str, datetime]] = []
-    now = [T0]
+    start = wall_clock_now()
+    now = [start]
     runner = ScheduleRunner(lambda a, r, target, payload: fired.append((json.loads(payload)["s"], now[0])),
                             rng=random.Random(3))
-    _create(scheduler, "flex", {"Mode": "FLEXIBLE", "MaximumWindowInMinutes": 10})
-    _create(scheduler, "exact", {"Mode": "OFF"})
+    _create(scheduler, "flex", {"Mode": "FLEXIBLE", "MaximumWindowInMinutes": 10}, start)
+    _create(scheduler, "exact", {"Mode": "OFF"}, start)
     step = timedelta(seconds=1)
-    while now[0] < T0 + timedelta(minutes=30):
+    while now[0] < start + timedelta(minutes=30):
         runner.tick(now[0])
         now[0] += step
     exact = [t for name, t in fired if name == "exact"]
@@ -97,7 +102,8 @@ def test_runner_spreads_flexible_deliveries_within_the_window_and_keeps_off_on_t
 def test_runner_retries_then_dead_letters_with_the_target_policy(scheduler):
     dead: list[tuple[str, str, dict[str, str]]] = []
     attempts: list[datetime] = []
-    now = [T0]
+    start = wall_clock_now()
+    now = [start]
 
     def fire(account, region, target, payload):
         attempts.append(now[0])
@@ -105,11 +111,11 @@ def test_runner_retries_then_dead_letters_with_the_target_policy(scheduler):
 
     runner = ScheduleRunner(fire, dead_letter=lambda region, arn, body, attrs: dead.append((arn, body, attrs)),
                             retry_delay=2.0, rng=random.Random(5))
-    scheduler.create_schedule(Name="once", ScheduleExpression=f"at({(T0 + timedelta(seconds=5)):%Y-%m-%dT%H:%M:%S})", FlexibleTimeWindow={"Mode": "OFF"},
+    scheduler.create_schedule(Name="once", ScheduleExpression=f"at({(start + timedelta(seconds=5)):%Y-%m-%dT%H:%M:%S})", FlexibleTimeWindow={"Mode": "OFF"},
                               Target={"Arn": "arn:aws:sqs:us-east-1:123456789012:gone", "RoleArn": "arn:aws:iam::123456789012:role/r",
                                       "Input": '{"x": 1}', "RetryPolicy": {"MaximumRetryAttempts": 3},
                                       "DeadLetterConfig": {"Arn": "arn:aws:sqs:us-east-1:123456789012:dlq"}})
-    while now[0] < T0 + timedelta(minutes=2):
+    while now[0] < start + timedelta(minutes=2):
         runner.tick(now[0])
         now[0] += timedelta(seconds=0.5)
     assert len(attempts) == 4, "the first attempt and three retries"
