@@ -149,7 +149,9 @@ async function loadModule(moduleRoot, moduleName) {
   ];
   for (const [file, kind] of attempts) {
     if (!isFile(file)) continue;
-    return kind() === 'esm' ? import(pathToFileURL(file).href) : require(file);
+    if (kind() !== 'esm') return require(file);
+    registerSdkResolution();
+    return import(pathToFileURL(file).href);
   }
   let resolved;
   try {
@@ -158,6 +160,17 @@ async function loadModule(moduleRoot, moduleName) {
     throw new RuntimeError('Runtime.ImportModuleError', `Error: Cannot find module '${moduleName}'`);
   }
   return require(resolved);
+}
+
+// ES modules do not read NODE_PATH: a resolve hook finds the bare imports the function's node_modules lacks in
+// the SDK. Registered only for an ES module handler (a hook runs in a thread of its own, ~0.2 s to start).
+let sdkHooked = false;
+function registerSdkResolution() {
+  const { register } = require('module');
+  if (sdkHooked || !process.env.SFN_CALLBACK_NODE_SDK || typeof register !== 'function') return;
+  sdkHooked = true;
+  register(pathToFileURL(path.join(RUNTIME_DIR, 'sdk_hooks.mjs')).href,
+    { data: { sdk: pathToFileURL(path.join(process.env.SFN_CALLBACK_NODE_SDK, 'node_modules') + path.sep).href } });
 }
 
 async function loadHandler(spec) {
@@ -314,12 +327,6 @@ function fatal(error, status) {
   writeLog(`${new Date().toISOString()}\t${currentRequestId}\tERROR\t${inFlight ? 'Uncaught Exception' : 'Unhandled'} \t${JSON.stringify({ errorType: body.errorType, errorMessage: body.errorMessage, stack: body.trace })}`);
   const route = inFlight ? `/invocation/${inFlight.requestId}/error` : '/init/error';
   postError(route, error).catch(() => {}).finally(() => process.exit(status));
-}
-
-if (process.env.SFN_CALLBACK_NODE_SDK && typeof require('module').register === 'function') {
-  // ES modules do not read NODE_PATH: resolve bare imports the function's node_modules lacks from the SDK.
-  require('module').register(pathToFileURL(path.join(RUNTIME_DIR, 'sdk_hooks.mjs')).href,
-    { data: { sdk: pathToFileURL(path.join(process.env.SFN_CALLBACK_NODE_SDK, 'node_modules') + path.sep).href } });
 }
 
 main().catch((error) => fatal(error, 1));
