@@ -1,7 +1,8 @@
 #!/bin/sh
 # Tools the test suite needs outside the venv, from Debian's packages: chromium (the approval page's browser
-# test, through Playwright's executable_path) and awscli v2 (the seed scripts' calls; PyPI's awscli is v1 and
-# rejects --cli-binary-format). Idempotent: installs only what is missing, only as root; says what it did.
+# test, through Playwright's executable_path), awscli v2 (the seed scripts' calls; PyPI's awscli is v1 and
+# rejects --cli-binary-format), and what seed 001's deploy script and the Node.js runtime use: zip, curl,
+# node and npm. Idempotent: installs only what is missing, only as root; says what it did.
 set -eu
 updated=no
 
@@ -20,3 +21,7 @@ ensure() {  # ensure PACKAGE BINARY
 
 ensure chromium /usr/bin/chromium
 ensure awscli /usr/bin/aws
+ensure zip /usr/bin/zip
+ensure curl /usr/bin/curl
+ensure nodejs /usr/bin/node
+ensure npm /usr/bin/npm

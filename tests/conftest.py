@@ -64,7 +64,8 @@ def local_cloud(tmp_path_factory: pytest.TempPathFactory) -> Any:
     state = tmp_path_factory.mktemp("localcloud-state")
     port = process.free_port()
     log_path = str(state / "localcloud.log")
-    env = {"SFN_CALLBACK_STATE_DIR": str(state), "SFN_CALLBACK_LAMBDA_ASYNC_RETRY_DELAY": "0.2"}
+    env = {"SFN_CALLBACK_STATE_DIR": str(state), "SFN_CALLBACK_LAMBDA_ASYNC_RETRY_DELAY": "0.2",
+           "SFN_CALLBACK_SCHEDULER_RETRY_SECONDS": "0.2"}
     os.environ["SFN_CALLBACK_STATE_DIR"] = str(state)
     proc, endpoint = process.start_detached("127.0.0.1", port, log_path=log_path, env=env, timeout=60)
     handle = LocalCloudHandle(endpoint_url=endpoint, log_path=log_path, pid=proc.pid, env=env)

@@ -20,6 +20,9 @@ def up(
     detach: bool = typer.Option(False, "--detach", help="Run in the background; stop with `sfn-callback down`."),
     lambda_concurrency: int = typer.Option(None, "--lambda-concurrency",
                                            help="Parallel invokes per function (default 10)."),
+    strict_iam: bool = typer.Option(False, "--strict-iam",
+                                    help="Refuse functions, state machines and schedules whose role does not exist, "
+                                         "as AWS does (default: accept them with a warning, as LocalStack does)."),
 ) -> None:
     """Start the local cloud (moto + Lambda runtime + Scheduler + SQS pollers) until Ctrl-C or SIGTERM."""
     from sfn_callback.localcloud import process
@@ -27,16 +30,19 @@ def up(
     if host not in ("127.0.0.1", "localhost", "::1"):
         raise typer.BadParameter("the local cloud listens on loopback only", param_hint="--host")
     if detach:
-        env = {"SFN_CALLBACK_LAMBDA_CONCURRENCY": str(lambda_concurrency)} if lambda_concurrency else None
+        env = {"SFN_CALLBACK_LAMBDA_CONCURRENCY": str(lambda_concurrency)} if lambda_concurrency else {}
+        if strict_iam:
+            env["SFN_CALLBACK_STRICT_IAM"] = "1"
         try:
-            proc, endpoint = process.start_detached(host, port, env=env)
+            proc, endpoint = process.start_detached(host, port, env=env or None)
         except (RuntimeError, TimeoutError) as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from exc
         typer.echo(process.connection_help(endpoint).replace(" Ctrl-C stops it.", " `sfn-callback down` stops it."))
         typer.echo(f"  pid {proc.pid}, log {process.pid_file(port).replace('.pid', '.log')}")
         return
-    raise typer.Exit(process.serve_forever(host, port, lambda_concurrency=lambda_concurrency))
+    raise typer.Exit(process.serve_forever(host, port, lambda_concurrency=lambda_concurrency,
+                                           strict_iam=True if strict_iam else None))
 
 
 def down(port: int = typer.Option(DEFAULT_LOCAL_PORT, "--port")) -> None:

@@ -1,8 +1,9 @@
 """``sfn-callback bench cloud``: figures for the local cloud, with bare moto measured in the same run.
 
-Prints, asserts nothing about time: up-to-healthy, cold and warm invoke latency of a trivial function,
-and SendTaskSuccess -> SUCCEEDED latency on our local cloud and on bare moto (same flow, alternating
-rounds so machine noise hits both), as a ratio.
+Prints, asserts nothing about time: up-to-healthy, cold and warm invoke latency of a trivial function in
+Python and in Node.js (the same run, warm rounds alternating between the two so machine noise hits both, with
+the Node.js/Python ratio), and SendTaskSuccess -> SUCCEEDED latency on our local cloud and on bare moto (same
+flow, alternating rounds), as a ratio.
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ from rich.console import Console
 from rich.table import Table
 
 from sfn_callback.deploy.packaging import zip_files
-from sfn_callback.localcloud import process
+from sfn_callback.localcloud import process, runtimes
 
 TRIVIAL = "def handler(event, context):\n    return {'ok': True, 'n': event.get('n')}\n"
+TRIVIAL_NODE = "exports.handler = async (event) => ({ ok: true, n: event.n });\n"
 
 
 def percentile(values: list[float], pct: float) -> float:
@@ -47,8 +49,8 @@ def _client(endpoint: str, service: str) -> Any:
         config=Config(retries={"max_attempts": 2}, max_pool_connections=20))
 
 
-def _zip(source: str) -> bytes:
-    return zip_files({"app.py": source})
+def _zip(source: str, name: str = "app.py") -> bytes:
+    return zip_files({name: source})
 
 
 def _role(endpoint: str) -> str:
@@ -128,22 +130,33 @@ def run_cloud_bench(invokes: int = 200, callbacks: int = 100, colds: int = 5,
         say(f"local cloud healthy in {up_seconds:.2f} s at {endpoint}")
         lam = _client(endpoint, "lambda")
         role = _role(endpoint)
-        lam.create_function(FunctionName="bench-trivial", Runtime="python3.11", Role=role, Handler="app.handler",
-                            Code={"ZipFile": _zip(TRIVIAL)}, Timeout=10)
-        cold: list[float] = []
+        node = runtimes.node_info()
+        functions = {"python": ("bench-trivial", "python3.11", "app.handler", TRIVIAL, "app.py", "# version {i}\n")}
+        if node.usable:
+            runtimes.NODE_SDK.wait()  # fetched once per machine; not part of a cold start's figure
+            functions["node"] = ("bench-trivial-node", "nodejs20.x", "index.handler", TRIVIAL_NODE, "index.js",
+                                 "// version {i}\n")
+        else:
+            say(f"Node.js not measured: {node.error}")
+        for name, runtime, handler, source, filename, _ in functions.values():
+            lam.create_function(FunctionName=name, Runtime=runtime, Role=role, Handler=handler,
+                                Code={"ZipFile": _zip(source, filename)}, Timeout=10)
+        cold: dict[str, list[float]] = {kind: [] for kind in functions}
         for i in range(colds):
-            if i:
-                lam.update_function_code(FunctionName="bench-trivial", ZipFile=_zip(TRIVIAL + f"# version {i}\n"))
-            t0 = time.perf_counter()
-            lam.invoke(FunctionName="bench-trivial", Payload=b'{"n": 0}')["Payload"].read()
-            cold.append((time.perf_counter() - t0) * 1000)
-        say(f"{colds} cold invokes done")
-        warm: list[float] = []
+            for kind, (name, _, _, source, filename, marker) in functions.items():
+                if i:  # a new code version: the next invoke starts a new environment
+                    lam.update_function_code(FunctionName=name, ZipFile=_zip(source + marker.format(i=i), filename))
+                t0 = time.perf_counter()
+                lam.invoke(FunctionName=name, Payload=b'{"n": 0}')["Payload"].read()
+                cold[kind].append((time.perf_counter() - t0) * 1000)
+        say(f"{colds} cold invokes of each runtime done")
+        warm: dict[str, list[float]] = {kind: [] for kind in functions}
         for i in range(invokes):
-            t0 = time.perf_counter()
-            lam.invoke(FunctionName="bench-trivial", Payload=json.dumps({"n": i}).encode())["Payload"].read()
-            warm.append((time.perf_counter() - t0) * 1000)
-        say(f"{invokes} warm invokes done")
+            for kind, (name, *_rest) in functions.items():  # alternating: noise hits both runtimes alike
+                t0 = time.perf_counter()
+                lam.invoke(FunctionName=name, Payload=json.dumps({"n": i}).encode())["Payload"].read()
+                warm[kind].append((time.perf_counter() - t0) * 1000)
+        say(f"{invokes} warm invokes of each runtime done")
 
         bare_proc, bare_endpoint = _start_bare_moto()
         ours_probe, bare_probe = CallbackProbe(endpoint), CallbackProbe(bare_endpoint)
@@ -163,13 +176,19 @@ def run_cloud_bench(invokes: int = 200, callbacks: int = 100, colds: int = 5,
     result = {
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
         "up_to_healthy_s": round(up_seconds, 3),
-        "invoke_cold": summary(cold),
-        "invoke_warm": summary(warm),
+        "invoke_cold": summary(cold["python"]),
+        "invoke_warm": summary(warm["python"]),
+        "node": {"version": node.version, "executable": node.path} if node.usable else {"error": node.error},
+        "invoke_cold_node": summary(cold["node"]) if "node" in cold else None,
+        "invoke_warm_node": summary(warm["node"]) if "node" in warm else None,
+        "node_python_warm_ratio_p50": round(percentile(warm["node"], 50) / percentile(warm["python"], 50), 3)
+        if "node" in warm else None,
         "callback_ours": summary(ours),
         "callback_bare_moto": summary(bare),
         "callback_ratio_p50": round(percentile(ours, 50) / percentile(bare, 50), 3),
         "callback_ratio_p99": round(percentile(ours, 99) / percentile(bare, 99), 3),
-        "targets": {"up_to_healthy_s": 3.0, "invoke_warm_p50_ms": 15.0, "callback_ratio_p50": 1.2},
+        "targets": {"up_to_healthy_s": 3.0, "invoke_warm_p50_ms": 15.0, "callback_ratio_p50": 1.2,
+                    "node_python_warm_ratio_p50": 2.0},
     }
     return result
 
@@ -180,14 +199,22 @@ def render(result: dict[str, Any], console: Console) -> None:
     table.add_column("p50 ms", justify="right")
     table.add_column("p99 ms", justify="right")
     table.add_column("n", justify="right")
-    for label, key in (("invoke, cold", "invoke_cold"), ("invoke, warm", "invoke_warm"),
+    for label, key in (("invoke, cold (Python)", "invoke_cold"), ("invoke, warm (Python)", "invoke_warm"),
+                       ("invoke, cold (Node.js)", "invoke_cold_node"), ("invoke, warm (Node.js)", "invoke_warm_node"),
                        ("SendTaskSuccess -> SUCCEEDED (ours)", "callback_ours"),
                        ("SendTaskSuccess -> SUCCEEDED (bare moto)", "callback_bare_moto")):
         row = result[key]
+        if row is None:
+            continue
         table.add_row(label, f"{row['p50_ms']:.1f}", f"{row['p99_ms']:.1f}", str(row["n"]))
     console.print(table)
     targets = result["targets"]
     console.print(f"up to healthy: {result['up_to_healthy_s']:.2f} s (target < {targets['up_to_healthy_s']} s)")
     console.print(f"warm invoke p50: {result['invoke_warm']['p50_ms']:.1f} ms (target < {targets['invoke_warm_p50_ms']} ms)")
+    if result.get("node_python_warm_ratio_p50") is not None:
+        console.print(f"warm invoke Node.js ({result['node']['version']}) / Python p50: "
+                      f"x{result['node_python_warm_ratio_p50']:.2f} (target within x{targets['node_python_warm_ratio_p50']})")
+    else:
+        console.print(f"Node.js not measured: {result['node'].get('error')}")
     console.print(f"callback latency ours / bare moto: p50 x{result['callback_ratio_p50']:.2f}, "
                   f"p99 x{result['callback_ratio_p99']:.2f} (target p50 within x{targets['callback_ratio_p50']})")

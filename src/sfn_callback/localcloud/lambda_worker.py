@@ -1,52 +1,86 @@
-"""One warm Lambda execution environment: a subprocess that runs a deployed function's Python handler.
+"""The Python runtime's bootstrap: runs a deployed function's handler against the Lambda Runtime API.
 
-Started by :mod:`sfn_callback.localcloud.lambda_runtime` as
-``python -m sfn_callback.localcloud.lambda_worker CODE_DIR HANDLER`` with the function's environment.
-It speaks newline-delimited JSON on the stdout it was given; the handler's own ``print`` output goes to
-stderr (the function's log), exactly as Lambda keeps the response channel and the log apart.
+Started by :mod:`sfn_callback.localcloud.lambda_runtime` as ``python -u -P <this file>`` in the function's
+code directory, with the function's environment plus ``AWS_LAMBDA_RUNTIME_API`` (its environment's endpoint,
+:mod:`runtime_api`), ``_HANDLER`` and ``LAMBDA_TASK_ROOT``, as Lambda starts its Python runtime. It is run as a
+file, not as a module of this package, so that the function's own code (its copy of any package) is what its
+imports find. Only the standard library is imported before the handler.
 
-Messages, one JSON object per line:
-  worker -> parent  {"type": "ready"} or {"type": "init_error", "error": {...}} once at start;
-  parent -> worker  {"requestId", "payload" (str), "deadlineMs", "context": {...}} per invoke;
-  worker -> parent  {"type": "result", "payload": str} or {"type": "error", "error": {...}}.
+Loop: ``GET next`` -> call the handler -> ``POST response`` or ``POST error``; a handler that cannot be
+loaded is ``POST init/error`` and the process exits, as on Lambda. ``print`` goes to stdout (one log event
+per line); ``logging`` records and unhandled errors go to the log channel given by ``SFN_CALLBACK_LOG_FD``
+(one event per record, however many lines, as Lambda's telemetry channel keeps them). Stack traces name the
+function's files as ``/var/task/...`` and leave out this runtime's own frames.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
+import logging
 import os
+import socket
 import sys
 import time
 import traceback
-from typing import Any, TextIO
+from typing import Any
+
+RUNTIME_PATH = "/2018-06-01/runtime"
+_THIS_FILE = os.path.abspath(__file__)
 
 
 class LambdaContext:
     """The context object a Python handler receives, with the attributes Lambda documents."""
 
-    def __init__(self, request: dict[str, Any]) -> None:
-        ctx = request.get("context", {})
-        self.aws_request_id: str = request["requestId"]
-        self.function_name: str = ctx.get("functionName", "")
-        self.function_version: str = ctx.get("functionVersion", "$LATEST")
-        self.invoked_function_arn: str = ctx.get("invokedFunctionArn", "")
-        self.memory_limit_in_mb: int = int(ctx.get("memoryLimitInMB", 128))
-        self.log_group_name: str = f"/aws/lambda/{self.function_name}"
-        self.log_stream_name: str = ctx.get("logStreamName", "")
-        self.identity = None
-        self.client_context = None
-        self._deadline_ms: int = int(request["deadlineMs"])
+    def __init__(self, request_id: str, deadline_ms: int, function_arn: str,
+                 client_context: Any = None, identity: Any = None) -> None:
+        env = os.environ
+        self.aws_request_id = request_id
+        self.function_name = env.get("AWS_LAMBDA_FUNCTION_NAME", "")
+        self.function_version = env.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        self.invoked_function_arn = function_arn
+        self.memory_limit_in_mb = int(env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"))
+        self.log_group_name = env.get("AWS_LAMBDA_LOG_GROUP_NAME", f"/aws/lambda/{self.function_name}")
+        self.log_stream_name = env.get("AWS_LAMBDA_LOG_STREAM_NAME", "")
+        self.identity = identity
+        self.client_context = client_context
+        self._deadline_ms = deadline_ms
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, self._deadline_ms - int(time.time() * 1000))
 
 
+# -- paths: the function's code is /var/task, as on Lambda; the machine's paths stay out of errors ---------
+def _path_map() -> list[tuple[str, str]]:
+    try:
+        pairs = json.loads(os.environ.get("SFN_CALLBACK_PATH_MAP") or "[]")
+    except ValueError:
+        pairs = []
+    return [(str(a), str(b)) for a, b in pairs]
+
+
+_PATHS = _path_map()
+
+
+def mask_paths(text: str) -> str:
+    for prefix, replacement in _PATHS:
+        if prefix in text:
+            text = text.replace(prefix, replacement)
+    return text
+
+
+def _frames(tb: Any) -> list[str]:
+    """The traceback's entries without this runtime's frames, paths as Lambda shows them."""
+    entries = traceback.extract_tb(tb)
+    kept = traceback.StackSummary.from_list([e for e in entries if os.path.abspath(e.filename) != _THIS_FILE])
+    return [mask_paths(line) for line in kept.format()]
+
+
 def _error(exc: BaseException, error_type: str | None = None, message: str | None = None) -> dict[str, Any]:
     return {
-        "errorMessage": message if message is not None else str(exc),
+        "errorMessage": mask_paths(message if message is not None else str(exc)),
         "errorType": error_type or type(exc).__name__,
-        "stackTrace": traceback.format_tb(exc.__traceback__),
+        "stackTrace": _frames(exc.__traceback__),
     }
 
 
@@ -61,9 +95,10 @@ def _load_handler(handler_spec: str) -> Any:
     try:
         module = importlib.import_module(module_name.replace("/", "."))
     except SyntaxError as exc:
+        where = os.path.basename(exc.filename or "")
         raise _InitError(
             "Runtime.UserCodeSyntaxError",
-            f"Syntax error in module '{module_name}': {exc.msg} ({exc.filename}, line {exc.lineno})",
+            f"Syntax error in module '{module_name}': {exc.msg} ({where}, line {exc.lineno})",
         ) from exc
     except ImportError as exc:
         raise _InitError("Runtime.ImportModuleError", f"Unable to import module '{module_name}': {exc}") from exc
@@ -79,6 +114,156 @@ class _InitError(Exception):
     def __init__(self, error_type: str, message: str) -> None:
         super().__init__(message)
         self.error_type = error_type
+
+
+# -- the log channel ---------------------------------------------------------------------------------
+class _LogChannel:
+    """One log event per write (a JSON string per line on the channel's fd), or stderr without one."""
+
+    def __init__(self) -> None:
+        fd = os.environ.get("SFN_CALLBACK_LOG_FD")
+        self.fd = int(fd) if fd and fd.isdigit() else None
+
+    def write(self, message: str) -> None:
+        if self.fd is None:
+            sys.stderr.write(message + "\n")
+            return
+        data = (json.dumps(message) + "\n").encode("utf-8")
+        while data:
+            data = data[os.write(self.fd, data):]
+
+
+_REQUEST_ID = ""
+
+
+class _LambdaLogHandler(logging.Handler):
+    """The handler Lambda's Python runtime puts on the root logger: ``[LEVEL]\\ttime\\trequest id\\tmessage``."""
+
+    def __init__(self, channel: _LogChannel) -> None:
+        super().__init__()
+        self.channel = channel
+
+    def format(self, record: logging.LogRecord) -> str:
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + ".%03dZ" % record.msecs
+        message = record.getMessage()
+        if record.exc_info:
+            message += "\n" + "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
+        return f"[{record.levelname}]\t{stamp}\t{getattr(record, 'aws_request_id', _REQUEST_ID)}\t{message}"
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.channel.write(self.format(record))
+        except Exception:  # a log write must never fail the invocation
+            self.handleError(record)
+
+
+# -- the Runtime API client --------------------------------------------------------------------------
+class _RuntimeClient:
+    """HTTP/1.1 on one keep-alive connection, with no more parsing than the Runtime API needs (it is on every
+    invoke's path)."""
+
+    def __init__(self, address: str) -> None:
+        host, _, port = address.partition(":")
+        self.sock = socket.create_connection((host, int(port or 80)))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.rfile = self.sock.makefile("rb")
+        self.host = address
+
+    def call(self, method: str, path: str, body: bytes = b"",
+             headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+        head = f"{method} {RUNTIME_PATH}{path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Length: {len(body)}\r\n"
+        if headers:
+            head += "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        self.sock.sendall((head + "\r\n").encode("latin-1") + body)
+        status_line = self.rfile.readline()
+        if not status_line:
+            raise ConnectionError("the Runtime API closed the connection")
+        status = int(status_line.split()[1])
+        received: dict[str, str] = {}
+        while True:
+            line = self.rfile.readline()
+            if line in (b"\r\n", b"\n", b""):
+                break
+            name, _, value = line.decode("latin-1").partition(":")
+            received[name.strip().lower()] = value.strip()
+        length = int(received.get("content-length") or 0)
+        return status, received, self.rfile.read(length) if length else b""
+
+    def post(self, path: str, body: dict[str, Any] | bytes, error_type: str | None = None) -> None:
+        data = body if isinstance(body, bytes) else json.dumps(body).encode("utf-8")
+        headers = {"Content-Type": "application/json"}
+        if error_type:
+            headers["Lambda-Runtime-Function-Error-Type"] = error_type
+        self.call("POST", path, data, headers)
+
+
+def _json_or_none(text: str | None) -> Any:
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def main() -> int:
+    global _REQUEST_ID
+    code_dir = os.environ.get("LAMBDA_TASK_ROOT") or os.getcwd()
+    handler_spec = os.environ.get("_HANDLER", "")
+    client = _RuntimeClient(os.environ["AWS_LAMBDA_RUNTIME_API"])
+    channel = _LogChannel()
+    root = logging.getLogger()
+    root.addHandler(_LambdaLogHandler(channel))
+    sys.path.insert(0, code_dir)
+    os.chdir(code_dir)
+    if os.environ.get("SFN_CALLBACK_RECORD_CALLS"):
+        install_call_recorder(os.environ["SFN_CALLBACK_RECORD_CALLS"], os.environ.get("AWS_LAMBDA_FUNCTION_NAME", ""))
+
+    try:
+        handler = _load_handler(handler_spec)
+    except _InitError as exc:
+        error = _error(exc, exc.error_type, str(exc))
+        channel.write(f"[ERROR] {error['errorType']}: {error['errorMessage']}"
+                      + ("\nTraceback (most recent call last):\n" + "".join(error["stackTrace"]).rstrip("\n")
+                         if error["stackTrace"] else ""))
+        client.post("/init/error", error, exc.error_type)
+        return 1
+
+    while True:
+        status, headers, body = client.call("GET", "/invocation/next")
+        if status != 200:
+            return 0  # the environment is shutting down
+        request_id = headers.get("lambda-runtime-aws-request-id", "")
+        _REQUEST_ID = request_id
+        os.environ["_X_AMZN_REQUEST_ID"] = request_id
+        trace_id = headers.get("lambda-runtime-trace-id")
+        if trace_id:
+            os.environ["_X_AMZN_TRACE_ID"] = trace_id
+        try:
+            event = json.loads(body) if body else {}
+        except ValueError as exc:
+            client.post(f"/invocation/{request_id}/error",
+                        _error(exc, "Runtime.UnmarshalError", f"Unable to unmarshal input: {exc}"),
+                        "Runtime.UnmarshalError")
+            continue
+        context = LambdaContext(request_id, int(headers.get("lambda-runtime-deadline-ms") or 0),
+                                headers.get("lambda-runtime-invoked-function-arn", ""),
+                                _json_or_none(headers.get("lambda-runtime-client-context")),
+                                _json_or_none(headers.get("lambda-runtime-cognito-identity")))
+        try:
+            result = handler(event, context)
+            payload = json.dumps(result).encode("utf-8")
+        except Exception as exc:
+            if isinstance(exc, TypeError) and "JSON serializable" in str(exc):
+                error = _error(exc, "Runtime.MarshalError", f"Unable to marshal response: {exc}")
+            else:
+                error = _error(exc)
+            trace = "".join(error["stackTrace"]).rstrip("\n")
+            channel.write(f"[ERROR] {error['errorType']}: {error['errorMessage']}"
+                          + (f"\nTraceback (most recent call last):\n{trace}" if trace else ""))
+            client.post(f"/invocation/{request_id}/error", error, error["errorType"])
+            continue
+        client.post(f"/invocation/{request_id}/response", payload)
 
 
 # IAM action names that differ from ``<signing name>:<operation>``.
@@ -114,54 +299,7 @@ def install_call_recorder(path: str, function_name: str) -> None:
     botocore.session.Session.create_client = create_client  # type: ignore[method-assign]
 
 
-def _send(channel: TextIO, message: dict[str, Any]) -> None:
-    channel.write(json.dumps(message) + "\n")
-    channel.flush()
-
-
-def main(argv: list[str]) -> int:
-    code_dir, handler_spec = argv[1], argv[2]
-    # Keep the protocol channel private: the handler's prints go to stderr like a function's log.
-    channel = os.fdopen(os.dup(1), "w", buffering=1)
-    os.dup2(2, 1)
-    sys.stdout = sys.stderr
-    sys.path.insert(0, code_dir)
-    os.chdir(code_dir)
-    if os.environ.get("SFN_CALLBACK_RECORD_CALLS"):
-        install_call_recorder(os.environ["SFN_CALLBACK_RECORD_CALLS"], os.environ.get("AWS_LAMBDA_FUNCTION_NAME", ""))
-
-    try:
-        handler = _load_handler(handler_spec)
-    except _InitError as exc:
-        _send(channel, {"type": "init_error", "error": _error(exc, exc.error_type, str(exc))})
-        return 1
-    _send(channel, {"type": "ready"})
-
-    for line in sys.stdin:
-        if not line.strip():
-            continue
-        request = json.loads(line)
-        os.environ["_X_AMZN_REQUEST_ID"] = request["requestId"]
-        try:
-            event = json.loads(request["payload"]) if request["payload"] else {}
-        except json.JSONDecodeError as exc:
-            _send(channel, {"type": "error", "error": _error(exc, "Runtime.UnmarshalError",
-                                                                f"Unable to unmarshal input: {exc}")})
-            continue
-        try:
-            result = handler(event, LambdaContext(request))
-            payload = json.dumps(result)
-        except Exception as exc:
-            if isinstance(exc, TypeError) and "JSON serializable" in str(exc):
-                _send(channel, {"type": "error", "error": _error(exc, "Runtime.MarshalError",
-                                                                    f"Unable to marshal response: {exc}")})
-            else:
-                traceback.print_exc()
-                _send(channel, {"type": "error", "error": _error(exc)})
-            continue
-        _send(channel, {"type": "result", "payload": payload})
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(main())

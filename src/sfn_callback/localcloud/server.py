@@ -3,7 +3,11 @@
 moto (``ThreadedMotoServer``) serves the AWS APIs with Step Functions execution on, in account
 ``000000000000``. Added here, in the server's own process:
 
-* Lambda invokes run the deployed zip's Python handler (:mod:`lambda_runtime`);
+* Lambda invokes run the deployed zip in warm environments of its runtime, Python, Node.js or ``provided``,
+  each against its own Lambda Runtime API (:mod:`lambda_runtime`, :mod:`runtimes`, :mod:`runtime_api`), with
+  the function's logs in CloudWatch Logs (:mod:`lambda_logs`);
+* execution roles that do not exist are accepted with a warning, or refused with ``--strict-iam``
+  (:mod:`iam_roles`);
 * a schedule runner fires EventBridge Scheduler schedules (:mod:`scheduler_runner`);
 * SQS event source mappings poll like Lambda's (:mod:`sqs_poller`);
 * input checks moto lacks (malformed zips, schedule expressions, schedule groups, target ARNs), and in front of
@@ -47,6 +51,7 @@ class LocalCloudConfig:
     scheduler_duplicate_rate: float = 0.0
     lambda_async_retries: int = 2
     lambda_async_retry_delay: float = 1.0
+    strict_iam: bool = False
 
     @classmethod
     def from_env(cls, **overrides: Any) -> "LocalCloudConfig":
@@ -58,6 +63,7 @@ class LocalCloudConfig:
             lambda_async_retries=int(env.get("SFN_CALLBACK_LAMBDA_ASYNC_RETRIES", cls.lambda_async_retries)),
             lambda_async_retry_delay=float(env.get("SFN_CALLBACK_LAMBDA_ASYNC_RETRY_DELAY",
                                                    cls.lambda_async_retry_delay)),
+            strict_iam=env.get("SFN_CALLBACK_STRICT_IAM", "").lower() in ("1", "true", "yes"),
         )
         for key, value in overrides.items():
             if value is not None:
@@ -78,6 +84,8 @@ class LocalCloud:
         self.sqs_poller: Any = None
         self._reaper_stop = threading.Event()
         self.metering: Any = None
+        self.logs: Any = None
+        self.roles: Any = None
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> "LocalCloud":
@@ -90,6 +98,8 @@ class LocalCloud:
         default_user_config["stepfunctions"] = {"execute_state_machine": True}
         default_user_config["lambda"] = {"use_docker": False}
 
+        from sfn_callback.localcloud import iam_roles, lambda_patches, runtimes
+        from sfn_callback.localcloud.lambda_logs import CloudWatchLogsWriter, install_logs_lock
         from sfn_callback.localcloud.lambda_runtime import LambdaExecutor
         from sfn_callback.localcloud.metering import Metering, install_dynamodb_metering
         from sfn_callback.localcloud.scheduler_runner import ScheduleRunner
@@ -103,14 +113,19 @@ class LocalCloud:
         # The Step Functions interpreter calls Lambda, SQS and DynamoDB at localhost:$MOTO_PORT.
         os.environ["MOTO_PORT"] = str(port)
         self.endpoint_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', 'localhost') else host}:{port}"
+        install_logs_lock()
+        lambda_patches.install()
+        self.roles = iam_roles.RolePolicy(self.config.strict_iam)
+        self.logs = CloudWatchLogsWriter(LOCAL_ACCOUNT_ID, self.config.region)
         self.executor = LambdaExecutor(self.endpoint_url, self.config.region,
                                        concurrency=self.config.lambda_concurrency,
                                        async_retries=self.config.lambda_async_retries,
                                        async_retry_delay=self.config.lambda_async_retry_delay,
-                                       on_invoke=self.metering.lambda_invocation)
+                                       on_invoke=self.metering.lambda_invocation, logs=self.logs)
         _install_patches(self)
         self.scheduler = ScheduleRunner(self._fire_target, tick=self.config.scheduler_tick,
-                                        duplicate_rate=self.config.scheduler_duplicate_rate)
+                                        duplicate_rate=self.config.scheduler_duplicate_rate,
+                                        dead_letter=self._dead_letter)
         self.sqs_poller = EventSourceMappingPoller(lambda region: self.client("sqs", region),
                                                    self._invoke_arn)
         self.scheduler.start()
@@ -119,6 +134,9 @@ class LocalCloud:
         self.started_at = time.time()
         log.info("local cloud ready at %s (account %s, region %s)", self.endpoint_url, LOCAL_ACCOUNT_ID,
                  self.config.region)
+        log.info("%s", runtimes.describe_runtimes())
+        log.info("execution roles that do not exist are %s", "refused, as on AWS (--strict-iam)" if self.config.strict_iam
+                 else "accepted with a warning, as on LocalStack (`up --strict-iam` refuses them)")
         return self
 
     def stop(self) -> None:
@@ -128,6 +146,8 @@ class LocalCloud:
                 part.stop()
         if self.executor is not None:
             self.executor.close()
+        if self.logs is not None:
+            self.logs.close()
         if self._server is not None:
             self._server.stop()
         log.info("local cloud stopped")
@@ -143,17 +163,21 @@ class LocalCloud:
             config=Config(retries={"max_attempts": 3, "mode": "standard"}, max_pool_connections=50))
 
     def health(self) -> dict[str, Any]:
+        # "running" once every piece is in place: before that an invoke would reach moto's echo, not the runtime.
+        state = "running" if self.started_at else "starting"
         return {
-            "status": "running",
+            "status": state,
             "pid": os.getpid(),
             "endpoint": self.endpoint_url,
             "account": LOCAL_ACCOUNT_ID,
             "region": self.config.region,
             "uptime_seconds": round(time.time() - self.started_at, 3) if self.started_at else 0,
-            "services": {name: "running" for name in SERVICES},
+            "services": {name: state for name in SERVICES},
             "lambda": {**self.executor.stats, "workers": self.executor.worker_count()} if self.executor else {},
             "scheduler": dict(self.scheduler.stats) if self.scheduler else {},
             "event_source_mappings": dict(self.sqs_poller.stats) if self.sqs_poller else {},
+            "runtimes": _runtimes_health(),
+            "iam": self.roles.health() if self.roles else {},
         }
 
     def function_spec(self, account_id: str, region: str, name_or_arn: str, qualifier: str | None = None) -> Any:
@@ -165,6 +189,12 @@ class LocalCloud:
 
     def _invoke_arn(self, account_id: str, region: str, function_arn: str, payload: bytes) -> Any:
         return self.executor.invoke(self.function_spec(account_id, region, function_arn), payload)
+
+    def _dead_letter(self, region: str, queue_arn: str, body: str, attributes: dict[str, str]) -> None:
+        sqs = self.client("sqs", region)
+        url = sqs.get_queue_url(QueueName=queue_arn.rsplit(":", 1)[-1], QueueOwnerAWSAccountId=queue_arn.split(":")[4])
+        sqs.send_message(QueueUrl=url["QueueUrl"], MessageBody=body or "{}", MessageAttributes={
+            name: {"DataType": "String", "StringValue": value} for name, value in attributes.items()})
 
     def _fire_target(self, account_id: str, region: str, target: dict[str, Any], payload: str) -> None:
         from sfn_callback.localcloud.scheduler_runner import input_text, new_execution_name, target_kind
@@ -190,6 +220,12 @@ class LocalCloud:
 
 
 METRICS_PATH = "/_sfn_callback/metrics"
+
+
+def _runtimes_health() -> dict[str, Any]:
+    from sfn_callback.localcloud.runtimes import runtimes_health
+
+    return runtimes_health()
 
 
 def _metrics(cloud: LocalCloud, environ: dict[str, Any]) -> dict[str, Any]:
@@ -281,6 +317,10 @@ def _payload_too_large_error() -> type:
 
 
 def _install_patches(cloud: LocalCloud) -> None:
+    from sfn_callback.localcloud import iam_roles
+
+    iam_roles.install(cloud.roles)  # first: the input checks below wrap it, and answer before it
+
     from moto.awslambda import models as lambda_models
     from moto.awslambda.exceptions import InvalidParameterValueException
     from moto.awslambda_simple.models import LambdaSimpleBackend

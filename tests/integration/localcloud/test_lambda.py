@@ -218,3 +218,29 @@ def test_oversized_payloads_are_refused_before_the_handler_runs(local_cloud, cal
     _, body = invoke(lam, calc, {"a": 1, "b": 2, "pad": "x" * (2 * 1024 * 1024)})
     assert body["sum"] == 3, "a 2 MB payload is within the synchronous limit"
     assert "over the" in local_cloud.log_text() and local_cloud.health()["status"] == "running"
+
+
+FLAKY = '''
+import boto3
+
+def handler(event, context):
+    ddb = boto3.client("dynamodb")
+    ddb.put_item(TableName="lc-async-ids", Item={"pk": {"S": event["key"] + "#" + context.aws_request_id + "#"
+                                                        + str(ddb.scan(TableName="lc-async-ids")["Count"])},
+                                                 "rid": {"S": context.aws_request_id}})
+    raise RuntimeError("fails every time")
+'''
+
+
+def test_async_retries_of_one_event_keep_its_request_id(local_cloud, make_function):
+    ddb = local_cloud.client("dynamodb")
+    ddb.create_table(TableName="lc-async-ids", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+    make_function("lc-async-flaky", FLAKY)
+    local_cloud.client("lambda").invoke(FunctionName="lc-async-flaky", InvocationType="Event", Payload=b'{"key": "e1"}')
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and ddb.scan(TableName="lc-async-ids")["Count"] < 3:
+        time.sleep(0.2)
+    items = ddb.scan(TableName="lc-async-ids")["Items"]
+    assert len(items) == 3, "the first attempt and Lambda's two retries"
+    assert len({item["rid"]["S"] for item in items}) == 1, "one event, one request id across its retries"

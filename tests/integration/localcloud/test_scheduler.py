@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -165,3 +166,58 @@ def test_target_that_does_not_exist_is_logged_and_the_cloud_keeps_serving(local_
         time.sleep(0.2)
     assert "Function not found" in local_cloud.log_text()
     assert local_cloud.health()["status"] == "running"
+
+
+def _at_soon() -> str:
+    return (datetime.now(timezone.utc) + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def test_an_undeliverable_event_lands_in_the_dead_letter_queue_with_schedulers_attributes(local_cloud):
+    sqs = local_cloud.client("sqs")
+    dlq_url = sqs.create_queue(QueueName="lc-sched-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    missing = "arn:aws:sqs:us-east-1:000000000000:lc-sched-never-created"
+    before = local_cloud.health()["scheduler"]
+    scheduler = local_cloud.client("scheduler")
+    schedule_arn = scheduler.create_schedule(
+        Name="lc-to-dlq", ScheduleExpression=f"at({_at_soon()})", FlexibleTimeWindow={"Mode": "OFF"},
+        ActionAfterCompletion="DELETE",
+        Target={"Arn": missing, "RoleArn": local_cloud.role_arn(), "Input": '{"job": "dead"}',
+                "RetryPolicy": {"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 600},
+                "DeadLetterConfig": {"Arn": dlq_arn}})["ScheduleArn"]
+    messages = []
+    deadline = time.monotonic() + 20
+    while not messages and time.monotonic() < deadline:
+        messages = sqs.receive_message(QueueUrl=dlq_url, WaitTimeSeconds=2, MessageAttributeNames=["All"]).get("Messages", [])
+    assert len(messages) == 1, "the event reached the dead-letter queue"
+    message = messages[0]
+    assert json.loads(message["Body"]) == {"job": "dead"}
+    attributes = {k: v["StringValue"] for k, v in message["MessageAttributes"].items()}
+    assert attributes["SCHEDULE_ARN"] == schedule_arn and attributes["TARGET_ARN"] == missing
+    assert attributes["EXHAUSTED_RETRY_CONDITION"] == "MaximumRetryAttempts" and attributes["RETRY_ATTEMPTS"] == "2"
+    assert attributes["ERROR_CODE"] == "AWS.SimpleQueueService.NonExistentQueue" and attributes["ERROR_MESSAGE"]
+    assert attributes["IS_PAYLOAD_TRUNCATED"] == "false" and len(attributes["EXECUTION_ID"]) == 36
+    assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", attributes["SCHEDULED_TIME"])
+    after = local_cloud.health()["scheduler"]
+    assert after["failed_deliveries"] == before["failed_deliveries"] + 1
+    assert after["dead_lettered"] == before["dead_lettered"] + 1
+    assert "giving up after 3 attempt(s) (MaximumRetryAttempts)" in local_cloud.log_text()
+
+
+def test_a_failed_delivery_is_retried_until_the_target_can_take_it(local_cloud):
+    sqs = local_cloud.client("sqs")
+    arn = "arn:aws:sqs:us-east-1:000000000000:lc-sched-late-queue"
+    before = local_cloud.health()["scheduler"]
+    local_cloud.client("scheduler").create_schedule(
+        Name="lc-retried", ScheduleExpression=f"at({_at_soon()})", FlexibleTimeWindow={"Mode": "OFF"},
+        ActionAfterCompletion="DELETE",
+        Target={"Arn": arn, "RoleArn": local_cloud.role_arn(), "Input": '{"late": true}',
+                "RetryPolicy": {"MaximumRetryAttempts": 50, "MaximumEventAgeInSeconds": 600}})
+    deadline = time.monotonic() + 10
+    while local_cloud.health()["scheduler"]["retries"] == before["retries"] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert local_cloud.health()["scheduler"]["retries"] > before["retries"], "the first delivery failed and is retried"
+    url = sqs.create_queue(QueueName="lc-sched-late-queue")["QueueUrl"]
+    messages = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=15).get("Messages", [])
+    assert [json.loads(m["Body"]) for m in messages] == [{"late": True}], "a retry delivered it"
+    assert local_cloud.health()["scheduler"]["failed_deliveries"] == before["failed_deliveries"]

@@ -51,6 +51,8 @@ def test_bench_cloud_prints_one_json_document(tmp_path):
     assert done.returncode == 0, done.stderr
     figures = json.loads(done.stdout)  # exactly one JSON document on stdout; progress went to stderr
     assert figures["invoke_warm"]["n"] == 5
+    assert figures["invoke_warm_node"]["n"] == 5 and figures["invoke_cold_node"]["n"] == figures["invoke_cold"]["n"]
+    assert figures["node"]["version"].startswith("v") and figures["node_python_warm_ratio_p50"] > 0
     assert figures["callback_ours"]["n"] == figures["callback_bare_moto"]["n"] == 3
     assert figures["up_to_healthy_s"] > 0
     assert figures["callback_ratio_p50"] > 0

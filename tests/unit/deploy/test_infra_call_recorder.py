@@ -1,4 +1,7 @@
-"""The Lambda worker's opt-in call recorder: one line per AWS call with its IAM action and resource."""
+"""The Lambda worker's opt-in call recorder: one line per AWS call with its IAM action and resource.
+
+The worker (the Python runtime's bootstrap) runs as the local cloud runs it: a process polling a Runtime API.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,29 @@ import json
 import os
 import subprocess
 import sys
+import time
+
+from sfn_callback.localcloud.runtime_api import Invocation, RuntimeApi
+from sfn_callback.localcloud.runtimes import PYTHON_BOOTSTRAP
+
+
+def run_worker(code_dir, handler: str, env: dict[str, str]) -> Invocation:
+    """Start the worker against a Runtime API, hand it one event, return what it answered."""
+    api = RuntimeApi("test")
+    proc = subprocess.Popen([sys.executable, "-u", "-P", str(PYTHON_BOOTSTRAP)], cwd=code_dir,
+                            env={**env, "AWS_LAMBDA_RUNTIME_API": api.address, "_HANDLER": handler,
+                                 "LAMBDA_TASK_ROOT": str(code_dir)},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        invocation = Invocation("r1", b"{}", int(time.time() * 1000) + 60_000, "arn:aws:lambda:us-east-1:0:function:f",
+                                "Root=1-0-0")
+        api.dispatch(invocation)
+        assert invocation.done.wait(60), "the worker answered"
+        return invocation
+    finally:
+        proc.kill()
+        proc.wait()
+        api.close()
 
 
 def test_worker_records_iam_actions_of_the_handlers_calls(tmp_path):
@@ -31,10 +57,8 @@ def test_worker_records_iam_actions_of_the_handlers_calls(tmp_path):
     )
     record = tmp_path / "calls.jsonl"
     env = {**os.environ, "SFN_CALLBACK_RECORD_CALLS": str(record), "AWS_LAMBDA_FUNCTION_NAME": "fn-under-test"}
-    request = {"requestId": "r1", "payload": "{}", "deadlineMs": 2**42, "context": {}}
-    proc = subprocess.run([sys.executable, "-m", "sfn_callback.localcloud.lambda_worker", str(code), "fn.handler"],
-                          input=json.dumps(request) + "\n", capture_output=True, text=True, env=env, timeout=60)
-    assert '"type": "result"' in proc.stdout, proc.stderr
+    answer = run_worker(code, "fn.handler", env)
+    assert answer.kind == "response" and json.loads(answer.body) == "ok", answer.body
     lines = [json.loads(line) for line in record.read_text().splitlines()]
     assert {line["function"] for line in lines} == {"fn-under-test"}
     assert [(line["action"], line["resource"]) for line in lines] == [
@@ -52,9 +76,6 @@ def test_worker_records_nothing_unless_asked(tmp_path):
     (code / "fn.py").write_text("def handler(event, context):\n    import botocore.session, json\n"
                                 "    return botocore.session.Session.create_client.__module__\n")
     env = {k: v for k, v in os.environ.items() if k != "SFN_CALLBACK_RECORD_CALLS"}
-    request = {"requestId": "r1", "payload": "{}", "deadlineMs": 2**42, "context": {}}
-    proc = subprocess.run([sys.executable, "-m", "sfn_callback.localcloud.lambda_worker", str(code), "fn.handler"],
-                          input=json.dumps(request) + "\n", capture_output=True, text=True, env=env, timeout=60)
-    result = json.loads(proc.stdout.splitlines()[-1])
-    assert json.loads(result["payload"]) == "botocore.session"
+    answer = run_worker(code, "fn.handler", env)
+    assert answer.kind == "response" and json.loads(answer.body) == "botocore.session"
     assert not list(tmp_path.glob("*.jsonl"))
