@@ -142,7 +142,7 @@ class LocalCloud:
 
     def health(self) -> dict[str, Any]:
         return {
-            "status": "running",
+            "status": "running" if self.started_at else "starting",  # patches installed: see start()
             "pid": os.getpid(),
             "endpoint": self.endpoint_url,
             "account": LOCAL_ACCOUNT_ID,
@@ -283,6 +283,7 @@ def _install_patches(cloud: LocalCloud) -> None:
     from moto.scheduler.exceptions import ScheduleGroupNotFound, ValidationException
     from moto.sqs.models import Queue
 
+    from sfn_callback.localcloud import patches_lambda, patches_sqs, patches_stepfunctions
     from sfn_callback.localcloud.lambda_runtime import FunctionSpec
     from sfn_callback.localcloud.schedules import ScheduleExpressionError, parse
 
@@ -360,6 +361,9 @@ def _install_patches(cloud: LocalCloud) -> None:
     _patch_heartbeat_timeout()
     _patch_finished_tokens()
     _patch_dynamodb_atomic_writes()
+    patches_stepfunctions.install()  # ValidateStateMachineDefinition, ListStateMachineVersions
+    patches_sqs.install()  # JSON attributes as compact JSON
+    patches_lambda.install()  # ListEventSourceMappings by function name, ARN or partial ARN
 
 
 def _patch_dynamodb_atomic_writes() -> None:
