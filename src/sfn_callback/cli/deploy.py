@@ -19,6 +19,7 @@ from sfn_callback.cli.common import JsonOption, console_for, emit_json, err_cons
 from sfn_callback.config import Target
 from sfn_callback.deploy.deployer import Deployer, Drivers
 from sfn_callback.deploy.plan import UNCHANGED
+from sfn_callback.deploy.terraform import DEFAULT_MAX_RETRIES
 from sfn_callback.util.aws import client as make_client
 
 YesOption = typer.Option(False, "--yes", "-y", help="Apply to real AWS without asking (needed with no terminal).")
@@ -141,8 +142,9 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         ctx: typer.Context,
         out: Path = typer.Option(None, "--out", help="Write the override to this file (e.g. "
                                  "infra/terraform/local_override.tf) instead of printing it."),
-        max_retries: int = typer.Option(1, "--max-retries", help="The provider's max_retries: low, so an API "
-                                        "the endpoint lacks fails at once instead of being retried for minutes."),
+        max_retries: int = typer.Option(DEFAULT_MAX_RETRIES, "--max-retries", help="The provider's max_retries (attempts per "
+                                        "call): low, so an API the endpoint lacks fails in seconds instead of "
+                                        "being retried for minutes."),
     ) -> None:
         """Print the AWS provider override that points infra/terraform at the local cloud (--endpoint)."""
         from sfn_callback.deploy.terraform import OverrideError, provider_override

@@ -3,8 +3,11 @@
 Terraform merges ``*_override.tf`` files into the module, so one file beside it points the ``aws`` provider
 at a local endpoint without touching the module: an ``endpoints {}`` entry for every service the stack's
 resources live in (and STS, which ``data.aws_caller_identity`` calls), the test keys, the checks that only
-real AWS passes turned off, path-style S3 URLs, and a low ``max_retries``, so an API the endpoint lacks fails
-at once instead of being retried for minutes. ``sfn-callback tf-endpoints`` prints or writes it.
+real AWS passes turned off, path-style S3 URLs, and a low ``max_retries`` (the provider's maximum number of
+attempts per call; its default, 25, retries an API the endpoint lacks for minutes). 5 attempts fail a missing
+API within about 15 s of backoff and still ride out a connection dropped under load, which one attempt does
+not: on a loaded 2-core machine, one apply or destroy in a few failed with ``use of closed network
+connection`` on a single read. ``sfn-callback tf-endpoints`` prints or writes it.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from sfn_callback.config import LOCAL_CREDENTIALS
 from sfn_callback.deploy.spec import KIND_ORDER
 
 OVERRIDE_FILE = "local_override.tf"
-DEFAULT_MAX_RETRIES = 1
+DEFAULT_MAX_RETRIES = 5
 
 # The provider's endpoint name for the service of each resource kind.
 SERVICES_BY_KIND = {
