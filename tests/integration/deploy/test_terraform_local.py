@@ -155,6 +155,7 @@ def test_terraform_builds_the_local_stack_every_scenario_passes_and_destroy_leav
         # Every registered scenario passes on the Terraform-made stack (local settings from the manifest).
         run, times["scenarios"] = _run([*cli, "run", "--no-deploy", "--json"], cwd=tmp_path, env=env, timeout=600,
                                        ok=(0, 1), what="sfn-callback run --no-deploy")
+        assert run.stdout.strip(), f"run printed no result (exit {run.returncode}):\n{run.stderr[-6000:]}"
         result = json.loads(run.stdout)
         outcome = {r["scenario"]: r["passed"] for r in result["runs"]}
         assert set(outcome) == set(scenarios.all_scenarios()), outcome
