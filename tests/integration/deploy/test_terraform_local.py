@@ -35,6 +35,7 @@ from sfn_callback.localcloud import process
 pytestmark = pytest.mark.cloud
 
 ROOT = Path(__file__).resolve().parents[3]
+HEARTBEAT_SECONDS = 15
 TERRAFORM = terraform_binary(allow_tofu=False)  # the mirror holds registry.terraform.io's provider
 MIRROR = provider_mirror()
 
@@ -122,7 +123,11 @@ def test_terraform_builds_the_local_stack_every_scenario_passes_and_destroy_leav
                                                                                        "*_override.tf", "tfplan"))
     (tmp_path / "cli.tfrc").write_text(cli_config(MIRROR))
     env = {**os.environ, "TF_CLI_CONFIG_FILE": str(tmp_path / "cli.tfrc"), "TF_IN_AUTOMATION": "1",
-           "TF_INPUT": "0", "CHECKPOINT_DISABLE": "1", "SFN_CALLBACK_STATE_DIR": str(state)}
+           "TF_INPUT": "0", "CHECKPOINT_DISABLE": "1", "SFN_CALLBACK_STATE_DIR": str(state),
+           # A deploy-time setting, as a user would give it: the first heartbeat of this fresh cloud's export
+           # consumer includes its cold start, which took more than the local 5 s on 2 cores loaded by other
+           # test runs. Both routes read it (package writes it into the manifest, deploy --plan compares it).
+           "EXPORT_STACK_HEARTBEAT_SECONDS": str(HEARTBEAT_SECONDS)}
     env.pop("TF_PLUGIN_CACHE_DIR", None)
     cli = [sys.executable, "-m", "sfn_callback.cli.main", "--endpoint", endpoint]
     tf_vars = ["-var", f"build_dir={build}", "-var", f"source_dir={ROOT / 'src'}"]
@@ -132,7 +137,10 @@ def test_terraform_builds_the_local_stack_every_scenario_passes_and_destroy_leav
     # The user's steps: package the local stack, write the provider override, init from the mirror.
     _, times["package"] = _run([*cli, "package", "--target", "local", "--without-dependencies", "--out",
                                 str(build)], cwd=tmp_path, env=env, timeout=120, what="sfn-callback package")
-    assert json.loads((build / "stack.json").read_text())["target"] == "local"
+    manifest = json.loads((build / "stack.json").read_text())
+    assert manifest["target"] == "local"
+    export = json.loads(manifest["state_machines"]["poc-export-workflow"]["definition"])
+    assert export["States"]["StartExportJob"]["HeartbeatSeconds"] == HEARTBEAT_SECONDS
     _run([*cli, "tf-endpoints", "--out", str(work / "local_override.tf")], cwd=tmp_path, env=env, timeout=60,
          what="sfn-callback tf-endpoints")
     assert "max_retries                 = 5" in (work / "local_override.tf").read_text()
