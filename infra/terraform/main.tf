@@ -19,7 +19,8 @@ locals {
     )
   )
 
-  tags = merge(var.tags, { "sfn-callback:stack" = local.stack.stack_name })
+  # The stack's own tags (the deployer compares them) over any extra ones given in var.tags.
+  tags = merge(var.tags, local.stack.tags)
 
   redriven_queues = { for k, q in local.stack.queues : k => q if q.dlq != null }
   plain_queues    = { for k, q in local.stack.queues : k => q if q.dlq == null }

@@ -1,5 +1,6 @@
 """``sfn-callback deploy`` / ``destroy`` / ``package``: the stack of every present component, planned and
-applied; the Lambda bundle and Terraform manifest for AWS.
+applied; the Lambda bundle and the Terraform manifest (for AWS or, with ``--target local``, a local cloud);
+``tf-endpoints``, the provider override that points the Terraform module at a local cloud.
 
 Real AWS (``--endpoint aws``) is touched only after ``--yes`` or an interactive confirmation that names the
 account (from STS GetCallerIdentity), the region and the endpoints (AWS's own: configured endpoint URLs such
@@ -20,6 +21,7 @@ from sfn_callback.cli.common import JsonOption, console_for, emit_json, err_cons
 from sfn_callback.config import Target
 from sfn_callback.deploy.deployer import Deployer, Drivers
 from sfn_callback.deploy.plan import UNCHANGED
+from sfn_callback.deploy.terraform import DEFAULT_MAX_RETRIES
 from sfn_callback.util.aws import client as make_client
 
 YesOption = typer.Option(False, "--yes", "-y", help="Apply to real AWS without asking (needed with no terminal).")
@@ -152,25 +154,61 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         if as_json:
             emit_json({"removed": [c.to_dict() for c in removed]})
 
+    @app.command("tf-endpoints")
+    def tf_endpoints(
+        ctx: typer.Context,
+        out: Path = typer.Option(None, "--out", help="Write the override to this file (e.g. "
+                                 "infra/terraform/local_override.tf) instead of printing it."),
+        max_retries: int = typer.Option(DEFAULT_MAX_RETRIES, "--max-retries", help="The provider's max_retries (attempts per "
+                                        "call): low, so an API the endpoint lacks fails in seconds instead of "
+                                        "being retried for minutes."),
+    ) -> None:
+        """Print the AWS provider override that points infra/terraform at the local cloud (--endpoint)."""
+        from sfn_callback.deploy.terraform import OverrideError, provider_override
+
+        target = state(ctx).target
+        if not target.is_local:
+            _fail("tf-endpoints writes an override for an endpoint (the local cloud, LocalStack); for AWS use "
+                  "the module as it is")
+        try:
+            text = provider_override(target.endpoint_url or "", max_retries)
+        except OverrideError as exc:
+            _fail(str(exc))
+            raise  # unreachable
+        if out is None:
+            sys.stdout.write(text)
+            return
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)
+        err_console.print(f"wrote {out} (the AWS provider pointed at {target.endpoint_url})", highlight=False)
+
     @app.command()
     def package(
         out: Path = typer.Option(Path("build"), "--out", help="Output folder."),
         without_dependencies: bool = typer.Option(
             False, "--without-dependencies", help="Project code only (the local cloud provides the rest)."
         ),
+        target: str = typer.Option(
+            "aws", "--target", help="Stack to describe in stack.json: 'aws', or 'local' (the local cloud or "
+            "LocalStack: local settings, sub-minute schedules, short export timings), as 'deploy' gives each."
+        ),
         as_json: bool = JsonOption,
     ) -> None:
         """Build the Lambda zip (code + runtime dependencies for python3.11 x86_64) and build/stack.json for
         Terraform; the same inputs give the same bytes."""
         from sfn_callback.deploy import bundle
+        from sfn_callback.deploy.manifest import TARGETS, ManifestError
 
         console = console_for(as_json)
+        if target not in TARGETS:
+            _fail(f"--target must be one of {', '.join(TARGETS)}, not {target!r}")
         try:
-            result = bundle.package(out, with_dependencies=not without_dependencies)
-        except bundle.PackageError as exc:
+            result = bundle.package(out, with_dependencies=not without_dependencies, target=target)
+        except (bundle.PackageError, ManifestError) as exc:
             _fail(str(exc))
             raise  # unreachable
         console.print(f"{result.zip_path}  {result.size:,} bytes  CodeSha256 {result.code_sha256}", highlight=False)
-        console.print(f"{result.manifest_path}  ({len(result.requirements)} pinned dependencies)", highlight=False)
+        console.print(f"{result.manifest_path}  (target {result.target}, {len(result.requirements)} pinned "
+                      "dependencies)", highlight=False)
         if as_json:
             emit_json(result.to_dict())

@@ -1,5 +1,5 @@
 """``sfn-callback package``: the Lambda zip for AWS (project code plus its runtime dependencies) and the
-Terraform manifest, written to ``build/``.
+Terraform manifest (for AWS, or with ``--target local`` for the local cloud), written to ``build/``.
 
 * Which dependencies: the third-party imports reachable from the stack's handler modules (a static scan of
   the import statements, function-level imports included), mapped to their distributions, then those
@@ -217,10 +217,11 @@ class PackageResult:
     requirements: list[str]
     code_sha256: str
     size: int
+    target: str = "aws"
 
     def to_dict(self) -> dict[str, object]:
         return {"zip": str(self.zip_path), "manifest": str(self.manifest_path), "requirements": self.requirements,
-                "codeSha256": self.code_sha256, "bytes": self.size}
+                "codeSha256": self.code_sha256, "bytes": self.size, "target": self.target}
 
 
 def default_cache_dir() -> Path:
@@ -228,9 +229,11 @@ def default_cache_dir() -> Path:
     return Path(base) / "sfn-callback" / "lambda-deps"
 
 
-def package(out: Path, cache_dir: Path | None = None, with_dependencies: bool = True) -> PackageResult:
-    """Write ``out/lambda.zip``, ``out/stack.json`` and ``out/requirements.txt``."""
-    stack = build_stack(terraform_context())
+def package(out: Path, cache_dir: Path | None = None, with_dependencies: bool = True,
+            target: str = "aws") -> PackageResult:
+    """Write ``out/lambda.zip``, ``out/stack.json`` (the stack for ``target``, ``aws`` or ``local``) and
+    ``out/requirements.txt``."""
+    stack = build_stack(terraform_context(target=target))
     requirements = lambda_requirements(stack) if with_dependencies else []
     deps = install_dependencies(requirements, cache_dir or default_cache_dir()) if requirements else None
     data = build_bundle(deps)
@@ -242,4 +245,4 @@ def package(out: Path, cache_dir: Path | None = None, with_dependencies: bool = 
                               "requirements": requirements}
     manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     (out / "requirements.txt").write_text("".join(r + "\n" for r in requirements))
-    return PackageResult(zip_path, manifest_path, requirements, packaging.code_sha256(data), len(data))
+    return PackageResult(zip_path, manifest_path, requirements, packaging.code_sha256(data), len(data), target)

@@ -1,8 +1,10 @@
 """Plan and apply a ``Stack`` against a target (local cloud, LocalStack or AWS), idempotently.
 
 Each resource kind has a driver that reads the target's current state in the same shape as the spec's
-``properties()``, and creates, updates or deletes. Every created resource is tagged ``sfn-callback:stack``
-where the service allows tags, so a resource removed from the spec is found and planned for deletion.
+``properties()``, and creates, updates or deletes. Every resource of a tagged kind (``TAGGED_KINDS``) is
+tagged ``sfn-callback:stack``, so a resource removed from the spec is found and planned for deletion; the tag
+is part of what a plan compares (only the keys the stack sets: tags added by others, such as Terraform's
+``tags`` variable, are left alone), so a resource created without it, by hand or by another tool, is updated.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from sfn_callback.deploy.spec import (
     StackContext,
     StateMachine,
     Table,
+    TAGGED_KINDS,
+    managed_tags,
     policy_document,
 )
 from sfn_callback.deploy.stack import build_stack
@@ -85,16 +89,88 @@ class Drivers:
         return self._zip
 
     def tags(self) -> dict[str, str]:
-        return {MANAGED_TAG: self.ctx.stack_name}
+        return managed_tags(self.ctx)
 
     def desired(self, r: Resource) -> dict[str, Any]:
         if isinstance(r, Function):
-            return r.properties(self.ctx, packaging.code_sha256(self.zip_bytes))
-        return r.properties(self.ctx)
+            props = r.properties(self.ctx, packaging.code_sha256(self.zip_bytes))
+        else:
+            props = r.properties(self.ctx)
+        if r.kind in TAGGED_KINDS:
+            props = {**props, "tags": self.tags()}
+        return props
 
     # ------------------------------------------------------------------------------------------ read
     def read(self, r: Resource) -> dict[str, Any] | None:
-        return getattr(self, "read_" + r.kind.replace("-", "_"))(r)
+        props = getattr(self, "read_" + r.kind.replace("-", "_"))(r)
+        if props is not None and r.kind in TAGGED_KINDS:
+            found = self.read_tags(r)
+            props["tags"] = {k: found[k] for k in self.tags() if k in found}
+        return props
+
+    # tags: read what the resource carries, add the stack's (never removing other tags)
+    def _log_group_arn(self, name: str) -> str:
+        return f"arn:aws:logs:{self.ctx.region}:{self.ctx.account_id}:log-group:{name}"
+
+    def _schedule_group_arn(self, name: str) -> str:
+        return f"arn:aws:scheduler:{self.ctx.region}:{self.ctx.account_id}:schedule-group/{name}"
+
+    def read_tags(self, r: Resource) -> dict[str, str]:
+        kind = r.kind
+        if kind == "log-group":
+            return self.c("logs").list_tags_for_resource(resourceArn=self._log_group_arn(r.name)).get("tags", {})
+        if kind == "table":
+            tags = self.c("dynamodb").list_tags_of_resource(ResourceArn=self.ctx.table_arn(r.name)).get("Tags", [])
+            return {t["Key"]: t["Value"] for t in tags}
+        if kind == "bucket":
+            return {t["Key"]: t["Value"] for t in self._bucket_tags(r.name)}
+        if kind == "queue":
+            url = self.c("sqs").get_queue_url(QueueName=r.name)["QueueUrl"]
+            return self.c("sqs").list_queue_tags(QueueUrl=url).get("Tags", {})
+        if kind == "role":
+            return {t["Key"]: t["Value"] for t in self.c("iam").list_role_tags(RoleName=r.name).get("Tags", [])}
+        if kind == "function":
+            return self.c("lambda").list_tags(Resource=self.ctx.function_arn(r.name)).get("Tags", {})
+        if kind == "schedule-group":
+            tags = self.c("scheduler").list_tags_for_resource(ResourceArn=self._schedule_group_arn(r.name))
+            return {t["Key"]: t["Value"] for t in tags.get("Tags", [])}
+        if kind == "state-machine":
+            tags = self.c("stepfunctions").list_tags_for_resource(resourceArn=self.ctx.state_machine_arn(r.name))
+            return {t["key"]: t["value"] for t in tags.get("tags", [])}
+        raise DeployError(f"no tag reader for {kind}")
+
+    def _bucket_tags(self, name: str) -> list[dict[str, str]]:
+        try:
+            return self.c("s3").get_bucket_tagging(Bucket=name).get("TagSet", [])
+        except ClientError as exc:
+            if _code(exc) == "NoSuchTagSet":
+                return []
+            raise
+
+    def put_tags(self, r: Resource) -> None:
+        tags, kind = self.tags(), r.kind
+        pairs = [{"Key": k, "Value": v} for k, v in tags.items()]
+        if kind == "log-group":
+            self.c("logs").tag_resource(resourceArn=self._log_group_arn(r.name), tags=tags)
+        elif kind == "table":
+            self.c("dynamodb").tag_resource(ResourceArn=self.ctx.table_arn(r.name), Tags=pairs)
+        elif kind == "bucket":  # PutBucketTagging replaces the whole set: keep the others
+            others = [t for t in self._bucket_tags(r.name) if t["Key"] not in tags]
+            self.c("s3").put_bucket_tagging(Bucket=r.name, Tagging={"TagSet": others + pairs})
+        elif kind == "queue":
+            url = self.c("sqs").get_queue_url(QueueName=r.name)["QueueUrl"]
+            self.c("sqs").tag_queue(QueueUrl=url, Tags=tags)
+        elif kind == "role":
+            self.c("iam").tag_role(RoleName=r.name, Tags=pairs)
+        elif kind == "function":
+            self.c("lambda").tag_resource(Resource=self.ctx.function_arn(r.name), Tags=tags)
+        elif kind == "schedule-group":
+            self.c("scheduler").tag_resource(ResourceArn=self._schedule_group_arn(r.name), Tags=pairs)
+        elif kind == "state-machine":
+            self.c("stepfunctions").tag_resource(resourceArn=self.ctx.state_machine_arn(r.name),
+                                                 tags=[{"key": k, "value": v} for k, v in tags.items()])
+        else:
+            raise DeployError(f"no tag writer for {kind}")
 
     def read_table(self, r: Table) -> dict[str, Any] | None:
         desc = _absent(lambda: self.c("dynamodb").describe_table(TableName=r.name))
@@ -225,7 +301,11 @@ class Drivers:
         getattr(self, "create_" + r.kind.replace("-", "_"))(r)
 
     def update(self, r: Resource, diff: tuple[str, ...]) -> None:
-        getattr(self, "update_" + r.kind.replace("-", "_"))(r, diff)
+        if "tags" in diff:
+            self.put_tags(r)
+            diff = tuple(d for d in diff if d != "tags")
+        if diff:
+            getattr(self, "update_" + r.kind.replace("-", "_"))(r, diff)
 
     def delete(self, kind: str, name: str) -> None:
         getattr(self, "delete_" + kind.replace("-", "_"))(name)

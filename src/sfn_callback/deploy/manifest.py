@@ -1,8 +1,10 @@
 """The Terraform-facing description of the stack (``build/stack.json``), generated from the same spec the
 deployer applies, so the Terraform module in ``infra/terraform`` cannot drift from it.
 
-The stack is built for AWS (``local=False``) with three tokens in place of what only Terraform knows:
-the account id, the region and the name prefix. ``infra/terraform/main.tf`` replaces them in the JSON text
+The stack is built for a target, AWS (``local=False``, the default) or a local one (``local=True``: the
+local cloud or LocalStack, with the local settings the spec gives such targets: ``SFN_CALLBACK_LOCAL`` in
+every function's environment, sub-minute schedules, the export service's short heartbeat timings), with three
+tokens in place of what only Terraform knows: the account id, the region and the name prefix. ``infra/terraform/main.tf`` replaces them in the JSON text
 before ``jsondecode``; :func:`render` does exactly the same here, and the tests compare the rendered
 document with each resource's ``properties()``. Resources refer to each other by their spec names (the map
 keys, stable whatever the prefix), and name or ARN strings carry the tokens.
@@ -31,6 +33,7 @@ from sfn_callback.deploy.spec import (
     StackContext,
     StateMachine,
     Table,
+    managed_tags,
     policy_document,
     substitute,
 )
@@ -73,8 +76,15 @@ class ManifestError(ValueError):
     """The stack holds something the Terraform module cannot express."""
 
 
-def terraform_context(stack_name: str = "sfn-callback") -> StackContext:
-    return StackContext(account_id=ACCOUNT_TOKEN, region=REGION_TOKEN, local=False, stack_name=stack_name)
+TARGETS = ("aws", "local")
+
+
+def terraform_context(stack_name: str = "sfn-callback", target: str = "aws") -> StackContext:
+    """The context of the manifest for ``target`` (``aws`` or ``local``), tokens in place of account and region."""
+    if target not in TARGETS:
+        raise ManifestError(f"unknown target {target!r}: expected one of {', '.join(TARGETS)}")
+    return StackContext(account_id=ACCOUNT_TOKEN, region=REGION_TOKEN, local=target == "local",
+                        stack_name=stack_name)
 
 
 def tokenize(value: Any) -> Any:
@@ -156,9 +166,11 @@ def _state_machine(r: StateMachine) -> dict[str, Any]:
 
 def build_manifest(stack: Stack) -> dict[str, Any]:
     """The stack as Terraform consumes it: one map per section, keyed by spec name."""
-    if stack.ctx.local:
-        raise ManifestError("the Terraform manifest describes an AWS stack; build it with terraform_context()")
-    doc: dict[str, Any] = {"version": MANIFEST_VERSION, "stack_name": stack.ctx.stack_name}
+    if (stack.ctx.account_id, stack.ctx.region) != (ACCOUNT_TOKEN, REGION_TOKEN):
+        raise ManifestError("the Terraform manifest needs the account and region tokens; build it with "
+                            "terraform_context()")
+    doc: dict[str, Any] = {"version": MANIFEST_VERSION, "stack_name": stack.ctx.stack_name,
+                           "target": "local" if stack.ctx.local else "aws", "tags": managed_tags(stack.ctx)}
     doc.update({section: {} for section in SECTIONS.values()})
     unknown = sorted({r.kind for r in stack.resources} - set(SECTIONS))
     if unknown:

@@ -14,6 +14,9 @@ from typing import Any
 
 MANAGED_TAG = "sfn-callback:stack"
 DEFAULT_STACK = "sfn-callback"
+# Kinds whose resources carry the stack's tags (the others, event source mappings and schedules, take none
+# from either deploy route).
+TAGGED_KINDS = ("log-group", "table", "bucket", "queue", "role", "function", "schedule-group", "state-machine")
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,11 @@ class StackContext:
 
     def schedule_group_arn(self, name: str) -> str:
         return f"arn:aws:scheduler:{self.region}:{self.account_id}:schedule/{name}/*"
+
+
+def managed_tags(ctx: "StackContext") -> dict[str, str]:
+    """The tags both deploy routes put on every resource of a tagged kind (Terraform may add its own)."""
+    return {MANAGED_TAG: ctx.stack_name}
 
 
 @dataclass(frozen=True)

@@ -456,6 +456,8 @@ class ExportScenario:
         total = len(plan.files)
         failed = len(plan.missing)
         if self.outcome == "success":
+            if "taskSucceededEventDetails" not in event:  # e.g. the task timed out: a failed check, not a crash
+                return [f"the callback event is {event.get('type')}, not TaskSucceeded: no payload to check"]
             payload = json.loads(event["taskSucceededEventDetails"]["output"])
             problems = []
             if set(payload) != set(SUCCESS_FIELDS):

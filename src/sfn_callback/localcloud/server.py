@@ -328,6 +328,7 @@ def _install_patches(cloud: LocalCloud) -> None:
     from moto.scheduler.exceptions import ScheduleGroupNotFound, ValidationException
     from moto.sqs.models import Queue
 
+    from sfn_callback.localcloud import patches_lambda, patches_sqs, patches_stepfunctions
     from sfn_callback.localcloud.lambda_runtime import FunctionSpec
     from sfn_callback.localcloud.schedules import ScheduleExpressionError, parse
 
@@ -405,6 +406,9 @@ def _install_patches(cloud: LocalCloud) -> None:
     _patch_heartbeat_timeout()
     _patch_finished_tokens()
     _patch_dynamodb_atomic_writes()
+    patches_stepfunctions.install()  # ValidateStateMachineDefinition, ListStateMachineVersions
+    patches_sqs.install()  # JSON attributes as compact JSON
+    patches_lambda.install()  # ListEventSourceMappings by function name, ARN or partial ARN
 
 
 def _patch_dynamodb_atomic_writes() -> None:

@@ -136,15 +136,25 @@ def test_deploy_twice_then_destroy_on_in_process_moto(monkeypatch):
 
         lam = boto3.client("lambda", region_name="us-east-1")
         lam.update_function_configuration(FunctionName="poc-poller", Timeout=3)
+        # Tags are compared too, on the stack's own keys only: a lost stack tag is drift, another tag is not.
+        from sfn_callback.deploy.spec import MANAGED_TAG
+
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        queue_url = sqs.get_queue_url(QueueName="poc-export-jobs")["QueueUrl"]
+        sqs.untag_queue(QueueUrl=queue_url, TagKeys=[MANAGED_TAG])
+        sqs.tag_queue(QueueUrl=queue_url, Tags={"team": "exports"})
+        lam.tag_resource(Resource=ctx.function_arn("poc-create-job"), Tags={"team": "poc"})
         sch = boto3.client("scheduler", region_name="us-east-1")
         sch.create_schedule(Name="poll-job-x", GroupName="poc-polling", ScheduleExpression="rate(1 minute)",
                             FlexibleTimeWindow={"Mode": "OFF"},
                             Target={"Arn": ctx.function_arn("poc-poller"), "RoleArn": ctx.role_arn("r"), "Input": "{}"})
         drift = Deployer(target, stack, Drivers(target, ctx, zip_bytes)).plan()
-        assert [(c.action, c.name, c.differences) for c in drift.changes if c.action != UNCHANGED] == \
-            [(UPDATE, "poc-poller", ("timeout",))]
+        assert sorted((c.action, c.name, c.differences) for c in drift.changes if c.action != UNCHANGED) == \
+            [(UPDATE, "poc-export-jobs", ("tags",)), (UPDATE, "poc-poller", ("timeout",))]
         Deployer(target, stack, Drivers(target, ctx, zip_bytes)).apply(drift)
         assert lam.get_function_configuration(FunctionName="poc-poller")["Timeout"] == 60
+        assert sqs.list_queue_tags(QueueUrl=queue_url)["Tags"] == {MANAGED_TAG: ctx.stack_name, "team": "exports"}
+        assert not Deployer(target, stack, Drivers(target, ctx, zip_bytes)).plan().has_changes
 
         removed = Deployer(target, stack, Drivers(target, ctx, zip_bytes)).destroy()
         assert len(removed) == len(stack.resources)

@@ -1,8 +1,9 @@
 """The Terraform module in infra/terraform against the stack spec the deployer applies.
 
-Terraform reads build/stack.json (written by ``sfn-callback package`` from the spec). These tests check
-that (1) the manifest, rendered as main.tf renders it, describes exactly what the deployer deploys, resource
-by resource (names, keys, environment, IAM policies, ASL); (2) the HCL consumes every field of every
+Terraform reads build/stack.json (written by ``sfn-callback package`` from the spec, for AWS or with
+``--target local`` for a local cloud). These tests check that (1) the manifest of either target, rendered as
+main.tf renders it, describes exactly what the deployer deploys to that target, resource by resource (names,
+keys, environment, IAM policies, ASL, tags); (2) the HCL consumes every field of every
 manifest section and no field the manifest lacks; (3) the HCL is formatted and, where Terraform and an
 offline AWS provider exist, valid.
 """
@@ -14,10 +15,12 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from importlib import resources
 from pathlib import Path
 
 import pytest
+from terraform_support import provider_mirror, terraform_binary
 
 from sfn_callback.deploy import manifest as mf
 from sfn_callback.deploy.spec import (
@@ -32,8 +35,11 @@ from sfn_callback.deploy.spec import (
     StackContext,
     StateMachine,
     Table,
+    TAGGED_KINDS,
     policy_document,
 )
+from sfn_callback.config import Target
+from sfn_callback.deploy.deployer import Drivers
 from sfn_callback.deploy.stack import build_stack
 
 hcl2 = pytest.importorskip("hcl2", reason="python-hcl2 is needed to parse infra/terraform (pip install python-hcl2)")
@@ -57,9 +63,14 @@ TERRAFORM_TYPES = {
 }
 
 
+@pytest.fixture(scope="module", params=mf.TARGETS)
+def target(request):
+    return request.param
+
+
 @pytest.fixture(scope="module")
-def stack():
-    return build_stack(mf.terraform_context())
+def stack(target):
+    return build_stack(mf.terraform_context(target=target))
 
 
 @pytest.fixture(scope="module")
@@ -73,9 +84,9 @@ def rendered(manifest_text):
 
 
 @pytest.fixture(scope="module")
-def aws_stack():
-    """The stack the deployer would apply to account ACCOUNT in REGION."""
-    return build_stack(StackContext(account_id=ACCOUNT, region=REGION, local=False))
+def deployed_stack(target):
+    """The stack the deployer would apply to account ACCOUNT in REGION: AWS, or a local target there."""
+    return build_stack(StackContext(account_id=ACCOUNT, region=REGION, local=target == "local"))
 
 
 @pytest.fixture(scope="module")
@@ -120,9 +131,10 @@ def test_every_kind_of_the_spec_has_a_manifest_section_and_terraform_resources(s
     assert set(mf.SECTIONS.values()) == set(TERRAFORM_TYPES)
 
 
-def test_manifest_lists_exactly_the_deployers_resources(aws_stack, rendered):
+def test_manifest_lists_exactly_the_deployers_resources(deployed_stack, rendered, target):
+    assert rendered["target"] == target
     for kind, section in mf.SECTIONS.items():
-        want = {r.name for r in aws_stack.resources if r.kind == kind}
+        want = {r.name for r in deployed_stack.resources if r.kind == kind}
         got = set(rendered[section])
         assert got == want, f"{section}: only in manifest {got - want}, only in spec {want - got}"
 
@@ -136,10 +148,13 @@ def test_every_name_carries_the_prefix_token(stack):
             assert mf.PREFIX_TOKEN in entry["name"], f"{section}[{key}] name {entry['name']!r} ignores name_prefix"
 
 
-def test_rendered_manifest_gives_each_resources_properties(aws_stack, rendered):
-    """Rebuild each resource's properties() from the rendered manifest, as Terraform would create it."""
-    ctx = aws_stack.ctx
-    for r in aws_stack.resources:
+def test_rendered_manifest_gives_each_resources_properties(deployed_stack, rendered):
+    """Rebuild each resource's properties() from the rendered manifest, as Terraform would create it, and
+    compare them with what the deployer plans for the same target (``Drivers.desired``: tags included)."""
+    ctx = deployed_stack.ctx
+    drivers = Drivers(Target(endpoint_url="http://127.0.0.1:1"), ctx, zip_bytes=b"")
+    for r in deployed_stack.resources:
+        want = drivers.desired(r)
         e = rendered[mf.SECTIONS[r.kind]][r.name]
         if isinstance(r, Table):
             types = {a["name"]: a["type"] for a in e["attributes"]}
@@ -162,11 +177,8 @@ def test_rendered_manifest_gives_each_resources_properties(aws_stack, rendered):
             role = rendered["roles"][e["role"]]
             got = {"handler": e["handler"], "runtime": e["runtime"], "timeout": e["timeout"], "memory": e["memory"],
                    "environment": e["environment"], "role": ctx.role_arn(role["name"]),
-                   "codeSha256": None}
+                   "codeSha256": want["codeSha256"]}  # Terraform uploads build/lambda.zip: not in the manifest
             assert rendered["log_groups"][e["log_group"]]["name"] == f"/aws/lambda/{r.name}"
-            want = r.properties(ctx)
-            assert got == want, r.name
-            continue
         elif isinstance(r, EventSourceMapping):
             got = {"functionArn": ctx.function_arn(rendered["functions"][e["function"]]["name"]),
                    "queueArn": ctx.queue_arn(rendered["queues"][e["queue"]]["name"]),
@@ -194,9 +206,26 @@ def test_rendered_manifest_gives_each_resources_properties(aws_stack, rendered):
             got = {"definition": definition, "role": ctx.role_arn(rendered["roles"][e["role"]]["name"])}
         else:  # pragma: no cover - the first test keeps this unreachable
             raise AssertionError(f"unchecked kind {r.kind}")
-        if "policy" in got and not r.properties(ctx)["policy"]["Statement"]:
-            got["policy"] = r.properties(ctx)["policy"]
-        assert got == r.properties(ctx), f"{r.kind} {r.name}"
+        if "policy" in got and not want["policy"]["Statement"]:
+            got["policy"] = want["policy"]
+        if r.kind in TAGGED_KINDS:  # main.tf: tags = merge(var.tags, local.stack.tags) on these kinds
+            got["tags"] = rendered["tags"]
+        assert got == want, f"{r.kind} {r.name}"
+
+
+def test_local_manifest_carries_the_local_settings_and_aws_does_not(target, rendered):
+    """What a local target needs comes from the spec through the manifest, not from a list of its own."""
+    consumer = rendered["functions"]["poc-export-consumer"]["environment"]
+    sweep = rendered["schedules"]["poc-sweep/poc-sweep"]["expression"]
+    export = json.loads(rendered["state_machines"]["poc-export-workflow"]["definition"])
+    heartbeat = export["States"]["StartExportJob"]["HeartbeatSeconds"]
+    local = {f["environment"].get("SFN_CALLBACK_LOCAL") for f in rendered["functions"].values()}
+    if target == "local":
+        assert local == {"1"} and sweep == "rate(1 second)" and heartbeat == 5
+        assert consumer["EXPORT_HEARTBEAT_INTERVAL_SECONDS"] == "1"
+    else:
+        assert local == {None} and sweep == "rate(1 minute)" and heartbeat == 120
+        assert consumer["EXPORT_HEARTBEAT_INTERVAL_SECONDS"] == "30"
 
 
 def test_a_different_prefix_renames_every_name_and_reference(manifest_text):
@@ -301,6 +330,20 @@ def test_each_section_is_realised_by_its_resources_and_every_field_is_used(tf, s
         assert not unused, f"{section}: manifest fields Terraform ignores: {unused}"
 
 
+def test_terraform_tags_exactly_the_kinds_the_deployer_tags(tf, tf_files):
+    """The first resource type of each section is the taggable one; the deployer compares the stack's tags."""
+    res = tf_resources(tf)
+    assert re.search(r"tags\s*=\s*merge\(var\.tags,\s*local\.stack\.tags\)", tf_files["main.tf"])
+    for kind, section in mf.SECTIONS.items():
+        main_type = TERRAFORM_TYPES[section][0]
+        bodies = {name: body for (t, name), body in res.items() if t == main_type}
+        for name, body in bodies.items():
+            if kind in TAGGED_KINDS:
+                assert "${local.tags}" in json.dumps(body.get("tags")), f"{main_type}.{name} is not tagged"
+            else:
+                assert "tags" not in body, f"{main_type}.{name} is tagged; the deployer does not tag {kind}"
+
+
 def test_gsi_and_attribute_fields_are_consumed(tf, stack):
     body = json.dumps(tf_resources(tf)[("aws_dynamodb_table", "this")])
     assert {"name", "hash_key", "range_key"} <= _fields_used(body, "global_secondary_index.value")
@@ -328,7 +371,7 @@ def test_variables_of_the_module(tf):
 
 # ------------------------------------------------------------------------------ terraform binary
 def _terraform() -> str | None:
-    return shutil.which("terraform") or shutil.which("tofu")
+    return terraform_binary()
 
 
 @pytest.mark.skipif(_terraform() is None, reason="no terraform or tofu binary on PATH (not in Debian or PyPI here)")
@@ -339,10 +382,7 @@ def test_terraform_fmt_check():
 
 
 def _provider_mirror() -> str | None:
-    for candidate in (os.environ.get("SFN_CALLBACK_TF_PLUGIN_DIR"), "/opt/tf-plugins"):
-        if candidate and any(Path(candidate).glob("registry.terraform.io/hashicorp/aws/*/*/terraform-provider-aws*")):
-            return candidate
-    return None
+    return provider_mirror()
 
 
 @pytest.mark.skipif(_terraform() is None or _provider_mirror() is None,
@@ -359,3 +399,30 @@ def test_terraform_validate(tmp_path):
                           timeout=120)
     result = json.loads(proc.stdout)
     assert result["valid"], result["diagnostics"]
+
+
+# ---------------------------------------------------------------------------- tf-endpoints override
+def test_tf_endpoints_points_every_service_of_the_stack_at_the_endpoint(tmp_path):
+    from sfn_callback.deploy import terraform as tfo
+    from sfn_callback.deploy.spec import KIND_ORDER
+
+    out = tmp_path / "local_override.tf"
+    proc = subprocess.run([sys.executable, "-m", "sfn_callback.cli.main", "--endpoint", "http://127.0.0.1:4599",
+                           "tf-endpoints", "--out", str(out), "--max-retries", "2"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    provider = _unquote(hcl2.loads(out.read_text()))["provider"][0]["aws"]
+    endpoints = {k: v.strip('"') for k, v in provider["endpoints"][0].items() if not k.startswith("__")}
+    assert set(endpoints) == {tfo.SERVICES_BY_KIND[k] for k in KIND_ORDER} | {"sts"}
+    assert set(endpoints.values()) == {"http://127.0.0.1:4599"}
+    assert provider["max_retries"] == 2 and provider["s3_use_path_style"] is True
+    assert provider["skip_credentials_validation"] and provider["skip_requesting_account_id"]
+    with pytest.raises(tfo.OverrideError, match="resource kind"):
+        tfo.endpoint_services(("topic",))
+    aws = subprocess.run([sys.executable, "-m", "sfn_callback.cli.main", "--endpoint", "aws", "tf-endpoints"],
+                         capture_output=True, text=True, timeout=60)
+    assert aws.returncode == 2 and "for AWS use the module as it is" in aws.stderr
+    if _terraform():
+        fmt = subprocess.run([_terraform(), "fmt", "-check", str(out)], capture_output=True, text=True,
+                             env={**os.environ, "TF_CLI_CONFIG_FILE": os.devnull}, timeout=60)
+        assert fmt.returncode == 0, fmt.stdout + fmt.stderr

@@ -98,3 +98,24 @@ def test_package_writes_zip_manifest_and_requirements(deps_dir, tmp_path, monkey
     assert doc["lambda_zip"]["code_sha256"] == packaging.code_sha256(result.zip_path.read_bytes())
     assert set(doc["functions"]) == {r.name for r in build_stack(terraform_context()).find("function")}
     assert (tmp_path / "build" / "requirements.txt").read_text().split() == result.requirements
+
+
+def test_package_for_the_local_target_writes_the_local_stack(tmp_path):
+    """``--target local``: the stack the deployer gives a local cloud, and project code only when asked."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "sfn_callback.cli.main", "package", "--target", "local",
+                           "--without-dependencies", "--out", str(tmp_path / "build"), "--json"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["target"] == "local" and result["requirements"] == []
+    doc = json.loads((tmp_path / "build" / "stack.json").read_text())
+    assert doc["target"] == "local"
+    assert {f["environment"].get("SFN_CALLBACK_LOCAL") for f in doc["functions"].values()} == {"1"}
+    assert doc["lambda_zip"]["code_sha256"] == packaging.code_sha256(packaging.build_zip())
+    wrong = subprocess.run([sys.executable, "-m", "sfn_callback.cli.main", "package", "--target", "moon",
+                            "--out", str(tmp_path / "x")], capture_output=True, text=True, timeout=120)
+    assert wrong.returncode == 2 and "--target must be one of aws, local" in wrong.stderr
+    assert not (tmp_path / "x").exists()
