@@ -8,7 +8,8 @@ moto (``ThreadedMotoServer``) serves the AWS APIs with Step Functions execution 
 * SQS event source mappings poll like Lambda's (:mod:`sqs_poller`);
 * input checks moto lacks (malformed zips, schedule expressions, schedule groups, target ARNs);
 * ``GET /health`` (also ``/_localstack/health``) for scripts to wait on;
-* ``GET /_sfn_callback/metrics``: metered usage (:mod:`metering`) for the cost measurement.
+* ``GET /_sfn_callback/metrics``: metered usage (:mod:`metering`) for the cost measurement;
+* CloudWatch metrics (EMF, ``AWS/States``, ``AWS/SQS``), alarm evaluation and SNS deliveries (:mod:`monitoring`).
 
 One local cloud per process: moto's backends are process-global.
 """
@@ -32,7 +33,8 @@ from sfn_callback.config import DEFAULT_REGION, LOCAL_ACCOUNT_ID, LOCAL_CREDENTI
 
 log = logging.getLogger("sfn_callback.localcloud")
 
-SERVICES = ("lambda", "stepfunctions", "dynamodb", "sqs", "scheduler", "iam", "sts", "logs", "s3", "events")
+SERVICES = ("lambda", "stepfunctions", "dynamodb", "sqs", "scheduler", "iam", "sts", "logs", "s3", "events",
+            "cloudwatch", "sns")
 
 
 @dataclass
@@ -113,6 +115,7 @@ class LocalCloud:
                                                    self._invoke_arn)
         self.scheduler.start()
         self.sqs_poller.start()
+        self.monitoring.start()  # metrics, alarms, SNS deliveries (:mod:`monitoring`)
         threading.Thread(target=self._reap, name="lambda-reaper", daemon=True).start()
         self.started_at = time.time()
         log.info("local cloud ready at %s (account %s, region %s)", self.endpoint_url, LOCAL_ACCOUNT_ID,
@@ -124,6 +127,8 @@ class LocalCloud:
         for part in (self.scheduler, self.sqs_poller):
             if part is not None:
                 part.stop()
+        if getattr(self, "monitoring", None) is not None:
+            self.monitoring.stop()
         if self.executor is not None:
             self.executor.close()
         if self._server is not None:
@@ -152,6 +157,7 @@ class LocalCloud:
             "lambda": {**self.executor.stats, "workers": self.executor.worker_count()} if self.executor else {},
             "scheduler": dict(self.scheduler.stats) if self.scheduler else {},
             "event_source_mappings": dict(self.sqs_poller.stats) if self.sqs_poller else {},
+            **(self.monitoring.health() if getattr(self, "monitoring", None) else {}),
         }
 
     def function_spec(self, account_id: str, region: str, name_or_arn: str, qualifier: str | None = None) -> Any:
@@ -284,6 +290,7 @@ def _install_patches(cloud: LocalCloud) -> None:
     from moto.sqs.models import Queue
 
     from sfn_callback.localcloud.lambda_runtime import FunctionSpec
+    from sfn_callback.localcloud.monitoring import install as install_monitoring
     from sfn_callback.localcloud.schedules import ScheduleExpressionError, parse
 
     PayloadTooLarge = _payload_too_large_error()
@@ -360,6 +367,7 @@ def _install_patches(cloud: LocalCloud) -> None:
     _patch_heartbeat_timeout()
     _patch_finished_tokens()
     _patch_dynamodb_atomic_writes()
+    install_monitoring(cloud)  # EMF, AWS/States and AWS/SQS metrics, alarms, SNS deliveries; sets cloud.monitoring
 
 
 def _patch_dynamodb_atomic_writes() -> None:
