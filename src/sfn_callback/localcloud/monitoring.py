@@ -321,6 +321,24 @@ def _install_cloudwatch(monitoring: Monitoring) -> None:
             result["NextToken"] = str(offset + limit)
         return ActionResult(result)
 
+    def snapshot(original: Any) -> Any:
+        """An alarm changes state in another thread: answer copies taken under the transition lock, so a
+        description never pairs a new state with the previous reason."""
+        import copy
+
+        def respond(response: Any) -> Any:
+            result = original(response)
+            with alarms._transition_lock:
+                for key, value in list(result.result.items()):
+                    if isinstance(value, list):
+                        result.result[key] = [copy.copy(alarm) for alarm in value]
+            return result
+
+        return respond
+
+    CloudWatchResponse.describe_alarms = snapshot(CloudWatchResponse.describe_alarms)  # type: ignore[method-assign]
+    CloudWatchResponse.describe_alarms_for_metric = snapshot(  # type: ignore[method-assign]
+        CloudWatchResponse.describe_alarms_for_metric)
     CloudWatchResponse.get_metric_statistics = get_metric_statistics  # type: ignore[method-assign]
     CloudWatchResponse.get_metric_data = get_metric_data  # type: ignore[method-assign]
     CloudWatchResponse.list_metrics = list_metrics  # type: ignore[method-assign]

@@ -147,7 +147,7 @@ class LocalCloud:
 
     def health(self) -> dict[str, Any]:
         return {
-            "status": "running",
+            "status": "running" if self.started_at else "starting",  # running once every patch is in place
             "pid": os.getpid(),
             "endpoint": self.endpoint_url,
             "account": LOCAL_ACCOUNT_ID,
