@@ -49,14 +49,21 @@ def test_emf_from_a_powertools_lambda_becomes_metrics(local_cloud, make_function
     lines = wait_for(lambda: len(emf_lines(local_cloud, function)) == 3 and emf_lines(local_cloud, function),
                      timeout=10, what="three EMF lines in the function's output")
     group = f"/aws/lambda/{function}"
-    time.sleep(1)
-    written = logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]
-    if not written:  # the local cloud does not write Lambda output to CloudWatch Logs: write it as Lambda would
+    try:  # a local cloud that writes function output to CloudWatch Logs, as Lambda does, has the group by now
+        wait_for(lambda: logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"], timeout=5,
+                 what="the function's log group")
+    except AssertionError:  # it does not: write the function's EMF lines into its log group as Lambda would
         logs.create_log_group(logGroupName=group)
         logs.create_log_stream(logGroupName=group, logStreamName="2027/01/01/[$LATEST]manual")
         now_ms = int(time.time() * 1000)
         logs.put_log_events(logGroupName=group, logStreamName="2027/01/01/[$LATEST]manual",
                             logEvents=[{"timestamp": now_ms, "message": line} for line in lines])
+    cw = local_cloud.client("cloudwatch")
+    wait_for(lambda: sum(p["SampleCount"] for p in cw.get_metric_statistics(
+        Namespace=namespace, MetricName="Callbacks", StartTime=started - 120, EndTime=time.time() + 60, Period=300,
+        Statistics=["SampleCount"], Dimensions=[{"Name": "service", "Value": "poller"},
+                                               {"Name": "Outcome", "Value": "success"}])["Datapoints"]) == 2,
+             timeout=10, what="the metrics of the two successful invocations")
 
     listed = aws(local_cloud, "cloudwatch", "list-metrics", "--namespace", namespace)["Metrics"]
     assert sorted((m["MetricName"], tuple(sorted((d["Name"], d["Value"]) for d in m["Dimensions"])))

@@ -92,3 +92,32 @@ def test_invalid_json_that_claims_to_be_emf_is_a_parsing_error():
     assert raised.value.kind == "parsing"
     with pytest.raises(EmfError):
         parse('{"_aws": {"Timestamp": %d, "CloudWatchMetrics": []}, "x": NaN}' % NOW_MS, now_ms=NOW_MS)
+
+
+def test_every_write_path_of_motos_logs_backend_is_extracted(monkeypatch):
+    """Client ``PutLogEvents`` and the local cloud's own writes (through the backend or a stream) all pass the hook."""
+    import time
+
+    from moto.logs.models import LogsBackend, LogStream
+
+    from sfn_callback.localcloud import emf
+
+    monkeypatch.setattr(LogStream, "put_log_events", LogStream.put_log_events)  # undone after the test
+
+    published: list[tuple[str, str, list]] = []
+    errors: list[tuple] = []
+    stats = emf.EmfStats()
+    emf.install(lambda account, region, metrics: published.append((account, region, metrics)),
+                lambda *args: errors.append(args), stats)
+    backend = LogsBackend("us-east-1", "000000000000")
+    backend.create_log_group("/aws/lambda/fn", {})
+    backend.create_log_stream("/aws/lambda/fn", "s")
+    now_ms = int(time.time() * 1000)
+    line = json.dumps({**document(), "_aws": {**document()["_aws"], "Timestamp": now_ms}})
+    backend.put_log_events("/aws/lambda/fn", "s", [{"timestamp": now_ms, "message": line}])  # the API's path
+    backend.groups["/aws/lambda/fn"].streams["s"].put_log_events([{"timestamp": now_ms, "message": line}])
+    backend.put_log_events("/aws/lambda/fn", "s", [{"timestamp": now_ms, "message": '{"_aws": 1}'}])
+    assert [(a, r, len(m)) for a, r, m in published] == [("000000000000", "us-east-1", 6)] * 2
+    assert errors == [("000000000000", "us-east-1", "/aws/lambda/fn", "validation")]
+    assert stats.as_dict() == {"documents": 2, "metrics": 12, "invalid": 1}
+    assert len(backend.groups["/aws/lambda/fn"].streams["s"].events) == 3  # every event stored as written
