@@ -195,14 +195,15 @@ class MetricIndex:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._source_id = 0
+        self._generation = 0  # bumped by trim(): the list was rewritten, index it again
         self._seen = 0
         self._by_name: dict[tuple[str, str], list[Any]] = defaultdict(list)
         self._metrics: dict[tuple[str, str, DimensionKey], float] = {}  # metric -> last datum time
 
-    def refresh(self, data: list[Any]) -> None:
+    def refresh(self, data: list[Any], generation: int = 0) -> None:
         with self._lock:
-            if id(data) != self._source_id or len(data) < self._seen:
-                self._source_id, self._seen = id(data), 0
+            if id(data) != self._source_id or generation != self._generation or len(data) < self._seen:
+                self._source_id, self._generation, self._seen = id(data), generation, 0
                 self._by_name.clear()
                 self._metrics.clear()
             end = len(data)
@@ -233,7 +234,7 @@ def index_for(backend: Any) -> MetricIndex:
         index = _indexes.get(id(backend))
         if index is None:
             index = _indexes[id(backend)] = MetricIndex()
-    index.refresh(backend.metric_data)
+    index.refresh(backend.metric_data, getattr(backend, "_sfn_trims", 0))
     return index
 
 
@@ -245,6 +246,7 @@ def trim(backend: Any, older_than: float) -> int:
     dropped = end - len(kept)
     if dropped:
         data[:end] = kept  # one slice assignment: datums appended meanwhile (beyond ``end``) stay
+        backend._sfn_trims = getattr(backend, "_sfn_trims", 0) + 1
     return dropped
 
 

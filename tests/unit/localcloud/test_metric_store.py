@@ -153,3 +153,9 @@ def test_trim_drops_old_data_and_queries_follow():
     assert [p["Sum"] for p in stats(backend, end=600, period=600)] == [3.0]
     assert metric_store.trim(backend, metric_store.to_epoch(T0 + timedelta(seconds=100))) == 1
     assert [p["Sum"] for p in stats(backend, end=600, period=600)] == [2.0]
+    # Data added after a trim, even more than was dropped, is indexed (the index is rebuilt, not extended).
+    backend.put_metric_data("App", [{"MetricName": "Calls", "Value": 4, "Timestamp": T0 + timedelta(seconds=510)}])
+    assert metric_store.trim(backend, metric_store.to_epoch(T0 + timedelta(seconds=505))) == 1
+    for offset in (520, 530):
+        backend.put_metric_data("App", [{"MetricName": "Calls", "Value": 8, "Timestamp": T0 + timedelta(seconds=offset)}])
+    assert [p["Sum"] for p in stats(backend, end=600, period=600)] == [20.0]
