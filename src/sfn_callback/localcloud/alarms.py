@@ -41,6 +41,7 @@ alarms treat missing data"):
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -323,18 +324,22 @@ Publish = Callable[[str, str, str, str], str]  # (topic arn, message, subject, a
 
 @dataclass
 class AlarmStats:
+    """Counts for ``/health`` (updated by the evaluator and by ``SetAlarmState``; approximate under races)."""
+
     evaluations: int = 0
     transitions: int = 0
     actions: int = 0
     action_failures: int = 0
 
     def as_dict(self) -> dict[str, int]:
-        return dict(self.__dict__)
+        return {"evaluations": self.evaluations, "transitions": self.transitions, "actions": self.actions,
+                "action_failures": self.action_failures}
 
 
 _transition_lock = threading.RLock()
 
 
+@functools.lru_cache(maxsize=64)
 def region_name(region: str) -> str:
     """``US East (N. Virginia)`` for ``us-east-1``: how alarm notifications name the region."""
     try:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -174,14 +175,22 @@ def parse(message: str, now_ms: int | None = None) -> list[MetricValue]:
 Sink = Callable[[str, str, list[MetricValue]], None]  # (account, region, metrics)
 
 
-@dataclass
 class EmfStats:
-    documents: int = 0
-    metrics: int = 0
-    invalid: int = 0
+    """Counts for ``/health``: documents that published metrics, metric values published, invalid documents."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.documents = self.metrics = self.invalid = 0
+
+    def count(self, documents: int = 0, metrics: int = 0, invalid: int = 0) -> None:
+        with self._lock:
+            self.documents += documents
+            self.metrics += metrics
+            self.invalid += invalid
 
     def as_dict(self) -> dict[str, int]:
-        return {"documents": self.documents, "metrics": self.metrics, "invalid": self.invalid}
+        with self._lock:
+            return {"documents": self.documents, "metrics": self.metrics, "invalid": self.invalid}
 
 
 def extract(account_id: str, region: str, log_group: str, events: list[dict[str, Any]], sink: Sink,
@@ -194,13 +203,12 @@ def extract(account_id: str, region: str, log_group: str, events: list[dict[str,
         try:
             metrics = parse(message)
         except EmfError as exc:
-            stats.invalid += 1
+            stats.count(invalid=1)
             log.warning("EMF document in %s ignored (%s error): %s", log_group, exc.kind, exc)
             errors(account_id, region, log_group, exc.kind)
             continue
         if metrics:
-            stats.documents += 1
-            stats.metrics += len(metrics)
+            stats.count(documents=1, metrics=len(metrics))
             sink(account_id, region, metrics)
 
 

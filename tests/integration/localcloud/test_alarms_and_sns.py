@@ -236,6 +236,20 @@ def test_datapoints_to_alarm_m_out_of_n_and_metric_math(local_cloud):
                         r"the threshold \(1\.0\) \(minimum 1 datapoint for ALARM -> OK transition\)\.",
                         three["StateReason"]), three["StateReason"]
 
+    # Percentiles: p90 of ten latencies in the newest period; with too few samples, "ignore" holds the state.
+    cw.put_metric_data(Namespace=namespace, MetricData=[
+        {"MetricName": "LatencyMs", "Values": [float(v) for v in range(10, 110, 10)], "Unit": "Milliseconds",
+         "Timestamp": edge - 5}])
+    for low_samples in ("evaluate", "ignore"):
+        cw.put_metric_alarm(AlarmName=f"lc-p90-{low_samples}-{uid}", Namespace=namespace, MetricName="LatencyMs",
+                            ExtendedStatistic="p90", Unit="Milliseconds", Period=10, EvaluationPeriods=1,
+                            Threshold=80, ComparisonOperator="GreaterThanOrEqualToThreshold",
+                            EvaluateLowSampleCountPercentile=low_samples)
+    p90 = wait_state(cw, f"lc-p90-evaluate-{uid}", "ALARM", timeout=10)
+    assert "[90.0 (" in p90["StateReason"] and json.loads(p90["StateReasonData"])["statistic"] == "p90"
+    time.sleep(0.5)
+    assert alarm(cw, f"lc-p90-ignore-{uid}")["StateValue"] == "INSUFFICIENT_DATA"  # 10 samples < 10 / (1 - 0.9)
+
     # A failure rate from two metrics (the shape of a CallbackFailureRate alarm), with FILL for quiet periods.
     cw.put_metric_data(Namespace=namespace, MetricData=[
         {"MetricName": "CallbackFailure", "Value": 1, "Timestamp": edge - 5},
@@ -259,7 +273,8 @@ def test_datapoints_to_alarm_m_out_of_n_and_metric_math(local_cloud):
         {"Id": "successes", "MetricStat": stat("CallbackSuccess"), "ReturnData": False},
         {"Id": "rate", "Expression": "100 * failures / (failures + successes)"}])["MetricDataResults"]
     assert [(r["Id"], r["Values"]) for r in data] == [("rate", [10.0])]
-    cw.delete_alarms(AlarmNames=[f"lc-m2-of-3-{uid}", f"lc-m3-of-3-{uid}", f"lc-failure-rate-{uid}"])
+    cw.delete_alarms(AlarmNames=[f"lc-m2-of-3-{uid}", f"lc-m3-of-3-{uid}", f"lc-failure-rate-{uid}",
+                                 f"lc-p90-evaluate-{uid}", f"lc-p90-ignore-{uid}"])
 
 
 @pytest.mark.parametrize("args,fragment", [
