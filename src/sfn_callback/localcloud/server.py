@@ -14,7 +14,8 @@ moto (``ThreadedMotoServer``) serves the AWS APIs with Step Functions execution 
   moto's server the checks of JSON-protocol requests (:mod:`requests_guard`);
 * ``GET /health`` (also ``/_localstack/health``) for scripts to wait on;
 * ``GET /_sfn_callback/metrics``: metered usage (:mod:`metering`) for the cost measurement;
-* ``/_sfn_callback/faults``: fault injection (:mod:`faults`): chosen calls fail or kill their Lambda worker.
+* ``/_sfn_callback/faults``: fault injection (:mod:`faults`): chosen calls fail or kill their Lambda worker;
+* CloudWatch metrics (EMF, ``AWS/States``, ``AWS/SQS``), alarm evaluation and SNS deliveries (:mod:`monitoring`).
 
 One local cloud per process: moto's backends are process-global.
 """
@@ -38,7 +39,8 @@ from sfn_callback.config import DEFAULT_REGION, LOCAL_ACCOUNT_ID, LOCAL_CREDENTI
 
 log = logging.getLogger("sfn_callback.localcloud")
 
-SERVICES = ("lambda", "stepfunctions", "dynamodb", "sqs", "scheduler", "iam", "sts", "logs", "s3", "events")
+SERVICES = ("lambda", "stepfunctions", "dynamodb", "sqs", "scheduler", "iam", "sts", "logs", "s3", "events",
+            "cloudwatch", "sns")
 
 
 @dataclass
@@ -130,6 +132,7 @@ class LocalCloud:
                                                    self._invoke_arn)
         self.scheduler.start()
         self.sqs_poller.start()
+        self.monitoring.start()  # metrics, alarms, SNS deliveries (:mod:`monitoring`)
         threading.Thread(target=self._reap, name="lambda-reaper", daemon=True).start()
         self.started_at = time.time()
         log.info("local cloud ready at %s (account %s, region %s)", self.endpoint_url, LOCAL_ACCOUNT_ID,
@@ -144,6 +147,8 @@ class LocalCloud:
         for part in (self.scheduler, self.sqs_poller):
             if part is not None:
                 part.stop()
+        if getattr(self, "monitoring", None) is not None:
+            self.monitoring.stop()
         if self.executor is not None:
             self.executor.close()
         if self.logs is not None:
@@ -178,6 +183,7 @@ class LocalCloud:
             "event_source_mappings": dict(self.sqs_poller.stats) if self.sqs_poller else {},
             "runtimes": _runtimes_health(),
             "iam": self.roles.health() if self.roles else {},
+            **(self.monitoring.health() if getattr(self, "monitoring", None) else {}),
         }
 
     def function_spec(self, account_id: str, region: str, name_or_arn: str, qualifier: str | None = None) -> Any:
@@ -330,6 +336,7 @@ def _install_patches(cloud: LocalCloud) -> None:
 
     from sfn_callback.localcloud import patches_lambda, patches_sqs, patches_stepfunctions
     from sfn_callback.localcloud.lambda_runtime import FunctionSpec
+    from sfn_callback.localcloud.monitoring import install as install_monitoring
     from sfn_callback.localcloud.schedules import ScheduleExpressionError, parse
 
     PayloadTooLarge = _payload_too_large_error()
@@ -409,6 +416,7 @@ def _install_patches(cloud: LocalCloud) -> None:
     patches_stepfunctions.install()  # ValidateStateMachineDefinition, ListStateMachineVersions
     patches_sqs.install()  # JSON attributes as compact JSON
     patches_lambda.install()  # ListEventSourceMappings by function name, ARN or partial ARN
+    install_monitoring(cloud)  # EMF, AWS/States and AWS/SQS metrics, alarms, SNS deliveries; sets cloud.monitoring
 
 
 def _patch_dynamodb_atomic_writes() -> None:
