@@ -56,7 +56,6 @@ FAULTS_PATH = "/_sfn_callback/faults"
 LOOPBACK = frozenset({"127.0.0.1", "::1", "::ffff:127.0.0.1"})
 ACTIONS = ("error", "kill")
 MAX_COUNT = 1_000_000
-_WORKER_MODULE = "sfn_callback.localcloud.lambda_worker"
 
 # Operations of the REST APIs the stack uses, by method and path (JSON and query APIs name theirs).
 _REST_OPERATIONS: tuple[tuple[str, re.Pattern[str], str], ...] = (
@@ -283,13 +282,13 @@ def _xml(text: str) -> str:
 # -- killing the caller ----------------------------------------------------------------------------
 def calling_worker(remote_port: int) -> int | None:
     """The pid of this process's Lambda worker that owns the client end of the connection from
-    ``remote_port`` (a local cloud request comes over loopback, so the worker is one of our children)."""
+    ``remote_port`` (a local cloud request comes over loopback, so the worker is one of our descendants:
+    the Python bootstrap, a Node.js bootstrap or a ``provided`` runtime's executable, whatever its command
+    line)."""
     import psutil
 
     for child in psutil.Process(os.getpid()).children(recursive=True):
         try:
-            if _WORKER_MODULE not in " ".join(child.cmdline()):
-                continue
             connections = child.net_connections(kind="tcp")
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             continue
