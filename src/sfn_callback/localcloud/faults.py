@@ -14,9 +14,14 @@ Served on ``/_sfn_callback/faults`` (loopback clients only), JSON in and out:
                             the Lambda runtime sets through ``AWS_SDK_UA_APP_ID``; ``client`` for any other
                             caller); default: any caller
   ``service``               only calls signed for this service (``states``, ``dynamodb``, ``lambda``, ...)
+  ``contains``              only calls whose request body contains this text (a jobId, an execution name):
+                            a fault aimed at one job's calls
   ``count``                 how many matching calls fire (default 1); ``skip``: let this many pass first
   ``probability``           fire on a matching call with this probability (default 1), until ``count`` fired
-  ``action``                ``error`` (default) or ``kill``
+  ``action``                ``error`` (default), ``kill``, or ``duplicate`` (with ``"operation":
+                            "ScheduleDelivery"`` only: the schedule runner delivers the matching Scheduler
+                            event twice, as Scheduler's at-least-once delivery may; the event's input is the
+                            body ``contains`` looks at)
   ``error``, ``status``,    the error code (default ``ThrottlingException``), the HTTP status (400 for client
   ``message``               errors, 500 for ``InternalFailure``-like codes, or as given) and message
 
@@ -54,7 +59,10 @@ log = logging.getLogger("sfn_callback.localcloud.faults")
 
 FAULTS_PATH = "/_sfn_callback/faults"
 LOOPBACK = frozenset({"127.0.0.1", "::1", "::ffff:127.0.0.1"})
-ACTIONS = ("error", "kill")
+ACTIONS = ("error", "kill", "duplicate")
+DELIVERY = "ScheduleDelivery"
+"""The operation name of a Scheduler delivery (made by the local cloud's schedule runner, caller ``scheduler``)."""
+SCHEDULER_CALLER = "scheduler"
 MAX_COUNT = 1_000_000
 
 # Operations of the REST APIs the stack uses, by method and path (JSON and query APIs name theirs).
@@ -78,6 +86,7 @@ class Fault:
     operation: str
     caller: str | None = None
     service: str | None = None
+    contains: str | None = None
     count: int = 1
     skip: int = 0
     probability: float = 1.0
@@ -93,15 +102,15 @@ class Fault:
     def from_doc(cls, doc: Any) -> "Fault":
         if not isinstance(doc, dict):
             raise FaultError("the body must be a JSON object")
-        known = {"operation", "caller", "service", "count", "skip", "probability", "action", "error", "status",
-                 "message"}
+        known = {"operation", "caller", "service", "contains", "count", "skip", "probability", "action", "error",
+                 "status", "message"}
         unknown = sorted(set(doc) - known)
         if unknown:
             raise FaultError(f"unknown fields {unknown}; known: {sorted(known)}")
         operation = doc.get("operation")
         if not isinstance(operation, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9]{1,63}", operation):
             raise FaultError("operation must be an API operation name such as SendTaskSuccess")
-        for name in ("caller", "service", "error", "message"):
+        for name in ("caller", "service", "contains", "error", "message"):
             if name in doc and not (isinstance(doc[name], str) and 0 < len(doc[name]) <= 256):
                 raise FaultError(f"{name} must be a non-empty string of at most 256 characters")
         for name, low in (("count", 1), ("skip", 0)):
@@ -114,6 +123,9 @@ class Fault:
         action = doc.get("action", "error")
         if action not in ACTIONS:
             raise FaultError(f"action must be one of {list(ACTIONS)}")
+        if (action == "duplicate") != (operation == DELIVERY):
+            raise FaultError(f'"action": "duplicate" goes with "operation": "{DELIVERY}" (a Scheduler delivery), '
+                             "and a Scheduler delivery can only be duplicated")
         error = doc.get("error")
         status = doc.get("status")
         if status is not None and (isinstance(status, bool) or not isinstance(status, int) or not 400 <= status <= 599):
@@ -125,14 +137,17 @@ class Fault:
             status = 500 if re.search(r"InternalFailure|InternalServer|ServiceUnavailable|ServiceException",
                                       error) else 400
         return cls(operation=operation, caller=doc.get("caller"), service=doc.get("service"),
-                   count=doc.get("count", 1), skip=doc.get("skip", 0), probability=float(probability),
+                   contains=doc.get("contains"), count=doc.get("count", 1), skip=doc.get("skip", 0), probability=float(probability),
                    action=action, error=error, status=status,
                    message=doc.get("message") or f"{error} (injected by the local cloud)")
 
-    def matches(self, service: str | None, operation: str, caller: str) -> bool:
+    def matches(self, service: str | None, operation: str, caller: str, body: str | None = None) -> bool:
+        """Does this fault match the call? ``body`` None: not looked at (``contains`` is checked by the caller
+        of this method once the body is read)."""
         return (self.fired < self.count and operation == self.operation
                 and (self.caller is None or self.caller == caller)
-                and (self.service is None or self.service == service))
+                and (self.service is None or self.service == service)
+                and (body is None or self.contains is None or self.contains in body))
 
     def to_doc(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None}
@@ -180,13 +195,21 @@ def state() -> dict[str, Any]:
                 "calls": json.loads(json.dumps(_registry.calls))}
 
 
-def _take(service: str | None, operation: str, caller: str) -> Fault | None:
-    """Count the call; the fault that fires on it, if any (its counters updated)."""
+def _take(service: str | None, operation: str, caller: str,
+          body: Callable[[], bytes | str] | None = None) -> Fault | None:
+    """Count the call; the fault that fires on it, if any (its counters updated). ``body`` reads the request
+    body: called only when an armed fault that matches the call looks at it (``contains``)."""
+    text = ""
+    with _registry.lock:
+        wanted = any(f.contains is not None and f.matches(service, operation, caller) for f in _registry.armed)
+    if wanted and body is not None:
+        raw = body()
+        text = raw.decode("utf-8", "replace") if isinstance(raw, (bytes, bytearray)) else str(raw)
     with _registry.lock:
         per_caller = _registry.calls.setdefault(operation, {})
         per_caller[caller] = per_caller.get(caller, 0) + 1
         for fault in _registry.armed:
-            if not fault.matches(service, operation, caller):
+            if not fault.matches(service, operation, caller, text):
                 continue
             fault.seen += 1
             if fault.seen <= fault.skip:
@@ -206,6 +229,18 @@ def _record(fault: Fault, operation: str, caller: str, **extra: Any) -> None:
                                         else {}), **extra}
     with _registry.lock:
         _registry.fired.append(entry)
+
+
+def duplicate_delivery(schedule: str, payload: str) -> bool:
+    """The schedule runner's hook: should this Scheduler delivery (of ``schedule``, ``group/name``, with the
+    event's input ``payload``) be delivered once more? True when an armed duplicate fault fires on it (recorded
+    in the fired list with the schedule's name)."""
+    fault = _take(SCHEDULER_CALLER, DELIVERY, SCHEDULER_CALLER, body=lambda: payload)
+    if fault is None:
+        return False
+    _record(fault, DELIVERY, SCHEDULER_CALLER, schedule=schedule)
+    log.warning("fault %d: Scheduler delivery of %s duplicated", fault.id, schedule)
+    return True
 
 
 # -- reading a request -----------------------------------------------------------------------------
@@ -317,7 +352,7 @@ def handle(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[
     if not operation:
         return None
     caller = caller_from_user_agent(environ.get("HTTP_USER_AGENT"))
-    fault = _take(service, operation, caller)
+    fault = _take(service, operation, caller, body=lambda: _peek_body(environ))
     if fault is None:
         return None
     if fault.action == "kill":

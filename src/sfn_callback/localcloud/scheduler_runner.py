@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
+from sfn_callback.localcloud import faults
 from sfn_callback.localcloud.schedules import ScheduleExpression, ScheduleExpressionError, parse, to_datetime
 from sfn_callback.localcloud.schedules import with_context_attributes
 
@@ -185,6 +186,8 @@ class ScheduleRunner:
         payload = with_context_attributes(target.get("Input") or "{}", schedule_arn=schedule.arn, scheduled_time=due,
                                           execution_id=execution_id)
         copies = 2 if self._duplicate_rate and random.random() < self._duplicate_rate else 1
+        if faults.duplicate_delivery(f"{group.name}/{schedule.name}", payload):  # an armed duplicate fault
+            copies += 1
         for _ in range(copies):
             delivery = Delivery(account_id, region, schedule.arn, f"{group.name}/{schedule.name}", target, payload,
                                 due, execution_id=execution_id)

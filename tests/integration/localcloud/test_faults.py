@@ -5,6 +5,7 @@ worker that made the call."""
 from __future__ import annotations
 
 import json
+import time
 import uuid
 
 import httpx
@@ -73,6 +74,9 @@ def test_armed_errors_answer_in_each_protocols_shape_then_the_calls_go_through(l
     ({"operation": "SendTaskSuccess", "status": 200}, "status must be an HTTP error status"),
     ({"operation": "SendTaskSuccess", "probability": 2}, "probability"),
     ({"operation": "SendTaskSuccess", "colour": "red"}, "unknown fields ['colour']"),
+    ({"operation": "SendTaskSuccess", "action": "duplicate"}, '"action": "duplicate" goes with'),
+    ({"operation": "ScheduleDelivery", "action": "kill"}, "can only be duplicated"),
+    ({"operation": "SendTaskSuccess", "contains": ""}, "contains must be a non-empty string"),
     ([1, 2], "JSON object"),
 ])
 def test_a_bad_fault_definition_is_a_clear_400(fault_api, fault, message):
@@ -90,6 +94,49 @@ def test_skip_lets_the_first_calls_through(local_cloud, fault_api):
     with pytest.raises(ClientError, match="LimitExceededException"):
         ddb.describe_limits()
     ddb.describe_limits()
+
+
+def test_contains_aims_a_fault_at_the_calls_whose_body_names_it(local_cloud, fault_api):
+    ddb = local_cloud.client("dynamodb", config=NO_RETRIES)
+    aimed = f"fault-aimed-{uuid.uuid4().hex[:6]}"
+    arm(fault_api, operation="DescribeTable", contains=aimed, count=5)
+    with pytest.raises(ClientError) as other:
+        ddb.describe_table(TableName=f"fault-other-{uuid.uuid4().hex[:6]}")
+    assert other.value.response["Error"]["Code"] == "ResourceNotFoundException"  # moto's own answer
+    with pytest.raises(ClientError) as hit:
+        ddb.describe_table(TableName=aimed)
+    assert hit.value.response["Error"]["Code"] == "ThrottlingException"
+    (armed,) = httpx.get(fault_api).json()["armed"]
+    assert (armed["seen"], armed["fired"]) == (1, 1)
+
+
+def test_a_duplicate_fault_delivers_the_matching_scheduler_event_twice(local_cloud, fault_api):
+    from datetime import datetime, timedelta, timezone
+
+    sqs, scheduler = local_cloud.client("sqs"), local_cloud.client("scheduler")
+    url = sqs.create_queue(QueueName=f"fault-dup-{uuid.uuid4().hex[:6]}")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    aimed = f"job-aimed-{uuid.uuid4().hex[:6]}"
+    arm(fault_api, operation="ScheduleDelivery", action="duplicate", contains=aimed)
+    when = (datetime.now(timezone.utc) - timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S")
+    names = {}
+    for job in (aimed, f"job-other-{uuid.uuid4().hex[:6]}"):
+        names[job] = f"fault-dup-{uuid.uuid4().hex[:6]}"
+        scheduler.create_schedule(Name=names[job], ScheduleExpression=f"at({when})", FlexibleTimeWindow={"Mode": "OFF"},
+                                  ActionAfterCompletion="DELETE",
+                                  Target={"Arn": arn, "RoleArn": local_cloud.role_arn(),
+                                          "Input": json.dumps({"jobId": job})})
+    bodies: list[str] = []
+    deadline = time.monotonic() + 20
+    while len(bodies) < 3 and time.monotonic() < deadline:
+        bodies += [m["Body"] for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
+                                                          WaitTimeSeconds=1).get("Messages", [])]
+    time.sleep(1.5)  # nothing more comes
+    bodies += [m["Body"] for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])]
+    assert sorted(json.loads(b)["jobId"] for b in bodies) == sorted([aimed, aimed, *set(names) - {aimed}])
+    fired = [f for f in httpx.get(fault_api).json()["fired"] if f["operation"] == "ScheduleDelivery"]
+    assert [(f["action"], f["caller"], f["schedule"]) for f in fired] == [
+        ("duplicate", "scheduler", f"default/{names[aimed]}")]
 
 
 def test_a_kill_fault_sigkills_the_calling_lambda_worker(local_cloud, make_function, fault_api):
