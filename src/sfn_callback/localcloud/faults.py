@@ -316,19 +316,25 @@ def _xml(text: str) -> str:
 
 # -- killing the caller ----------------------------------------------------------------------------
 def calling_worker(remote_port: int) -> int | None:
-    """The pid of this process's Lambda worker that owns the client end of the connection from
-    ``remote_port`` (a local cloud request comes over loopback, so the worker is one of our descendants:
-    the Python bootstrap, a Node.js bootstrap or a ``provided`` runtime's executable, whatever its command
-    line)."""
+    """The pid of this process's Lambda execution environment that owns the client end of the connection from
+    ``remote_port``: a local cloud request comes over loopback, and every child of this process is an
+    environment's bootstrap (Python, Node.js or a function's own ``bootstrap``); the connection may belong to
+    one of its own children, so the answer is the environment it runs in."""
     import psutil
 
-    for child in psutil.Process(os.getpid()).children(recursive=True):
+    me = psutil.Process(os.getpid())
+    for environment in me.children():
         try:
-            connections = child.net_connections(kind="tcp")
+            processes = [environment, *environment.children(recursive=True)]
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             continue
-        if any(c.laddr and c.laddr.port == remote_port for c in connections):
-            return child.pid
+        for process in processes:
+            try:
+                connections = process.net_connections(kind="tcp")
+            except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+                continue
+            if any(c.laddr and c.laddr.port == remote_port for c in connections):
+                return environment.pid
     return None
 
 
