@@ -16,9 +16,9 @@ fault                           how it is injected
 ``throttled-callbacks``         the job's first 3 ``SendTaskSuccess`` calls answer ``ThrottlingException``
 ``failing-callbacks``           the job's first 5 ``SendTaskSuccess`` calls answer ``InternalFailure`` (500): one
                                 invocation's every attempt, so Lambda's retry of that invocation must finish it
-``task-timeout-race``           the task's ``TimeoutSeconds`` (30 s, then 5 s apart) ends while the job's completing poll runs: the
-                                job's own schedule stays quiet and the bench polls it (``{"jobId"}``, a manual
-                                poll) -500..+200 ms around the deadline
+``task-timeout-race``           the task's ``TimeoutSeconds`` (30 s, 50 s, 70 s...) ends while the job's completing
+                                poll runs: the job's own schedule stays quiet and the bench polls it (``{"jobId"}``,
+                                a manual poll) -500..+200 ms around the deadline
 ``approval-deadline-race``      approval decisions sent -100..+100 ms around the approval task's deadline
 ``approval-duplicate-delivery`` the approval request's message body sent to the queue again, once with the decision
                                 and once after the workflow resumed
@@ -51,6 +51,7 @@ The run passes (exit 0) only if lost, duplicate and wrong are 0 everywhere and e
 from __future__ import annotations
 
 import json
+import math
 import os
 import secrets
 import sys
@@ -94,12 +95,19 @@ CALLBACK_EVENTS = ("TaskSucceeded", "TaskFailed")
 RESUME_EVENTS = ("TaskSucceeded", "TaskFailed", "TaskTimedOut")
 TERMINAL_RECORD = ("COMPLETED", "FAILED", "MAX_ATTEMPTS", "TIMEOUT")
 EXTRA_POLLS = 5
+ATTEMPTS_MARGIN = 10
+"""maxAttempts = checks + this: a status check slower than its 15 s window (seen with the load average at 40) is
+not used and the next slot asks again, which must not end a job MaxAttemptsExceeded; an attempt counted twice for
+one slot is caught without the limit (attempts counted vs. slots delivered)."""
 THROTTLES = 3
 FAILURES = 5  # CALLBACK_MAX_ATTEMPTS: one invocation's every attempt
 RACE_WINDOW_S = 1.0
-RACE_TASK_TIMEOUT = 30  # long enough for create-job to have run on a loaded machine (it can start 20 s late)
+RACE_TASK_TIMEOUT = 30
 RACE_OFFSETS = (-0.5, 0.2)  # the completing check aims this long around the deadline (spread over the jobs)
-RACE_STAGGER_S = 5  # the race jobs' deadlines are this far apart, so that each aims with what the one before took
+RACE_STAGGER_S = 20
+"""The race jobs' deadlines are this far apart (30 s, 50 s, 70 s, ... after the task starts): on a loaded machine a
+task's message or create-job can take tens of seconds to arrive, and a job that is not ready by its deadline does
+not race (it is not counted as injected); each race job also aims with the lag the one before showed."""
 
 
 class FaultBenchError(RuntimeError):
@@ -112,7 +120,7 @@ class FaultBenchConfig:
     faults: tuple[str, ...] = FAULTS
     interval_seconds: int = 2
     checks: int = 3  # status checks until a simulated job completes
-    approval_timeout_seconds: int = 20  # the task is stored (and waits) well before its deadline
+    approval_timeout_seconds: int = 30  # the first race task's; the next ones' RACE_STAGGER_S later each
     settle_timeout_seconds: float = 300.0
 
     def __post_init__(self) -> None:
@@ -251,6 +259,8 @@ class PocJob:
     group: str
     name: str
     arn: str = ""
+    started: float = 0.0  # when the bench started the execution
+    ready: float | None = None  # when create-job stored its token record (the record's createdAt)
     job_id: str | None = None
     task_timeout: int = 0
     armed: bool = False
@@ -279,6 +289,7 @@ class PocPart:
         self.jobs: list[PocJob] = []
         self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="faults-poc")
         self._race_lag: float | None = None
+        self._ready_delay = 0.0
 
     # -- starting
     def _input(self, job: PocJob, index: int) -> dict[str, Any]:
@@ -287,18 +298,22 @@ class PocPart:
         task_timeout = polling_timeout + 60
         if job.group == "task-timeout-race":
             # A quiet schedule (the bench polls the job itself at its deadline), completes at its first check.
-            job.task_timeout = RACE_TASK_TIMEOUT + RACE_STAGGER_S * int(job.name.rsplit("-", 1)[-1]) - RACE_STAGGER_S
+            # The deadline leaves twice the time create-job took for the jobs started before (at least
+            # RACE_TASK_TIMEOUT), and the race jobs' deadlines are RACE_STAGGER_S apart.
+            job.task_timeout = (max(RACE_TASK_TIMEOUT, math.ceil(2 * self._ready_delay + 5))
+                                + RACE_STAGGER_S * (int(job.name.rsplit("-", 1)[-1]) - 1))
             return {"record": {"id": job.name, "data": {"bench": "faults", "group": job.group}},
                     "pollingConfig": {"intervalSeconds": 3600, "maxAttempts": 3, "timeoutSeconds": 7200,
                                       "jobOptions": {"completeAfterChecks": 1}},
                     "taskTimeoutSeconds": job.task_timeout}
         job.task_timeout = task_timeout
         return {"record": {"id": job.name, "data": {"bench": "faults", "group": job.group}},
-                "pollingConfig": {"intervalSeconds": interval, "maxAttempts": checks + 2,
+                "pollingConfig": {"intervalSeconds": interval, "maxAttempts": checks + ATTEMPTS_MARGIN,
                                   "timeoutSeconds": polling_timeout, "jobOptions": {"completeAfterChecks": checks}},
                 "taskTimeoutSeconds": task_timeout}
 
     def _start(self, job: PocJob, index: int) -> PocJob:
+        job.started = time.time()
         job.arn = self.sfn.start_execution(stateMachineArn=self.machine, name=job.name,
                                            input=json.dumps(self._input(job, index)))["executionArn"]
         return job
@@ -328,22 +343,41 @@ class PocPart:
         self.say(f"create-job-killed: {len(group)} executions started, their create-job workers killed")
 
     def start_others(self) -> None:
-        rest = [(i, j) for i, j in enumerate(self.jobs) if j.group != "create-job-killed"]
+        """All jobs but the create-job kills (started before) and the timeout races (started by :meth:`inject`
+        once create-job's current latency is known: a race needs its job ready before its deadline)."""
+        rest = [(i, j) for i, j in enumerate(self.jobs) if j.group not in ("create-job-killed", "task-timeout-race")]
         list(self.pool.map(lambda pair: self._start(pair[1], pair[0]), rest))
         self.say(f"{len(rest)} PoC executions started")
+
+    def _start_races(self) -> None:
+        racing = [(i, j) for i, j in enumerate(self.jobs) if j.group == "task-timeout-race"]
+        ready = [j.ready - j.started for j in self.jobs
+                 if j.ready is not None and j.started and j.group != "create-job-killed"]
+        self._ready_delay = max(ready, default=0.0)
+        list(self.pool.map(lambda pair: self._start(pair[1], pair[0]), racing))
+        if racing:
+            self.say(f"task-timeout-race: {len(racing)} executions started (create-job took up to "
+                     f"{self._ready_delay:.1f} s; deadlines from {racing[0][1].task_timeout} s)")
 
     # -- injecting
     def inject(self, stop: threading.Event) -> None:
         """Arm each job's faults as soon as its jobId is known; fire the concurrent polls at their slot."""
         waiting = [j for j in self.jobs if j.group not in (CONTROL, "create-job-killed")]
         racing = [j for j in self.jobs if j.group == "task-timeout-race"]
+        give_up = time.monotonic() + 120
         offsets = {j.name: RACE_OFFSETS[0] + (RACE_OFFSETS[1] - RACE_OFFSETS[0]) * i / max(1, len(racing) - 1)
                    for i, j in enumerate(racing)}
         bursts: list[threading.Thread] = []
+        races_started = not racing
         while waiting and not stop.is_set():
-            self.discover(waiting)
+            self.discover([j for j in self.jobs if j.arn])
+            others = [j for j in self.jobs if j.arn and j.group != "create-job-killed"]
+            ready = sum(1 for j in others if j.ready)
+            if not races_started and (2 * ready >= len(others) > 0 or time.monotonic() > give_up):
+                self._start_races()
+                races_started = True
             for job in list(waiting):
-                if job.job_id is None:
+                if job.job_id is None or not job.arn:
                     continue
                 waiting.remove(job)
                 if job.group in ("concurrent-polls", "task-timeout-race"):
@@ -367,15 +401,18 @@ class PocPart:
         found: dict[str, str] = {}
         kwargs: dict[str, Any] = {"TableName": config.TOKENS_TABLE, "FilterExpression": "begins_with(executionId, :p)",
                                   "ExpressionAttributeValues": {":p": {"S": prefix}},
-                                  "ProjectionExpression": "jobId, executionId"}
+                                  "ProjectionExpression": "jobId, executionId, createdAt"}
         while True:
             page = self.ddb.scan(**kwargs)
-            found.update({i["executionId"]["S"]: i["jobId"]["S"] for i in page["Items"]})
+            found.update({i["executionId"]["S"]: i for i in page["Items"]})
             if "LastEvaluatedKey" not in page:
                 break
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         for job in jobs:
-            job.job_id = job.job_id or found.get(job.arn)
+            item = found.get(job.arn)
+            if item and job.job_id is None:
+                job.job_id = item["jobId"]["S"]
+                job.ready = _epoch(item["createdAt"]["S"]) if "createdAt" in item else time.time()
 
     def _arm(self, job: PocJob) -> None:
         assert job.job_id
@@ -429,8 +466,9 @@ class PocPart:
             item = self.ddb.get_item(TableName=config.TOKENS_TABLE, Key={"jobId": {"S": job.job_id}},
                                      ConsistentRead=True).get("Item") or {}
             attempts = int(item.get("attemptCount", {}).get("N", "0"))
-            if item.get("status", {}).get("S") != "POLLING":
-                return
+            if item.get("status", {}).get("S") not in (None, "POLLING") and "polledSlot" in item:
+                slot = item["polledSlot"]["S"]  # the completing slot was polled first: its duplicates, late
+                break
             if attempts >= self.cfg.checks - 1 and "nextPollAt" in item:
                 slot = item["nextPollAt"]["S"]
                 break
@@ -457,7 +495,7 @@ class PocPart:
                 and job.record.get("status") in TERMINAL_RECORD and job.schedule_exists is False)
 
     def refresh(self, job: PocJob) -> PocJob:
-        if self.settled(job):
+        if self.settled(job) or not job.arn:  # (a race job not started yet)
             return job
         description = self.sfn.describe_execution(executionArn=job.arn)
         job.status = description["status"]
@@ -548,7 +586,8 @@ class PocPart:
         for group, count in injected.items():
             results[group].injected += count
         if "concurrent-polls" in results:
-            results["concurrent-polls"].injected = sum(len(j.answers) for j in self.jobs if j.group == "concurrent-polls")
+            results["concurrent-polls"].injected = sum(len(j.answers) for j in self.jobs
+                                                       if j.group == "concurrent-polls")
             answers: dict[str, int] = {}
             for j in (j for j in self.jobs if j.group == "concurrent-polls"):
                 for a in j.answers:
@@ -594,11 +633,13 @@ class PocPart:
         resumed = _resumed_at(job.events)
         timed_out = _count(job.events, ("TaskTimedOut",)) > 0
         why = None
-        if job.group == "create-job-killed":
+        crashed = _count(job.events, ("TaskFailed",)) and "Runtime.ExitError" in json.dumps(job.output or {})
+        if job.group == "create-job-killed" and crashed:
             # The crash is what happened to the job: the workflow fails the task; the record (adopted by the sweep)
             # ends without any callback accepted.
             if output.get("status") != "FAILED" or output.get("errorName") != "Runtime.ExitError":
-                why = f"workflow ended {output.get('status')}/{output.get('errorName')}, expected FAILED/Runtime.ExitError"
+                why = (f"workflow ended {output.get('status')}/{output.get('errorName')}, "
+                       "expected FAILED/Runtime.ExitError")
             elif accepted:
                 why = "a callback was accepted for a task that had failed"
         elif timed_out:
@@ -633,7 +674,8 @@ class PocPart:
             checked = _epoch(simulated["completedAt"]) if simulated.get("completedAt") else None
             if scheduled is not None and checked is not None:
                 deadline = _epoch(scheduled["timestamp"]) + job.task_timeout
-                result.notes.setdefault("completing check minus deadline (ms)", []).append(round((checked - deadline) * 1000))
+                result.notes.setdefault("completing check minus deadline (ms)", []).append(
+                    round((checked - deadline) * 1000))
                 if abs(checked - deadline) <= RACE_WINDOW_S:
                     result.injected += 1
                     result.affected.add(job.name)
@@ -661,6 +703,7 @@ class ApprovalTask:
     arn: str = ""
     action: str = "approve"
     offset: float = 0.0
+    timeout: int = 3600
     answer: int | None = None
     sent_at: float | None = None
     deadline: float | None = None
@@ -689,7 +732,8 @@ class ApprovalPart:
             for i in range(n):
                 offset = -0.1 + 0.2 * i / (n - 1) if n > 1 else 0.0
                 self.tasks.append(ApprovalTask(group, f"faults-{self.run_id}-{group}-{i + 1:03d}",
-                                               action="approve" if i % 2 == 0 else "reject", offset=offset))
+                                               action="approve" if i % 2 == 0 else "reject", offset=offset,
+                                               timeout=self.cfg.approval_timeout_seconds + RACE_STAGGER_S * i))
 
     def run(self) -> None:
         if not self.tasks:
@@ -718,7 +762,7 @@ class ApprovalPart:
         self.say(f"approval: {len(self.tasks)} tasks decided and checked")
 
     def _one(self, task: ApprovalTask, http: httpx.Client) -> None:
-        timeout = self.cfg.approval_timeout_seconds if task.group == "approval-deadline-race" else 3600
+        timeout = task.timeout
         task.arn = self.sfn.start_execution(stateMachineArn=self.machine, name=task.order, input=json.dumps(
             {"orderId": task.order, "timeoutSeconds": timeout, "details": {"bench": "faults"}}))["executionArn"]
         limit = time.monotonic() + 60
@@ -786,7 +830,8 @@ class ApprovalPart:
                     result.notes.get("no decision sent (the task was not stored in time)", 0) + 1
             elif task.answer in (200, 202):
                 if (last, item.get("status")) != decided:
-                    why = f"{task.action} answered {task.answer} but the workflow took {last}, the task is {item.get('status')}"
+                    why = (f"{task.action} answered {task.answer} but the workflow took {last}, "
+                           f"the task is {item.get('status')}")
             elif task.answer == 410:
                 if (last, item.get("status")) != ("TimedOut", "TIMED_OUT"):
                     why = f"{task.action} answered 410 but the workflow took {last}, the task is {item.get('status')}"

@@ -137,7 +137,8 @@ class Fault:
             status = 500 if re.search(r"InternalFailure|InternalServer|ServiceUnavailable|ServiceException",
                                       error) else 400
         return cls(operation=operation, caller=doc.get("caller"), service=doc.get("service"),
-                   contains=doc.get("contains"), count=doc.get("count", 1), skip=doc.get("skip", 0), probability=float(probability),
+                   contains=doc.get("contains"), count=doc.get("count", 1), skip=doc.get("skip", 0),
+                   probability=float(probability),
                    action=action, error=error, status=status,
                    message=doc.get("message") or f"{error} (injected by the local cloud)")
 

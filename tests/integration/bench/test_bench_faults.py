@@ -23,7 +23,8 @@ def test_a_small_fault_run_injects_every_fault_and_loses_duplicates_and_gets_wro
                           capture_output=True, text=True, timeout=400, env=env)
     doc = json.loads(done.stdout)  # exactly one JSON document on stdout, progress on stderr
     rows = {row["fault"]: row for row in doc["faults"]}
-    summary = {name: (r["injected"], r["lost"], r["duplicate"], r["wrong"], r["problems"][:2]) for name, r in rows.items()}
+    summary = {name: (r["injected"], r["lost"], r["duplicate"], r["wrong"], r["problems"][:2])
+               for name, r in rows.items()}
     assert done.returncode == 0 and doc["passed"], f"{summary}\n{done.stderr[-3000:]}"
     assert doc["fresh_cloud"] is True and doc["settled_in_time"] is True
     assert list(rows) == list(FAULTS)
