@@ -105,6 +105,7 @@ RACE_WINDOW_S = 1.0
 RACE_TASK_TIMEOUT = 30
 RACE_OFFSETS = (-0.5, 0.2)  # the completing check aims this long around the deadline (spread over the jobs)
 RACE_STAGGER_S = 20
+RACE_SPREAD_S = 60  # at most this from the first race deadline to the last
 """The race jobs' deadlines are this far apart (30 s, 50 s, 70 s, ... after the task starts): on a loaded machine a
 task's message or create-job can take tens of seconds to arrive, and a job that is not ready by its deadline does
 not race (it is not counted as injected); each race job also aims with the lag the one before showed."""
@@ -300,8 +301,10 @@ class PocPart:
             # A quiet schedule (the bench polls the job itself at its deadline), completes at its first check.
             # The deadline leaves twice the time create-job took for the jobs started before (at least
             # RACE_TASK_TIMEOUT), and the race jobs' deadlines are RACE_STAGGER_S apart.
+            racing = sum(1 for j in self.jobs if j.group == "task-timeout-race")
+            stagger = min(RACE_STAGGER_S, RACE_SPREAD_S / max(1, racing - 1))
             job.task_timeout = (max(RACE_TASK_TIMEOUT, math.ceil(2 * self._ready_delay + 5))
-                                + RACE_STAGGER_S * (int(job.name.rsplit("-", 1)[-1]) - 1))
+                                + round(stagger * (int(job.name.rsplit("-", 1)[-1]) - 1)))
             return {"record": {"id": job.name, "data": {"bench": "faults", "group": job.group}},
                     "pollingConfig": {"intervalSeconds": 3600, "maxAttempts": 3, "timeoutSeconds": 7200,
                                       "jobOptions": {"completeAfterChecks": 1}},
@@ -354,7 +357,8 @@ class PocPart:
         ready = [j.ready - j.started for j in self.jobs
                  if j.ready is not None and j.started and j.group != "create-job-killed"]
         self._ready_delay = max(ready, default=0.0)
-        list(self.pool.map(lambda pair: self._start(pair[1], pair[0]), racing))
+        with ThreadPoolExecutor(max_workers=4) as starter:  # not the shared pool: it may be busy refreshing
+            list(starter.map(lambda pair: self._start(pair[1], pair[0]), racing))
         if racing:
             self.say(f"task-timeout-race: {len(racing)} executions started (create-job took up to "
                      f"{self._ready_delay:.1f} s; deadlines from {racing[0][1].task_timeout} s)")
@@ -374,7 +378,7 @@ class PocPart:
             others = [j for j in self.jobs if j.arn and j.group != "create-job-killed"]
             ready = sum(1 for j in others if j.ready)
             if not races_started and (2 * ready >= len(others) > 0 or time.monotonic() > give_up):
-                self._start_races()
+                threading.Thread(target=self._start_races, daemon=True).start()
                 races_started = True
             for job in list(waiting):
                 if job.job_id is None or not job.arn:
@@ -516,8 +520,11 @@ class PocPart:
         return job
 
     def wait(self, deadline: float) -> bool:
+        """Until every job is settled; ``deadline`` plus the longest race task's TimeoutSeconds."""
         last = 0.0
+        first = deadline
         while True:
+            deadline = first + max((j.task_timeout for j in self.jobs if j.group == "task-timeout-race"), default=0)
             self.discover(self.jobs)
             list(self.pool.map(self.refresh, self.jobs))
             done = sum(1 for j in self.jobs if self.settled(j))
@@ -634,7 +641,9 @@ class PocPart:
         timed_out = _count(job.events, ("TaskTimedOut",)) > 0
         why = None
         crashed = _count(job.events, ("TaskFailed",)) and "Runtime.ExitError" in json.dumps(job.output or {})
-        if job.group == "create-job-killed" and crashed:
+        if job.status == "RUNNING":
+            pass  # lost, above: no outcome to judge
+        elif job.group == "create-job-killed" and crashed:
             # The crash is what happened to the job: the workflow fails the task; the record (adopted by the sweep)
             # ends without any callback accepted.
             if output.get("status") != "FAILED" or output.get("errorName") != "Runtime.ExitError":
@@ -1033,7 +1042,8 @@ def run_fault_bench(cfg: FaultBenchConfig, target: Target | None = None,
         # The export jobs' heartbeat: on a machine loaded by other work a download can take seconds, and the
         # local defaults (HeartbeatSeconds 5, heartbeats stop after 2 s without progress) would time the jobs out
         # before any duplicate matters. The stack of a cloud named with --endpoint is left as it is.
-        overrides = {"EXPORT_STACK_HEARTBEAT_SECONDS": "30", "EXPORT_STACK_STALL_AFTER_SECONDS": "20"}
+        overrides = {"EXPORT_STACK_HEARTBEAT_SECONDS": "120", "EXPORT_STACK_STALL_AFTER_SECONDS": "60",
+                     "EXPORT_STACK_TIMEOUT_SECONDS": "600"}
         for key, value in overrides.items():
             os.environ.setdefault(key, value)
     elif not target.is_local:

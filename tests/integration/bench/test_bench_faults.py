@@ -15,12 +15,12 @@ from sfn_callback.bench.faults import CONTROL, FAULTS
 pytestmark = pytest.mark.cloud
 
 
-@pytest.mark.timeout(420)
+@pytest.mark.timeout(660)
 def test_a_small_fault_run_injects_every_fault_and_loses_duplicates_and_gets_wrong_nothing(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}  # its own fresh local cloud
     env |= {"SFN_CALLBACK_STATE_DIR": str(tmp_path), "COLUMNS": "160"}
     done = subprocess.run([sys.executable, "-m", "sfn_callback.cli.main", "bench", "faults", "--jobs", "10", "--json"],
-                          capture_output=True, text=True, timeout=400, env=env)
+                          capture_output=True, text=True, timeout=600, env=env)
     doc = json.loads(done.stdout)  # exactly one JSON document on stdout, progress on stderr
     rows = {row["fault"]: row for row in doc["faults"]}
     summary = {name: (r["injected"], r["lost"], r["duplicate"], r["wrong"], r["problems"][:2])
