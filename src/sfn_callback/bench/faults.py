@@ -120,7 +120,7 @@ class FaultBenchConfig:
     jobs: int = 100
     faults: tuple[str, ...] = FAULTS
     interval_seconds: int = 2
-    checks: int = 3  # status checks until a simulated job completes
+    checks: int = 4  # status checks until a simulated job completes (its faults are armed meanwhile)
     approval_timeout_seconds: int = 30  # the first race task's; the next ones' RACE_STAGGER_S later each
     settle_timeout_seconds: float = 300.0
 
@@ -291,6 +291,7 @@ class PocPart:
         self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="faults-poc")
         self._race_lag: float | None = None
         self._ready_delay = 0.0
+        self.armer = ThreadPoolExecutor(max_workers=16, thread_name_prefix="faults-arm")
 
     # -- starting
     def _input(self, job: PocJob, index: int) -> dict[str, Any]:
@@ -372,6 +373,7 @@ class PocPart:
         offsets = {j.name: RACE_OFFSETS[0] + (RACE_OFFSETS[1] - RACE_OFFSETS[0]) * i / max(1, len(racing) - 1)
                    for i, j in enumerate(racing)}
         bursts: list[threading.Thread] = []
+        arming: list[Any] = []
         races_started = not racing
         while waiting and not stop.is_set():
             self.discover([j for j in self.jobs if j.arn])
@@ -391,10 +393,12 @@ class PocPart:
                     thread.start()
                     bursts.append(thread)
                 else:
-                    self._arm(job)
+                    arming.append(self.armer.submit(self._arm, job))  # at once: one POST can take seconds
             time.sleep(0.1)
         for thread in bursts:
             thread.join(timeout=120)
+        for future in arming:
+            future.result()
 
     def discover(self, jobs: list[PocJob]) -> None:
         """The jobIds of ``jobs`` whose token record create-job has stored (one Scan for all of them: the record
@@ -542,6 +546,7 @@ class PocPart:
             job.events = _history(self.sfn, job.arn)
         list(self.pool.map(full, self.jobs))
         self.pool.shutdown(wait=False)
+        self.armer.shutdown(wait=False)
         # Scheduler deliveries per job, as the local cloud metered them (duplicates included).
         ids = [j.job_id for j in self.jobs if j.job_id]
         self.deliveries: dict[str, int] | None = {}
