@@ -9,8 +9,9 @@ fault                           how it is injected
                                 (the faults endpoint's ``duplicate`` action, aimed with ``contains: jobId``)
 ``concurrent-polls``            5 extra ``poc-poller`` invokes of the job's completing slot (its ``scheduledTime``),
                                 sent at the moment the schedule delivers that slot
-``poller-killed``               the ``poc-poller`` worker is SIGKILLed on its ``SendTaskSuccess`` for the job,
-                                between claim and callback (faults endpoint, ``kill``)
+``poller-killed``               the worker sending the job's ``SendTaskSuccess`` is SIGKILLed, between claim and
+                                callback (faults endpoint, ``kill``): ``poc-poller``, or ``poc-sweep-poller`` when
+                                the sweep adopted a record whose schedule fell behind
 ``create-job-killed``           the ``poc-create-job`` worker is SIGKILLed on its ``CreateSchedule``, after it stored
                                 the token record (these jobs start first, alone, so the kill hits only them)
 ``throttled-callbacks``         the job's first 3 ``SendTaskSuccess`` calls answer ``ThrottlingException``
@@ -82,7 +83,7 @@ DESCRIPTIONS = {
     CONTROL: "no fault (the baseline)",
     "scheduler-duplicates": "every Scheduler delivery of the job's schedule delivered twice",
     "concurrent-polls": "5 extra poc-poller invokes of the completing slot at the moment it is delivered",
-    "poller-killed": "poc-poller SIGKILLed between claim and SendTaskSuccess",
+    "poller-killed": "the worker sending the job's SendTaskSuccess SIGKILLed, between claim and callback",
     "create-job-killed": "poc-create-job SIGKILLed after storing the token record, before CreateSchedule",
     "throttled-callbacks": "3 x ThrottlingException on the job's SendTaskSuccess",
     "failing-callbacks": "5 x InternalFailure (500) on the job's SendTaskSuccess: one invocation's every attempt",
