@@ -16,13 +16,15 @@ EXPORT_NAMESPACE = "SfnCallback/Export"
 COMPONENT_DIMENSION = "service"
 
 # -- components (the value of the ``service`` dimension) ------------------------------------------------
-POLLER = "poc-poller"  # per-job polls fired by each job's schedule
-SWEEP = "poc-sweep"  # the sweep poller
-CREATE_JOB = "poc-create-job"
-APPROVAL_CONSUMER = "poc-approval-consumer"
-APPROVAL_SERVICE = "poc-approval-service"
-TOKEN_METRICS = "poc-token-metrics"  # the scheduled function that counts waiting tokens
-EXPORT = "poc-export"
+# Fixed words, not resource names: a Terraform ``name_prefix`` renames resources, never these.
+POLLER = "poller"  # per-job polls fired by each job's schedule (function poc-poller)
+SWEEP = "sweep"  # the sweep poller (function poc-sweep-poller)
+CREATE_JOB = "create-job"  # function poc-create-job
+APPROVAL_CONSUMER = "approval-consumer"  # function poc-approval-consumer
+APPROVAL_SERVICE = "approval-service"  # the approval API process
+TOKEN_METRICS = "token-metrics"  # the scheduled function poc-token-metrics
+EXPORT = "poc-export"  # the export consumer's POWERTOOLS_SERVICE_NAME (renamed with the prefix, like its env)
+TOKEN_METRICS_FUNCTION = "poc-token-metrics"
 COMPONENTS = (POLLER, SWEEP, CREATE_JOB, APPROVAL_CONSUMER, APPROVAL_SERVICE, TOKEN_METRICS)
 CALLBACK_SENDERS = (POLLER, SWEEP, APPROVAL_SERVICE)  # plus the export service in its own namespace
 
@@ -31,7 +33,6 @@ CALLBACK_SUCCESS = "CallbackSuccess"  # a callback that reached Step Functions (
 CALLBACK_FAILURE = "CallbackFailure"  # a callback that could not be sent after its retries (Count)
 CALLBACK_ERRORS = "CallbackErrors"  # the same failures, dimension ErrorType (Count)
 CALLBACK_LATENCY = "CallbackLatencyMs"  # from the first SendTask* call to its answer, retries included
-CALLBACK_RETRIES = "CallbackRetries"  # calls beyond the first for one callback (Count)
 CALLBACKS = "Callbacks"  # callbacks by outcome, dimension Outcome (Count)
 OUTCOME_SUCCEEDED = "TaskSuccess"  # SendTaskSuccess accepted
 OUTCOME_FAILED = "TaskFailure"  # SendTaskFailure accepted
@@ -41,11 +42,10 @@ OUTCOMES = (OUTCOME_SUCCEEDED, OUTCOME_FAILED, OUTCOME_FINISHED, OUTCOME_ERROR)
 
 # -- poller and sweep ------------------------------------------------------------------------------------
 POLLS = "Polls"  # poll invocations (one job) (Count)
-POLL_ATTEMPTS = "PollAttempts"  # polls that counted an attempt and asked the external API (Count)
+POLL_ATTEMPTS = "PollAttempts"  # polls not skipped: they counted an attempt, or finished a claimed callback
 POLLS_SKIPPED = "PollsSkipped"  # polls that found their slot polled already (Count)
 POLLER_ERRORS = "PollerErrors"  # polls that ended in an error (the invocation fails, a later poll retries)
-RECONNECT_LATENCY = "ReconnectLatencyMs"  # from the poll that saw the job's end to the workflow resumed
-TOKEN_WAIT = "TokenWaitSeconds"  # from the token stored to the callback that resumed the workflow
+RECONNECT_LATENCY = "ReconnectLatencyMs"  # per-job poller: the poll that saw the job's end, to the workflow resumed
 
 # -- create-job ------------------------------------------------------------------------------------------
 JOBS_CREATED = "JobsCreated"

@@ -172,21 +172,22 @@ def contribute(stack: Stack, ctx: StackContext) -> None:
     periods = Periods.for_context(ctx)
     machines = sorted(r.name for r in stack.resources if isinstance(r, StateMachine))
     dlqs = dead_letter_queues(stack)
-    function_arn = ctx.function_arn(n.TOKEN_METRICS)
+    function_arn = ctx.function_arn(n.TOKEN_METRICS_FUNCTION)
     stack.add(
         Function(
-            n.TOKEN_METRICS,
+            n.TOKEN_METRICS_FUNCTION,
             TOKEN_METRICS_HANDLER,
             env=(("TOKENS_TABLE", config.TOKENS_TABLE), ("APPROVALS_TABLE", config.APPROVALS_TABLE),
-                 ("POWERTOOLS_SERVICE_NAME", n.TOKEN_METRICS)),
+                 ("POWERTOOLS_SERVICE_NAME", n.TOKEN_METRICS_FUNCTION)),
             timeout=30,
             permissions=(Permission(("dynamodb:Query",), (f"{ctx.table_arn(config.TOKENS_TABLE)}/index/*",
                                                           f"{ctx.table_arn(config.APPROVALS_TABLE)}/index/*")),),
         ),
         Role(SCHEDULER_ROLE, "scheduler.amazonaws.com", (Permission(("lambda:InvokeFunction",), (function_arn,)),)),
         ScheduleGroup(SCHEDULE_GROUP),
-        Schedule(n.TOKEN_METRICS, SCHEDULE_GROUP, LOCAL_TOKEN_METRICS_RATE if ctx.local else AWS_TOKEN_METRICS_RATE,
-                 n.TOKEN_METRICS, SCHEDULER_ROLE),
+        Schedule(n.TOKEN_METRICS_FUNCTION, SCHEDULE_GROUP,
+                 LOCAL_TOKEN_METRICS_RATE if ctx.local else AWS_TOKEN_METRICS_RATE, n.TOKEN_METRICS_FUNCTION,
+                 SCHEDULER_ROLE),
         Topic(n.ALERTS_TOPIC),
     )
     alarms = [
