@@ -233,7 +233,9 @@ class CallbackFailuresScenario:
                     if progress:
                         progress([dict(rows)])
 
+                data["faultArmedSeconds"] = round(time.monotonic() - started, 1)
                 in_alarm = inbox.wait(alarm, "ALARM", 4 * period + 15, tick)
+                data["alarmSeenSeconds"] = round(time.monotonic() - started, 1)
                 fired = faults.fired(fault_id)
                 checks.append(Check("callbacks refused", len(fired) == FAULT_COUNT,
                                     f"{len(fired)} SendTaskSuccess calls of {config.POLLER_FUNCTION} answered "
@@ -259,6 +261,7 @@ class CallbackFailuresScenario:
                                                                                   f"{self.name}-2")])
                 jobs += recovery
                 back_ok = inbox.wait(alarm, "OK", 4 * period + 15, tick)
+                data["okSeenSeconds"] = round(time.monotonic() - started, 1)
                 observer.wait_settled(recovery, options.timeout_seconds, None)
                 checks.append(Check("recovery: the next callback goes through", recovery[0].status == "SUCCEEDED"
                                     and recovery[0].record_status == "COMPLETED",
@@ -351,6 +354,7 @@ class DlqScenario:
                             progress([dict(rows)])
 
                     in_alarm = inbox.wait(alarm, "ALARM", 6 * period + 20, tick)
+                    data["alarmSeenSeconds"] = round(time.monotonic() - started, 1)
                 finally:
                     sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"VisibilityTimeout": visibility})
                 checks.append(Check("poisoned message moved to the DLQ", bool(dead),
@@ -362,6 +366,7 @@ class DlqScenario:
                 removed = _remove_from(sqs, dlq_url, marker, 15)
                 checks.append(Check("message taken off the DLQ", removed, f"body with {marker}"))
                 back_ok = inbox.wait(alarm, "OK", 6 * period + 20, tick) if removed else None
+                data["okSeenSeconds"] = round(time.monotonic() - started, 1)
                 checks += _notification_checks(alarm, back_ok, "OK", period)
                 data["history"] = state_updates(cw, alarm, started_wall(started))
                 data["visibilityTimeoutRestored"] = visibility
