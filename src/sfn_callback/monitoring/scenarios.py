@@ -48,7 +48,10 @@ def _account(target: Target) -> str:
 
 
 def _epoch(text: str) -> float:
-    return datetime.fromisoformat(text.replace("Z", "+00:00").replace("+0000", "+00:00")).timestamp()
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00").replace("+0000", "+00:00")).timestamp()
+    except ValueError:
+        return 0.0
 
 
 class AlertInbox:
@@ -100,16 +103,18 @@ class AlertInbox:
                 pass
             self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=m["ReceiptHandle"])
 
-    def find(self, alarm: str, state: str) -> dict[str, Any] | None:
+    def find(self, alarm: str, state: str, after: float = 0.0) -> dict[str, Any] | None:
+        """The first notification of ``alarm`` entering ``state`` at or after ``after`` (epoch seconds)."""
         return next((d for d in self.notifications if d.get("AlarmName") == alarm
-                     and d.get("NewStateValue") == state), None)
+                     and d.get("NewStateValue") == state and _epoch(d.get("StateChangeTime") or "") >= after),
+                    None)
 
-    def wait(self, alarm: str, state: str, timeout: float, tick: Callable[[], None] | None = None
-             ) -> dict[str, Any] | None:
+    def wait(self, alarm: str, state: str, timeout: float, tick: Callable[[], None] | None = None,
+             after: float = 0.0) -> dict[str, Any] | None:
         deadline = time.monotonic() + timeout
         while True:
             self.receive()
-            found = self.find(alarm, state)
+            found = self.find(alarm, state, after)
             if found is not None or time.monotonic() >= deadline:
                 return found
             if tick:
@@ -135,6 +140,38 @@ def wait_not_alarm(cw: Any, alarm: str, timeout: float) -> bool:
     """An alarm left in ALARM by an earlier run would hide this run's transition: wait for it to clear."""
     deadline = time.monotonic() + timeout
     while alarm_state(cw, alarm) == "ALARM":
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(POLL_EVERY)
+    return True
+
+
+def breaching_recently(cw: Any, alarm: str) -> bool | None:
+    """Does the alarm's own query breach in any of its last EvaluationPeriods + 2 periods (None: unknown)?"""
+    found = cw.describe_alarms(AlarmNames=[alarm]).get("MetricAlarms", [])
+    if not found or not found[0].get("Metrics"):
+        return None
+    a = found[0]
+    period = alarm_period(cw, alarm) or 60
+    queries = []
+    for q in a["Metrics"]:
+        query = {k: v for k, v in q.items() if k in ("Id", "MetricStat", "Expression", "Label", "ReturnData")}
+        queries.append(query)
+    end = time.time()
+    start = end - (int(a["EvaluationPeriods"]) + 2) * period
+    result = cw.get_metric_data(MetricDataQueries=queries, StartTime=datetime.fromtimestamp(start - period),
+                                EndTime=datetime.fromtimestamp(end + period))
+    # CloudWatch aligns the periods to the minute of StartTime: keep only the alarm's own range.
+    values = [v for r in result["MetricDataResults"] for t, v in zip(r.get("Timestamps", []), r.get("Values", []))
+              if t.timestamp() >= start - period]
+    return any(v > float(a["Threshold"]) for v in values)
+
+
+def wait_quiet(cw: Any, alarm: str, timeout: float) -> bool:
+    """The alarm OK and its metric not breaching in its evaluation range: a transition seen afterwards is this
+    run's, not the end of an earlier run's failures."""
+    deadline = time.monotonic() + timeout
+    while alarm_state(cw, alarm) != "OK" or breaching_recently(cw, alarm):
         if time.monotonic() >= deadline:
             return False
         time.sleep(POLL_EVERY)
@@ -217,8 +254,11 @@ class CallbackFailuresScenario:
         fault_id: int | None = None
         try:
             with AlertInbox(target, "callbacks") as inbox:
-                checks.append(Check("alarm not in ALARM before the fault", wait_not_alarm(cw, alarm, 3 * period),
-                                    f"state {alarm_state(cw, alarm)}"))
+                quiet = wait_quiet(cw, alarm, 5 * period)
+                checks.append(Check("alarm OK and no failing callbacks before the fault", quiet,
+                                    f"state {alarm_state(cw, alarm)}, breaching data in the evaluation range: "
+                                    f"{breaching_recently(cw, alarm)}"))
+                armed_at = time.time()
                 fault_id = faults.arm({"operation": "SendTaskSuccess", "caller": config.POLLER_FUNCTION,
                                        "count": FAULT_COUNT, "error": FAULT_ERROR,
                                        "message": "not authorized to perform: states:SendTaskSuccess"})
@@ -234,7 +274,8 @@ class CallbackFailuresScenario:
                         progress([dict(rows)])
 
                 data["faultArmedSeconds"] = round(time.monotonic() - started, 1)
-                in_alarm = inbox.wait(alarm, "ALARM", 4 * period + 15, tick)
+                in_alarm = inbox.wait(alarm, "ALARM", 4 * period + 15, tick, after=armed_at)
+                wait_until(lambda: len(faults.fired(fault_id or 0)) >= FAULT_COUNT, 15)
                 data["alarmSeenSeconds"] = round(time.monotonic() - started, 1)
                 fired = faults.fired(fault_id)
                 checks.append(Check("callbacks refused", len(fired) == FAULT_COUNT,
@@ -260,7 +301,7 @@ class CallbackFailuresScenario:
                 recovery = observer.start(f"{self.name}-ok", [job.execution_input(options.interval_seconds,
                                                                                   f"{self.name}-2")])
                 jobs += recovery
-                back_ok = inbox.wait(alarm, "OK", 4 * period + 15, tick)
+                back_ok = inbox.wait(alarm, "OK", 4 * period + 15, tick, after=armed_at)
                 data["okSeenSeconds"] = round(time.monotonic() - started, 1)
                 observer.wait_settled(recovery, options.timeout_seconds, None)
                 checks.append(Check("recovery: the next callback goes through", recovery[0].status == "SUCCEEDED"
@@ -287,6 +328,15 @@ class CallbackFailuresScenario:
             observer.close()
         return ScenarioResult(self.name, self.expected, checks, jobs=[rows],
                               duration_s=round(time.monotonic() - started, 3), data=data)
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(POLL_EVERY)
+    return True
 
 
 def started_wall(monotonic_start: float) -> float:
@@ -353,7 +403,7 @@ class DlqScenario:
                         if progress:
                             progress([dict(rows)])
 
-                    in_alarm = inbox.wait(alarm, "ALARM", 6 * period + 20, tick)
+                    in_alarm = inbox.wait(alarm, "ALARM", 6 * period + 20, tick, after=sent_at)
                     data["alarmSeenSeconds"] = round(time.monotonic() - started, 1)
                 finally:
                     sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"VisibilityTimeout": visibility})
@@ -365,7 +415,7 @@ class DlqScenario:
                 # Take our message off the DLQ (others are left alone): the alarm clears.
                 removed = _remove_from(sqs, dlq_url, marker, 15)
                 checks.append(Check("message taken off the DLQ", removed, f"body with {marker}"))
-                back_ok = inbox.wait(alarm, "OK", 6 * period + 20, tick) if removed else None
+                back_ok = inbox.wait(alarm, "OK", 6 * period + 20, tick, after=sent_at) if removed else None
                 data["okSeenSeconds"] = round(time.monotonic() - started, 1)
                 checks += _notification_checks(alarm, back_ok, "OK", period)
                 data["history"] = state_updates(cw, alarm, started_wall(started))
