@@ -742,7 +742,7 @@ def alarm_properties(a: dict[str, Any]) -> dict[str, Any]:
             "namespace": a.get("Namespace"), "metricName": a.get("MetricName"),
             "dimensions": _dimensions(a.get("Dimensions")), "statistic": a.get("Statistic"),
             "period": a.get("Period")},
-        "queries": queries,
+        "queries": sorted(queries, key=lambda q: q["id"]) if queries is not None else None,
     }
 
 

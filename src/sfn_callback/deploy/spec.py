@@ -348,7 +348,8 @@ class Alarm:
             "metric": {"namespace": self.namespace, "metricName": self.metric_name,
                        "dimensions": dict(sorted(self.dimensions)), "statistic": self.statistic,
                        "period": self.period} if single else None,
-            "queries": [q.properties() for q in self.queries] if not single else None,
+            # Queries refer to each other by id; their order means nothing (Terraform and AWS reorder them).
+            "queries": sorted((q.properties() for q in self.queries), key=lambda q: q["id"]) if not single else None,
         }
 
 

@@ -249,7 +249,7 @@ def _alarm_properties(e, rendered, ctx):
         "metric": None if queries else {"namespace": e["namespace"], "metricName": e["metric_name"],
                                         "dimensions": e["dimensions"], "statistic": e["statistic"],
                                         "period": e["period"]},
-        "queries": queries or None,
+        "queries": sorted(queries, key=lambda q: q["id"]) or None,
     }
 
 
