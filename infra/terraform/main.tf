@@ -191,3 +191,55 @@ resource "aws_sfn_state_machine" "this" {
 
   depends_on = [aws_lambda_function.this, aws_iam_role_policy.this]
 }
+
+# ------------------------------------------------------------------- monitoring: topic, alarms, dashboard
+resource "aws_sns_topic" "this" {
+  for_each = local.stack.topics
+  name     = each.value.name
+}
+
+# One metric (namespace, metric_name, statistic, period) or metric math (metric_query blocks).
+resource "aws_cloudwatch_metric_alarm" "this" {
+  for_each            = local.stack.alarms
+  alarm_name          = each.value.name
+  alarm_description   = each.value.description
+  comparison_operator = each.value.comparison
+  threshold           = each.value.threshold
+  evaluation_periods  = each.value.evaluation_periods
+  datapoints_to_alarm = each.value.datapoints_to_alarm
+  treat_missing_data  = each.value.treat_missing_data
+  alarm_actions       = [aws_sns_topic.this[each.value.topic].arn]
+  ok_actions          = [aws_sns_topic.this[each.value.topic].arn]
+  namespace           = each.value.namespace
+  metric_name         = each.value.metric_name
+  dimensions          = each.value.dimensions
+  statistic           = each.value.statistic
+  period              = each.value.period
+
+  dynamic "metric_query" {
+    for_each = each.value.queries
+    content {
+      id          = metric_query.value.id
+      expression  = metric_query.value.expression
+      label       = metric_query.value.label
+      return_data = metric_query.value.return_data
+
+      dynamic "metric" {
+        for_each = metric_query.value.expression == null ? [metric_query.value] : []
+        content {
+          namespace   = metric.value.namespace
+          metric_name = metric.value.metric_name
+          dimensions  = metric.value.dimensions
+          stat        = metric.value.stat
+          period      = metric.value.period
+        }
+      }
+    }
+  }
+}
+
+resource "aws_cloudwatch_dashboard" "this" {
+  for_each       = local.stack.dashboards
+  dashboard_name = each.value.name
+  dashboard_body = each.value.body
+}

@@ -6,18 +6,23 @@ import os
 
 from sfn_callback import config
 from sfn_callback.approval.adapters.dynamodb import DynamoApprovalRepository
-from sfn_callback.approval.adapters.stepfunctions import StepFunctionsCallbacks
-from sfn_callback.approval.service import ApprovalService
 from sfn_callback.config import Target
+from sfn_callback.monitoring import emit
+from sfn_callback.monitoring.metered_approval import MeteredApprovalCallbacks, MeteredApprovalService
 from sfn_callback.util.aws import callback_client, client
+
+METRICS_LOG_GROUP = "/sfn-callback/approval-service"
+"""Outside Lambda, the service's EMF documents go to this log group (inside Lambda, to the function's log)."""
 
 
 def table_name() -> str:
     return os.environ.get("APPROVALS_TABLE", config.APPROVALS_TABLE)
 
 
-def bootstrap(target: Target | None = None, table: str | None = None, **service_options) -> ApprovalService:
+def bootstrap(target: Target | None = None, table: str | None = None, **service_options) -> MeteredApprovalService:
     """``target`` None: the ambient configuration (inside a Lambda, or AWS_* variables)."""
     repository = DynamoApprovalRepository(client("dynamodb", target), table or table_name())
-    callbacks = StepFunctionsCallbacks(callback_client(target))
-    return ApprovalService(repository, callbacks, **service_options)
+    callbacks = MeteredApprovalCallbacks(callback_client(target))
+    if not emit.in_lambda():
+        emit.set_publisher(emit.LogsPublisher(client("logs", target), METRICS_LOG_GROUP))
+    return MeteredApprovalService(repository, callbacks, **service_options)

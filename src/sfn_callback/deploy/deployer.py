@@ -20,7 +20,9 @@ from sfn_callback.config import Target
 from sfn_callback.deploy import packaging
 from sfn_callback.deploy.plan import CREATE, DELETE, UNCHANGED, UPDATE, Change, Plan, compute_plan
 from sfn_callback.deploy.spec import (
+    Alarm,
     Bucket,
+    Dashboard,
     EventSourceMapping,
     Function,
     LogGroup,
@@ -35,6 +37,7 @@ from sfn_callback.deploy.spec import (
     StateMachine,
     Table,
     TAGGED_KINDS,
+    Topic,
     managed_tags,
     policy_document,
 )
@@ -56,6 +59,8 @@ NOT_FOUND = {
     "QueueDoesNotExist",
     "StateMachineDoesNotExist",
     "NotFoundException",
+    "NotFound",  # SNS: no such topic
+    "ResourceNotFound",  # CloudWatch GetDashboard: no such dashboard
 }
 
 
@@ -604,6 +609,49 @@ class Drivers:
     def delete_state_machine(self, name: str) -> None:
         _absent(lambda: self.c("stepfunctions").delete_state_machine(stateMachineArn=self.ctx.state_machine_arn(name)))
 
+    # SNS topics
+    def read_topic(self, r: Topic) -> dict[str, Any] | None:
+        found = _absent(lambda: self.c("sns").get_topic_attributes(TopicArn=self.ctx.topic_arn(r.name)))
+        return {} if found is not None else None
+
+    def create_topic(self, r: Topic) -> None:
+        self.c("sns").create_topic(Name=r.name)
+
+    def update_topic(self, r: Topic, diff: tuple[str, ...]) -> None:
+        return None
+
+    def delete_topic(self, name: str) -> None:
+        _absent(lambda: self.c("sns").delete_topic(TopicArn=self.ctx.topic_arn(name)))
+
+    # CloudWatch alarms
+    def read_alarm(self, r: Alarm) -> dict[str, Any] | None:
+        found = self.c("cloudwatch").describe_alarms(AlarmNames=[r.name], AlarmTypes=["MetricAlarm"])
+        alarm = next((a for a in found.get("MetricAlarms", []) if a["AlarmName"] == r.name), None)
+        return alarm_properties(alarm) if alarm is not None else None
+
+    def create_alarm(self, r: Alarm) -> None:
+        self.c("cloudwatch").put_metric_alarm(**alarm_request(r, self.ctx))
+
+    def update_alarm(self, r: Alarm, diff: tuple[str, ...]) -> None:
+        self.create_alarm(r)  # PutMetricAlarm replaces the definition and keeps the state
+
+    def delete_alarm(self, name: str) -> None:
+        self.c("cloudwatch").delete_alarms(AlarmNames=[name])
+
+    # CloudWatch dashboards
+    def read_dashboard(self, r: Dashboard) -> dict[str, Any] | None:
+        found = _absent(lambda: self.c("cloudwatch").get_dashboard(DashboardName=r.name))
+        return {"body": json.loads(found["DashboardBody"])} if found is not None else None
+
+    def create_dashboard(self, r: Dashboard) -> None:
+        self.c("cloudwatch").put_dashboard(DashboardName=r.name, DashboardBody=r.body)
+
+    def update_dashboard(self, r: Dashboard, diff: tuple[str, ...]) -> None:
+        self.create_dashboard(r)
+
+    def delete_dashboard(self, name: str) -> None:
+        _absent(lambda: self.c("cloudwatch").delete_dashboards(DashboardNames=[name]))
+
     # ------------------------------------------------------------------------------ managed inventory
     def managed_existing(self) -> set[tuple[str, str]]:
         """Resources in the target tagged as this stack's (functions, tables, state machines, roles)."""
@@ -629,6 +677,73 @@ class Drivers:
                 if {t["key"]: t["value"] for t in tags or []}.get(MANAGED_TAG) == self.ctx.stack_name:
                     found.add(("state-machine", sm["name"]))
         return found
+
+
+def _dimensions(dims: list[dict[str, str]] | None) -> dict[str, str]:
+    return dict(sorted((d["Name"], d["Value"]) for d in dims or []))
+
+
+def alarm_request(r: Alarm, ctx: StackContext) -> dict[str, Any]:
+    """The ``PutMetricAlarm`` request for ``r``."""
+    p = r.properties(ctx)
+    req: dict[str, Any] = {
+        "AlarmName": r.name, "AlarmDescription": p["description"], "ComparisonOperator": p["comparison"],
+        "Threshold": p["threshold"], "EvaluationPeriods": p["evaluationPeriods"],
+        "DatapointsToAlarm": p["datapointsToAlarm"], "TreatMissingData": p["treatMissingData"],
+        "AlarmActions": p["alarmActions"], "OKActions": p["okActions"], "ActionsEnabled": True,
+    }
+    if p["metric"] is not None:
+        m = p["metric"]
+        req.update(Namespace=m["namespace"], MetricName=m["metricName"], Statistic=m["statistic"],
+                   Period=m["period"], Dimensions=[{"Name": k, "Value": v} for k, v in m["dimensions"].items()])
+        return req
+    queries = []
+    for q in p["queries"]:
+        if "expression" in q:
+            query = {"Id": q["id"], "Expression": q["expression"], "ReturnData": q["returnData"]}
+            if q["label"]:
+                query["Label"] = q["label"]
+        else:
+            query = {"Id": q["id"], "ReturnData": q["returnData"], "MetricStat": {
+                "Metric": {"Namespace": q["namespace"], "MetricName": q["metricName"],
+                           "Dimensions": [{"Name": k, "Value": v} for k, v in q["dimensions"].items()]},
+                "Period": q["period"], "Stat": q["stat"]}}
+        queries.append(query)
+    req["Metrics"] = queries
+    return req
+
+
+def alarm_properties(a: dict[str, Any]) -> dict[str, Any]:
+    """A ``DescribeAlarms`` metric alarm in the shape of :meth:`Alarm.properties`."""
+    queries = None
+    if a.get("Metrics"):
+        queries = []
+        for q in a["Metrics"]:
+            if q.get("Expression") is not None:
+                queries.append({"id": q["Id"], "expression": q["Expression"], "label": q.get("Label"),
+                                "returnData": q.get("ReturnData", True)})
+            else:
+                stat = q.get("MetricStat") or {}
+                metric = stat.get("Metric") or {}
+                queries.append({"id": q["Id"], "namespace": metric.get("Namespace"),
+                                "metricName": metric.get("MetricName"),
+                                "dimensions": _dimensions(metric.get("Dimensions")), "stat": stat.get("Stat"),
+                                "period": stat.get("Period"), "returnData": q.get("ReturnData", True)})
+    return {
+        "description": a.get("AlarmDescription"),
+        "comparison": a.get("ComparisonOperator"),
+        "threshold": float(a["Threshold"]) if a.get("Threshold") is not None else None,
+        "evaluationPeriods": a.get("EvaluationPeriods"),
+        "datapointsToAlarm": a.get("DatapointsToAlarm") or a.get("EvaluationPeriods"),
+        "treatMissingData": a.get("TreatMissingData") or "missing",
+        "alarmActions": sorted(a.get("AlarmActions") or []),
+        "okActions": sorted(a.get("OKActions") or []),
+        "metric": None if queries is not None else {
+            "namespace": a.get("Namespace"), "metricName": a.get("MetricName"),
+            "dimensions": _dimensions(a.get("Dimensions")), "statistic": a.get("Statistic"),
+            "period": a.get("Period")},
+        "queries": sorted(queries, key=lambda q: q["id"]) if queries is not None else None,
+    }
 
 
 class DeployError(RuntimeError):

@@ -21,7 +21,9 @@ from importlib import resources
 from typing import Any
 
 from sfn_callback.deploy.spec import (
+    Alarm,
     Bucket,
+    Dashboard,
     EventSourceMapping,
     Function,
     LogGroup,
@@ -33,6 +35,7 @@ from sfn_callback.deploy.spec import (
     StackContext,
     StateMachine,
     Table,
+    Topic,
     managed_tags,
     policy_document,
     substitute,
@@ -59,6 +62,9 @@ SECTIONS = {
     "schedule-group": "schedule_groups",
     "schedule": "schedules",
     "state-machine": "state_machines",
+    "topic": "topics",
+    "alarm": "alarms",
+    "dashboard": "dashboards",
 }
 
 
@@ -69,6 +75,7 @@ REFERENCES = {
     "event_source_mappings": ("function", "queue"),
     "schedules": ("group", "function", "role"),
     "state_machines": ("role",),
+    "alarms": ("topic",),
 }
 
 
@@ -146,7 +153,35 @@ def _entry(r: Any, ctx: StackContext) -> dict[str, Any]:
         return {"name": r.name, "public_access_blocked": r.properties(ctx)["publicAccessBlocked"]}
     if isinstance(r, StateMachine):
         return _state_machine(r)
+    if isinstance(r, Topic):
+        return {"name": r.name}
+    if isinstance(r, Alarm):
+        return _alarm(r)
+    if isinstance(r, Dashboard):
+        return {"name": r.name, "body": r.body}
     raise ManifestError(f"no Terraform mapping for {type(r).__name__} ({getattr(r, 'kind', '?')})")
+
+
+def _alarm(r: Alarm) -> dict[str, Any]:
+    """The attributes of ``aws_cloudwatch_metric_alarm``: one metric, or ``queries`` (its ``metric_query`` blocks,
+    a metric's fields or an expression's, the others null)."""
+    queries = []
+    for q in r.queries:
+        queries.append({"id": q.id, "expression": q.expression, "label": q.label, "return_data": q.return_data,
+                        "namespace": q.namespace, "metric_name": q.metric_name,
+                        "dimensions": dict(sorted(q.dimensions)) if q.expression is None else None,
+                        "stat": q.stat, "period": q.period})
+    single = not r.queries
+    return {
+        "name": r.name, "description": r.description, "comparison": r.comparison, "threshold": float(r.threshold),
+        "evaluation_periods": r.evaluation_periods,
+        "datapoints_to_alarm": r.datapoints_to_alarm or r.evaluation_periods,
+        "treat_missing_data": r.treat_missing_data, "topic": r.topic,
+        "namespace": r.namespace if single else None, "metric_name": r.metric_name if single else None,
+        "dimensions": dict(sorted(r.dimensions)) if single else None,
+        "statistic": r.statistic if single else None, "period": r.period if single else None,
+        "queries": queries,
+    }
 
 
 def _state_machine(r: StateMachine) -> dict[str, Any]:
@@ -199,7 +234,7 @@ def _reference_section(section: str, name: str) -> str:
     if name == "dlq":
         return "queues"
     return {"role": "roles", "log_group": "log_groups", "function": "functions", "queue": "queues",
-            "group": "schedule_groups"}[name]
+            "group": "schedule_groups", "topic": "topics"}[name]
 
 
 def manifest_text(stack: Stack) -> str:

@@ -46,6 +46,9 @@ class StackContext:
     def schedule_group_arn(self, name: str) -> str:
         return f"arn:aws:scheduler:{self.region}:{self.account_id}:schedule/{name}/*"
 
+    def topic_arn(self, name: str) -> str:
+        return f"arn:aws:sns:{self.region}:{self.account_id}:{name}"
+
 
 def managed_tags(ctx: "StackContext") -> dict[str, str]:
     """The tags both deploy routes put on every resource of a tagged kind (Terraform may add its own)."""
@@ -276,11 +279,98 @@ def substitute(doc: Any, values: dict[str, str]) -> Any:
     return doc
 
 
-Resource = Table | Bucket | Queue | Role | Function | EventSourceMapping | ScheduleGroup | Schedule | LogGroup | StateMachine
+@dataclass(frozen=True)
+class Topic:
+    """An SNS topic (alarm notifications)."""
+
+    name: str
+    kind = "topic"
+
+    def properties(self, ctx: StackContext) -> dict[str, Any]:
+        return {}
+
+
+@dataclass(frozen=True)
+class MetricQuery:
+    """One query of a metric-math alarm: a metric (``namespace`` and ``metric_name``) or an ``expression``."""
+
+    id: str
+    namespace: str | None = None
+    metric_name: str | None = None
+    dimensions: tuple[tuple[str, str], ...] = ()
+    stat: str | None = None
+    period: int | None = None
+    expression: str | None = None
+    label: str | None = None
+    return_data: bool = False
+
+    def properties(self) -> dict[str, Any]:
+        if self.expression is not None:
+            return {"id": self.id, "expression": self.expression, "label": self.label,
+                    "returnData": self.return_data}
+        return {"id": self.id, "namespace": self.namespace, "metricName": self.metric_name,
+                "dimensions": dict(sorted(self.dimensions)), "stat": self.stat, "period": self.period,
+                "returnData": self.return_data}
+
+
+@dataclass(frozen=True)
+class Alarm:
+    """A CloudWatch metric alarm on one metric (``namespace``, ``metric_name``, ``statistic``, ``period``) or on
+    metric math (``queries``, one of them ``return_data``); its actions on ALARM and on OK: the SNS ``topic``."""
+
+    name: str
+    description: str
+    comparison: str
+    threshold: float
+    evaluation_periods: int
+    topic: str
+    datapoints_to_alarm: int | None = None
+    treat_missing_data: str = "notBreaching"
+    namespace: str | None = None
+    metric_name: str | None = None
+    dimensions: tuple[tuple[str, str], ...] = ()
+    statistic: str | None = None
+    period: int | None = None
+    queries: tuple[MetricQuery, ...] = ()
+    kind = "alarm"
+
+    def properties(self, ctx: StackContext) -> dict[str, Any]:
+        single = not self.queries
+        return {
+            "description": self.description,
+            "comparison": self.comparison,
+            "threshold": float(self.threshold),
+            "evaluationPeriods": self.evaluation_periods,
+            "datapointsToAlarm": self.datapoints_to_alarm or self.evaluation_periods,
+            "treatMissingData": self.treat_missing_data,
+            "alarmActions": [ctx.topic_arn(self.topic)],
+            "okActions": [ctx.topic_arn(self.topic)],
+            "metric": {"namespace": self.namespace, "metricName": self.metric_name,
+                       "dimensions": dict(sorted(self.dimensions)), "statistic": self.statistic,
+                       "period": self.period} if single else None,
+            # Queries refer to each other by id; their order means nothing (Terraform and AWS reorder them).
+            "queries": sorted((q.properties() for q in self.queries), key=lambda q: q["id"]) if not single else None,
+        }
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    """A CloudWatch dashboard; ``body`` is its JSON text (the ``DashboardBody``)."""
+
+    name: str
+    body: str
+    kind = "dashboard"
+
+    def properties(self, ctx: StackContext) -> dict[str, Any]:
+        return {"body": json.loads(self.body)}
+
+
+Resource = (Table | Bucket | Queue | Role | Function | EventSourceMapping | ScheduleGroup | Schedule | LogGroup
+            | StateMachine | Topic | Alarm | Dashboard)
 
 # Creation order; deletion runs in reverse.
 KIND_ORDER = ("log-group", "table", "bucket", "queue", "role", "function", "event-source-mapping", "schedule-group", "schedule",
-              "state-machine")
+              "state-machine", "topic", "alarm", "dashboard")
 
 
 @dataclass

@@ -32,6 +32,9 @@ SERVICES_BY_KIND = {
     "schedule-group": "scheduler",
     "schedule": "scheduler",
     "state-machine": "sfn",
+    "topic": "sns",
+    "alarm": "cloudwatch",
+    "dashboard": "cloudwatch",
 }
 ALWAYS = ("sts",)  # data.aws_caller_identity: the account id the module puts in ARNs
 

@@ -18,7 +18,9 @@ from aws_lambda_powertools import Logger
 
 from sfn_callback import config
 from sfn_callback.poc import bootstrap
-from sfn_callback.poc.adapters.stepfunctions import StepFunctionsCallbackSender
+from sfn_callback.monitoring import names as metric_names
+from sfn_callback.monitoring.components import metered_sweep
+from sfn_callback.monitoring.metered_poc import MeteredCallbackSender
 from sfn_callback.poc.lifecycle import DEFAULT_CLAIM_LEASE_SECONDS
 from sfn_callback.sweep.adapters import DynamoDueSource, DynamoSweepLease
 from sfn_callback.sweep.service import (
@@ -39,7 +41,7 @@ def sweep_poller() -> SweepPoller:
     return SweepPoller(
         source=DynamoDueSource(client("dynamodb"), table),
         repository=bootstrap.token_repository(),
-        sender=StepFunctionsCallbackSender(callback_client()),
+        sender=MeteredCallbackSender(callback_client(), metric_names.SWEEP),
         jobs=bootstrap.job_api(),
         lease_seconds=float(os.environ.get("CLAIM_LEASE_SECONDS") or DEFAULT_CLAIM_LEASE_SECONDS),
         concurrency=int(os.environ.get("SWEEP_CONCURRENCY") or DEFAULT_CONCURRENCY),
@@ -55,7 +57,8 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     poller = sweep_poller()
     poller.log = lambda message, **fields: logger.info(message, extra=fields)
     time_left = (lambda: context.get_remaining_time_in_millis() / 1000) if context is not None else None
-    result = poller.sweep(time_left=time_left, holder=getattr(context, "aws_request_id", None))
+    result = metered_sweep(metric_names.SWEEP, lambda: poller.sweep(
+        time_left=time_left, holder=getattr(context, "aws_request_id", None)))
     doc = result.to_dict()
     if result.due or result.adopted:
         logger.info("sweep finished", extra=doc)

@@ -102,6 +102,9 @@ def _leftovers(client, stack, executions: list[str]) -> dict[str, list]:
         "roles": [r["RoleName"] for r in client("iam").list_roles()["Roles"]],
         "log groups": [g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]],
         "buckets": [b["Name"] for b in client("s3").list_buckets()["Buckets"]],
+        "topics": [t["TopicArn"] for t in client("sns").list_topics()["Topics"]],
+        "alarms": [a["AlarmName"] for a in client("cloudwatch").describe_alarms()["MetricAlarms"]],
+        "dashboards": [d["DashboardName"] for d in client("cloudwatch").list_dashboards()["DashboardEntries"]],
         "executions": [],
     }
     sfn = client("stepfunctions")

@@ -14,7 +14,8 @@ from sfn_callback.cli.common import resolve_endpoint
 COMPOSE = Path(__file__).resolve().parents[3] / "docker-compose.yml"
 SERVICE_OF_KIND = {"log-group": "logs", "table": "dynamodb", "bucket": "s3", "queue": "sqs", "role": "iam",
                    "function": "lambda", "event-source-mapping": "lambda", "schedule-group": "scheduler",
-                   "schedule": "scheduler", "state-machine": "stepfunctions"}
+                   "schedule": "scheduler", "state-machine": "stepfunctions",
+                   "topic": "sns", "alarm": "cloudwatch", "dashboard": "cloudwatch"}
 
 
 def _services() -> list[str]:

@@ -24,7 +24,9 @@ from terraform_support import provider_mirror, terraform_binary
 
 from sfn_callback.deploy import manifest as mf
 from sfn_callback.deploy.spec import (
+    Alarm,
     Bucket,
+    Dashboard,
     EventSourceMapping,
     Function,
     LogGroup,
@@ -36,6 +38,7 @@ from sfn_callback.deploy.spec import (
     StateMachine,
     Table,
     TAGGED_KINDS,
+    Topic,
     policy_document,
 )
 from sfn_callback.config import Target
@@ -60,6 +63,9 @@ TERRAFORM_TYPES = {
     "schedule_groups": ("aws_scheduler_schedule_group",),
     "schedules": ("aws_scheduler_schedule",),
     "state_machines": ("aws_sfn_state_machine",),
+    "topics": ("aws_sns_topic",),
+    "alarms": ("aws_cloudwatch_metric_alarm",),
+    "dashboards": ("aws_cloudwatch_dashboard",),
 }
 
 
@@ -145,6 +151,8 @@ def test_every_name_carries_the_prefix_token(stack):
         for key, entry in doc[section].items():
             if section == "event_source_mappings":
                 continue  # named by the function and queue it joins
+            if section == "alarms":
+                continue  # seed 004's alarm names (CallbackFailureRate, ...), the same in every stack
             assert mf.PREFIX_TOKEN in entry["name"], f"{section}[{key}] name {entry['name']!r} ignores name_prefix"
 
 
@@ -204,6 +212,15 @@ def test_rendered_manifest_gives_each_resources_properties(deployed_stack, rende
             else:
                 definition = json.loads(e["definition"])
             got = {"definition": definition, "role": ctx.role_arn(rendered["roles"][e["role"]]["name"])}
+        elif isinstance(r, Topic):
+            got = {}
+            assert e["name"] == r.name
+        elif isinstance(r, Alarm):
+            got = _alarm_properties(e, rendered, ctx)
+            assert e["name"] == r.name
+        elif isinstance(r, Dashboard):
+            got = {"body": json.loads(e["body"])}
+            assert e["name"] == r.name
         else:  # pragma: no cover - the first test keeps this unreachable
             raise AssertionError(f"unchecked kind {r.kind}")
         if "policy" in got and not want["policy"]["Statement"]:
@@ -211,6 +228,47 @@ def test_rendered_manifest_gives_each_resources_properties(deployed_stack, rende
         if r.kind in TAGGED_KINDS:  # main.tf: tags = merge(var.tags, local.stack.tags) on these kinds
             got["tags"] = rendered["tags"]
         assert got == want, f"{r.kind} {r.name}"
+
+
+def _alarm_properties(e, rendered, ctx):
+    """What aws_cloudwatch_metric_alarm creates from a manifest entry, in the shape of Alarm.properties()."""
+    topic = ctx.topic_arn(rendered["topics"][e["topic"]]["name"])
+    queries = []
+    for q in e["queries"]:
+        if q["expression"] is not None:
+            queries.append({"id": q["id"], "expression": q["expression"], "label": q["label"],
+                            "returnData": q["return_data"]})
+        else:
+            queries.append({"id": q["id"], "namespace": q["namespace"], "metricName": q["metric_name"],
+                            "dimensions": q["dimensions"], "stat": q["stat"], "period": q["period"],
+                            "returnData": q["return_data"]})
+    return {
+        "description": e["description"], "comparison": e["comparison"], "threshold": e["threshold"],
+        "evaluationPeriods": e["evaluation_periods"], "datapointsToAlarm": e["datapoints_to_alarm"],
+        "treatMissingData": e["treat_missing_data"], "alarmActions": [topic], "okActions": [topic],
+        "metric": None if queries else {"namespace": e["namespace"], "metricName": e["metric_name"],
+                                        "dimensions": e["dimensions"], "statistic": e["statistic"],
+                                        "period": e["period"]},
+        "queries": sorted(queries, key=lambda q: q["id"]) or None,
+    }
+
+
+def test_local_alarms_have_10_second_periods_and_aws_alarms_seed_004s(target, rendered):
+    alarms = rendered["alarms"]
+    periods = {name: {q["period"] for q in a["queries"] if q["period"]} | ({a["period"]} if a["period"] else set())
+               for name, a in alarms.items()}
+    if target == "local":
+        assert set().union(*periods.values()) == {10}
+    else:
+        assert periods["CallbackFailureRate"] == {300} and periods["StepFunctionTimeouts"] == {3600}
+    assert {"CallbackFailureRate", "StepFunctionTimeouts", "PollerErrors", "TokenPastPollingTimeout",
+            "DeadLetterQueueNotEmpty-poc-export-jobs-dlq", "DeadLetterQueueNotEmpty-poc-approval-requests-dlq"} \
+        == set(alarms)
+    topic_arn = f"arn:aws:sns:{REGION}:{ACCOUNT}:poc-alerts"
+    assert all(rendered["topics"][a["topic"]]["name"] == "poc-alerts" for a in alarms.values()), topic_arn
+    widgets = json.loads(rendered["dashboards"]["poc-callbacks"]["body"])["widgets"]
+    assert {w["properties"]["title"] for w in widgets} >= {"Alarms", "Callbacks sent and failed", "Waiting tokens"}
+    assert all(w["properties"].get("region", REGION) == REGION for w in widgets)
 
 
 def test_local_manifest_carries_the_local_settings_and_aws_does_not(target, rendered):
@@ -273,13 +331,13 @@ def test_unknown_kind_and_dangling_reference_fail(stack):
     from dataclasses import dataclass
 
     @dataclass(frozen=True)
-    class Topic:
+    class Widget:
         name: str
-        kind = "topic"
+        kind = "widget"
 
     broken = build_stack(mf.terraform_context(), modules=())
-    broken.resources.append(Topic("poc-topic"))
-    with pytest.raises(mf.ManifestError, match="topic"):
+    broken.resources.append(Widget("poc-widget"))
+    with pytest.raises(mf.ManifestError, match="widget"):
         mf.build_manifest(broken)
     dangling = build_stack(mf.terraform_context(), modules=())
     dangling.add(EventSourceMapping("poc-nope", "poc-missing-queue"))
@@ -418,7 +476,7 @@ def test_tf_endpoints_points_every_service_of_the_stack_at_the_endpoint(tmp_path
     assert provider["max_retries"] == 2 and provider["s3_use_path_style"] is True
     assert provider["skip_credentials_validation"] and provider["skip_requesting_account_id"]
     with pytest.raises(tfo.OverrideError, match="resource kind"):
-        tfo.endpoint_services(("topic",))
+        tfo.endpoint_services(("widget",))
     aws = subprocess.run([sys.executable, "-m", "sfn_callback.cli.main", "--endpoint", "aws", "tf-endpoints"],
                          capture_output=True, text=True, timeout=60)
     assert aws.returncode == 2 and "for AWS use the module as it is" in aws.stderr

@@ -6,6 +6,8 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from sfn_callback.monitoring import names as metric_names
+from sfn_callback.monitoring.components import metered_create_job
 from sfn_callback.poc import bootstrap
 from sfn_callback.util.tokens import mask_token
 
@@ -18,7 +20,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     logger.info("create-job request", extra={"taskToken": mask_token(token if isinstance(token, str) else None)})
     service = bootstrap.create_job_service()
     service.log = lambda message, **fields: logger.info(message, extra=fields)
-    result = service.handle(event)
+    result = metered_create_job(metric_names.CREATE_JOB, lambda: service.handle(event))
     logger.info(
         "task token stored; the workflow now waits for the callback",
         extra={"jobId": result["jobId"], "taskToken": mask_token(token)},

@@ -15,6 +15,8 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from sfn_callback.monitoring import names as metric_names
+from sfn_callback.monitoring.components import metered_poll
 from sfn_callback.poc import bootstrap
 from sfn_callback.poc.events import PollerEvent, parse
 
@@ -29,7 +31,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
                        extra={"jobId": request.job_id})
     poller = bootstrap.token_poller()
     poller.log = lambda message, **fields: logger.info(message, extra=fields)
-    result = poller.poll(request.job_id, slot=request.slot,
-                         holder=getattr(context, "aws_request_id", None)).to_dict()
+    result = metered_poll(metric_names.POLLER, lambda: poller.poll(
+        request.job_id, slot=request.slot, holder=getattr(context, "aws_request_id", None)).to_dict())
     logger.info("poll finished", extra=result)
     return result
