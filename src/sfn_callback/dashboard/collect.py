@@ -71,7 +71,7 @@ def iso(epoch: float | None) -> str | None:
     return datetime.fromtimestamp(epoch, tz=timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def _epoch(value: Any) -> float | None:
+def to_epoch(value: Any) -> float | None:
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
@@ -245,8 +245,8 @@ class Collector:
                 "executionStatus": execution_status.get(arn)}
 
     def _token_row(self, item: dict[str, Any], now: float, execution_status: dict[str, str]) -> dict[str, Any]:
-        created = _epoch(item.get("createdAt"))
-        next_poll = _epoch(item.get("nextPollAt"))
+        created = to_epoch(item.get("createdAt"))
+        next_poll = to_epoch(item.get("nextPollAt"))
         schedule = item.get("scheduleName") or ""
         return {
             "kind": "token", "jobId": item.get("jobId"), "status": item.get("status"),
@@ -260,7 +260,7 @@ class Collector:
         }
 
     def _approval_row(self, item: dict[str, Any], now: float, execution_status: dict[str, str]) -> dict[str, Any]:
-        started = _epoch(item.get("startTime"))
+        started = to_epoch(item.get("startTime"))
         return {
             "kind": "approval", "jobId": item.get("orderId"), "status": "PENDING (a person decides)",
             "token": mask_token(item.get("taskToken")),
@@ -317,7 +317,7 @@ class Collector:
                 watched = alarm.get("AlarmRule", "")
             rows.append({
                 "name": alarm["AlarmName"], "state": alarm.get("StateValue"), "reason": alarm.get("StateReason"),
-                "updated": iso(_epoch(alarm.get("StateUpdatedTimestamp"))), "watches": watched,
+                "updated": iso(to_epoch(alarm.get("StateUpdatedTimestamp"))), "watches": watched,
                 "comparison": alarm.get("ComparisonOperator"), "threshold": alarm.get("Threshold"),
                 "period": alarm.get("Period"), "evaluationPeriods": alarm.get("EvaluationPeriods"),
                 "actions": [a.rsplit(":", 1)[-1] for a in alarm.get("AlarmActions") or []],
@@ -332,7 +332,7 @@ class Collector:
         cw = self.client("cloudwatch")
         items = cw.describe_alarm_history(MaxRecords=HISTORY_ROWS, ScanBy="TimestampDescending").get(
             "AlarmHistoryItems", [])
-        rows = [{"time": iso(_epoch(i.get("Timestamp"))), "alarm": i.get("AlarmName"), "type": i.get("HistoryItemType"),
+        rows = [{"time": iso(to_epoch(i.get("Timestamp"))), "alarm": i.get("AlarmName"), "type": i.get("HistoryItemType"),
                  "summary": i.get("HistorySummary"), "states": _states_of(i)} for i in items
                 if i.get("HistoryItemType") in ("StateUpdate", "Action")]
         return {"rows": rows}
@@ -473,7 +473,7 @@ def _states_of(item: dict[str, Any]) -> dict[str, str] | None:
 def _notification(message: dict[str, Any], queue: str) -> dict[str, Any]:
     """An SNS alarm notification read from a queue (SNS envelope or raw delivery)."""
     body: Any = message.get("Body", "")
-    sent = _epoch(int(message.get("Attributes", {}).get("SentTimestamp", "0") or 0) or None)
+    sent = to_epoch(int(message.get("Attributes", {}).get("SentTimestamp", "0") or 0) or None)
     subject = None
     key = f"sqs:{message.get('MessageId')}"
     try:
@@ -483,7 +483,7 @@ def _notification(message: dict[str, Any], queue: str) -> dict[str, Any]:
     if isinstance(envelope, dict) and envelope.get("Type") == "Notification" and "Message" in envelope:
         subject = envelope.get("Subject")
         key = f"sns:{envelope.get('MessageId') or message.get('MessageId')}"
-        sent = _epoch(envelope.get("Timestamp")) or sent
+        sent = to_epoch(envelope.get("Timestamp")) or sent
         try:
             inner = json.loads(envelope["Message"])
         except (TypeError, ValueError):
@@ -491,7 +491,7 @@ def _notification(message: dict[str, Any], queue: str) -> dict[str, Any]:
     else:
         inner = envelope if envelope is not None else body
     if isinstance(inner, dict) and "AlarmName" in inner:
-        return {"key": key, "time": iso(_epoch(inner.get("StateChangeTime")) or sent), "alarm": inner.get("AlarmName"),
+        return {"key": key, "time": iso(to_epoch(inner.get("StateChangeTime")) or sent), "alarm": inner.get("AlarmName"),
                 "state": inner.get("NewStateValue"), "subject": subject, "reason": inner.get("NewStateReason"),
                 "via": f"queue {queue}"}
     text = inner if isinstance(inner, str) else json.dumps(inner)
@@ -538,7 +538,7 @@ def fetch_series(cw: Any, chosen: list[graphs_mod.Graph], start: float, end: flo
                 continue
             local_index, label = owners[query["Id"]]
             result = results.get(query["Id"], {})
-            points = sorted(([_epoch(t), float(v)] for t, v in zip(result.get("Timestamps", []),
+            points = sorted(([to_epoch(t), float(v)] for t, v in zip(result.get("Timestamps", []),
                                                                     result.get("Values", []))), key=lambda p: p[0])
             out.setdefault(batch[local_index], []).append({"label": label, "points": points,
                                                            "status": result.get("StatusCode"),
