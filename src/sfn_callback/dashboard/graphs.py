@@ -7,13 +7,14 @@ Graphs come from, in order:
    ..., {options}]``, ``"."`` repeating the row above at that position, ``{"expression": ...}`` rows for metric
    math, ``"visible": false`` rows computed but not drawn, the widget's ``stat``, ``period`` and horizontal
    annotations);
+   Each alarm in ALARM whose metric the dashboard does not show gets its graph too (first);
 2. otherwise one graph per metric alarm (its metric or metric math, with its threshold drawn), then the
    components' own metrics (every namespace not starting with ``AWS/``), then ``AWS/States`` executions and
    ``AWS/SQS`` queue depth and age, one graph per metric name with one line per dimension set.
 
 The statistic of a graph built from ``ListMetrics`` (which does not say how a metric is meant) follows its
-name: gauges (``ApproximateNumberOf...``, ``...Waiting``, ``...Age...``, ``Oldest...``, ``Pending``) take
-``Maximum``, durations (``...Latency``, ``...Time``, ``...Duration``, ``...Seconds``) ``Average``, the rest are
+name: gauges (``ApproximateNumberOf...``, ``...Waiting``, ``...Age...``, ``Oldest...``, ``Pending``,
+``Tokens...``) take ``Maximum``, durations (``...Latency``, ``...Time``, ``...Duration``, ``...Seconds``) ``Average``, the rest are
 counts and take ``Sum``.
 """
 
@@ -27,7 +28,7 @@ MAX_GRAPHS = 16
 MAX_LINES = 8
 STATES_METRICS = ("ExecutionsStarted", "ExecutionsSucceeded", "ExecutionsFailed", "ExecutionsTimedOut")
 SQS_METRICS = ("ApproximateNumberOfMessagesVisible", "ApproximateAgeOfOldestMessage")
-_GAUGE = re.compile(r"ApproximateNumberOf|Waiting|Age|Oldest|Pending|Depth|InFlight", re.I)
+_GAUGE = re.compile(r"ApproximateNumberOf|Waiting|Age|Oldest|Pending|Depth|InFlight|^Tokens", re.I)
 _DURATION = re.compile(r"Latency|Time$|Duration|Seconds$|Millis", re.I)
 
 
@@ -205,11 +206,15 @@ def graphs_from_metrics(metrics: list[dict[str, Any]]) -> list[Graph]:
 
 def select_graphs(dashboard: tuple[str, dict[str, Any]] | None, alarms: list[dict[str, Any]],
                   metrics: list[dict[str, Any]], limit: int = MAX_GRAPHS) -> list[Graph]:
-    """The graphs to draw: the dashboard's if there is one, else alarms' and the default ones (at most ``limit``)."""
+    """The graphs to draw (at most ``limit``): with a dashboard, the graphs of the alarms in ALARM whose metrics it
+    does not show, then its own; without one, every alarm's graph, then the default ones."""
     if dashboard is not None:
         found = graphs_from_dashboard(*dashboard)
         if found:
-            return found[:limit]
+            shown = {_key(line) for g in found for line in g.lines if line.name}
+            firing = [g for g in (graph_of_alarm(a) for a in alarms if a.get("StateValue") == "ALARM")
+                      if g is not None and not ({_key(line) for line in g.lines if line.name} <= shown)]
+            return (firing + found)[:limit]
     graphs = [g for g in (graph_of_alarm(a) for a in alarms) if g is not None]
     watched = {_key(line) for g in graphs for line in g.lines if line.name}
     for graph in graphs_from_metrics(metrics):

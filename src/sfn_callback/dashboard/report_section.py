@@ -142,6 +142,10 @@ def _plot(graphs: list[dict[str, Any]], runs: list[dict[str, Any]], start: float
             for threshold in graph["thresholds"]:
                 ax.axhline(threshold["value"], color="#b00020", linestyle="--", linewidth=1,
                            label=(threshold["label"] or "threshold")[:60])
+            values = [p[1] for line in graph["series"] for p in line["points"]] + \
+                [t["value"] for t in graph["thresholds"]]
+            if values and min(values) >= 0:
+                ax.set_ylim(bottom=0, top=max(max(values) * 1.1, 1))
             ax.set_title(graph["title"][:80], fontsize=9)
             ax.set_xlim(when(start), when(end))
             ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M:%S"))

@@ -3,10 +3,10 @@ waiting PoC jobs (stopped afterwards)."""
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
-from dashboard_support import Dashboard, Jobs, serve_dashboard, stop_dashboard
+from dashboard_support import Alarm, Dashboard, Jobs, alarm_in_alarm, serve_dashboard, stop_dashboard
 
 from sfn_callback.config import Target
 from sfn_callback.deploy.deployer import Deployer
@@ -34,3 +34,18 @@ def jobs(stack: Any) -> Iterator[Jobs]:
         yield made
     finally:
         made.stop_all()
+
+
+@pytest.fixture
+def make_alarm(stack: Any) -> Iterator[Callable[..., Alarm]]:
+    """``make_alarm(prefix, treat_missing=...)``: an alarm in ALARM (see ``alarm_in_alarm``), deleted afterwards
+    with its topic and queue."""
+    made: list[Alarm] = []
+
+    def make(prefix: str, treat_missing: str = "ignore") -> Alarm:
+        made.append(alarm_in_alarm(stack, prefix, treat_missing))
+        return made[-1]
+
+    yield make
+    for alarm in made:
+        alarm.delete(stack)

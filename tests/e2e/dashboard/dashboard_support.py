@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -115,11 +114,24 @@ class Alarm:
     topic_arn: str
     queue_url: str
     namespace: str
+    cw: Any
+
+    def state(self) -> str:
+        return self.cw.describe_alarms(AlarmNames=[self.name])["MetricAlarms"][0]["StateValue"]
+
+    def wait_alarm(self, timeout: float = 40) -> None:
+        wait_for(lambda: self.state() == "ALARM", timeout=timeout, interval=0.5, what=f"alarm {self.name} in ALARM")
+
+    def delete(self, cloud: Any) -> None:
+        cloud.client("cloudwatch").delete_alarms(AlarmNames=[self.name])
+        cloud.client("sns").delete_topic(TopicArn=self.topic_arn)
+        cloud.client("sqs").delete_queue(QueueUrl=self.queue_url)
 
 
 def alarm_in_alarm(cloud: Any, prefix: str, treat_missing: str = "ignore") -> Alarm:
-    """A 10-second alarm on a metric of its own, notifying a topic that a queue subscribes to, driven to ALARM
-    by the local cloud's evaluator (breaching data, or no data with ``treat_missing="breaching"``)."""
+    """A 10-second alarm on a metric of its own, notifying a topic that a queue subscribes to, that the local
+    cloud's evaluator puts in ALARM at the end of the current period (a breaching value is published now, or,
+    with ``treat_missing="breaching"``, none); :meth:`Alarm.wait_alarm` waits for it."""
     suffix = uuid.uuid4().hex[:8]
     sns, sqs, cw = cloud.client("sns"), cloud.client("sqs"), cloud.client("cloudwatch")
     topic = sns.create_topic(Name=f"{prefix}-alerts-{suffix}")["TopicArn"]
@@ -132,13 +144,7 @@ def alarm_in_alarm(cloud: Any, prefix: str, treat_missing: str = "ignore") -> Al
                         MetricName="CallbackErrors", Statistic="Sum", Period=10, EvaluationPeriods=1, Threshold=1,
                         ComparisonOperator="GreaterThanThreshold", TreatMissingData=treat_missing,
                         AlarmActions=[topic])
-    deadline = time.monotonic() + 40
-    while time.monotonic() < deadline:
-        if treat_missing != "breaching":
-            cw.put_metric_data(Namespace=namespace, MetricData=[{"MetricName": "CallbackErrors", "Value": 4,
-                                                                 "Unit": "Count"}])
-        state = cw.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]["StateValue"]
-        if state == "ALARM":
-            return Alarm(name, topic, url, namespace)
-        time.sleep(1)
-    raise AssertionError(f"alarm {name} did not reach ALARM in 40 s")
+    if treat_missing != "breaching":
+        cw.put_metric_data(Namespace=namespace, MetricData=[{"MetricName": "CallbackErrors", "Value": 4,
+                                                             "Unit": "Count"}])
+    return Alarm(name, topic, url, namespace, cw)

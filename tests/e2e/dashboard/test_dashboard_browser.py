@@ -2,7 +2,7 @@
 local cloud with the stack deployed: a waiting workflow with its masked token and next poll, the execution
 counts, an alarm the evaluator put in ALARM with its notification read from the subscribed queue, its graph; a
 job started after the page opened appears without a reload; a screenshot is saved. Then the page of a dashboard
-whose local cloud is down says so."""
+whose local cloud is down says so (served in this process)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,13 @@ import os
 import re
 
 import pytest
-from dashboard_support import alarm_in_alarm, serve_dashboard, stop_dashboard
+import httpx
 from support import wait_for
 
+from sfn_callback.approval.server import ServerThread
+from sfn_callback.config import Target
+from sfn_callback.dashboard.app import create_app
+from sfn_callback.dashboard.collect import Collector
 from sfn_callback.localcloud import process
 from sfn_callback.util.tokens import mask_token
 
@@ -30,11 +34,12 @@ if not os.path.exists(CHROMIUM):
     pytest.skip("chromium not installed (scripts/ensure-test-tools.sh installs it)", allow_module_level=True)
 
 
-def test_the_page_shows_waiting_workflows_executions_alarms_and_refreshes(stack, dashboard, jobs, tmp_path):
+def test_the_page_shows_waiting_workflows_executions_alarms_and_refreshes(stack, dashboard, jobs, make_alarm,
+                                                                       tmp_path):
+    alarm = make_alarm("dash")  # in ALARM at the end of this 10-second period
     first = jobs.start_waiting()
     record = jobs.record(first)
     token = record["taskToken"]
-    alarm = alarm_in_alarm(stack, "dash")
     with playwright_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         try:
@@ -62,9 +67,8 @@ def test_the_page_shows_waiting_workflows_executions_alarms_and_refreshes(stack,
             assert int(running.inner_text()) >= 1
 
             # The alarm in ALARM with the evaluator's reason, and the notification read from the queue.
-            alarm_row = page.locator(f"#alarms tbody tr[data-alarm='{alarm.name}']")
-            alarm_row.wait_for()
-            assert alarm_row.get_attribute("data-state") == "ALARM"
+            alarm_row = page.locator(f"#alarms tbody tr[data-alarm='{alarm.name}'][data-state='ALARM']")
+            alarm_row.wait_for(timeout=40000)  # the page shows the evaluator's change on a refresh
             assert "Threshold Crossed" in alarm_row.inner_text()
             notice = page.locator(f"#notifications tbody tr[data-alarm='{alarm.name}']", has_text="queue")
             notice.first.wait_for()
@@ -100,8 +104,8 @@ def test_the_page_shows_waiting_workflows_executions_alarms_and_refreshes(stack,
 
 def test_the_page_says_when_the_local_cloud_is_down(tmp_path):
     dead = f"http://127.0.0.1:{process.free_port()}"
-    served = serve_dashboard(dead, str(tmp_path / "dashboard.log"), "--refresh", "1")
-    try:
+    app = create_app(Collector(Target(dead)), refresh_seconds=1)
+    with ServerThread(app) as served:
         with playwright_api.sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
             try:
@@ -116,7 +120,5 @@ def test_the_page_says_when_the_local_cloud_is_down(tmp_path):
                 page.screenshot(path=str(tmp_path / "dashboard-down.png"))
             finally:
                 browser.close()
-        document = served.get("/api/dashboard")
+        document = httpx.get(served.url + "/api/dashboard", timeout=30)
         assert document.status_code == 200 and document.json()["error"].startswith(f"cannot reach {dead}")
-    finally:
-        stop_dashboard(served)

@@ -71,6 +71,13 @@ def test_without_a_dashboard_alarms_first_then_own_metrics_then_aws_ones():
     assert chosen[3].lines[0].label == "ExecutionsFailed poc-callback-workflow"
     # a dashboard without metric widgets falls back to the same choice
     assert [g.title for g in graphs.select_graphs(("d", {"widgets": []}), [alarm], [])] == ["alarm poller-errors"]
+    # with a dashboard: its graphs, after those of the alarms in ALARM whose metric it does not show
+    body = {"widgets": [{"type": "metric", "properties": {"title": "errors", "metrics": [
+        ["SfnCallback/Poller", "CallbackErrors"]]}}]}
+    firing = dict(math_alarm, StateValue="ALARM")
+    shown_firing = dict(alarm, StateValue="ALARM")
+    assert [g.title for g in graphs.select_graphs(("d", body), [shown_firing, firing, math_alarm], metrics)] == [
+        "alarm CallbackFailureRate", "errors"]
 
 
 def test_statistic_and_period_choice():
