@@ -19,6 +19,7 @@ from sfn_callback import config
 from sfn_callback.localcloud import process
 
 CALLBACK_ARN = f"arn:aws:states:us-east-1:{config.LOCAL_ACCOUNT_ID}:stateMachine:{config.CALLBACK_WORKFLOW}"
+APPROVAL_ARN = f"arn:aws:states:us-east-1:{config.LOCAL_ACCOUNT_ID}:stateMachine:{config.APPROVAL_WORKFLOW}"
 
 
 @dataclass
@@ -83,6 +84,19 @@ class Jobs:
                                        input=json.dumps(body))["executionArn"]
         self.started.append(arn)
         return arn
+
+    def start_approval(self) -> tuple[str, str]:
+        """An approval workflow waiting for a person's decision: (orderId, execution ARN)."""
+        order = f"o-dash-{uuid.uuid4().hex[:8]}"
+        arn = self.sfn.start_execution(stateMachineArn=APPROVAL_ARN, name=order,
+                                       input=json.dumps({"orderId": order}))["executionArn"]
+        self.started.append(arn)
+        return order, arn
+
+    def approval_item(self, order: str, timeout: float = 30) -> dict[str, Any]:
+        return wait_for(lambda: self.ddb.get_item(TableName=config.APPROVALS_TABLE, Key={"orderId": {"S": order}},
+                                                  ConsistentRead=True).get("Item"),
+                        timeout=timeout, interval=0.3, what=f"approval task {order} stored")
 
     def record(self, execution_arn: str, timeout: float = 30) -> dict[str, Any]:
         """The token record create-job stored for the execution."""

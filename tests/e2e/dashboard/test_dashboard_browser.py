@@ -37,6 +37,7 @@ if not os.path.exists(CHROMIUM):
 def test_the_page_shows_waiting_workflows_executions_alarms_and_refreshes(stack, dashboard, jobs, make_alarm,
                                                                        tmp_path):
     alarm = make_alarm("dash")  # in ALARM at the end of this 10-second period
+    order, approval = jobs.start_approval()
     first = jobs.start_waiting()
     record = jobs.record(first)
     token = record["taskToken"]
@@ -57,8 +58,17 @@ def test_the_page_shows_waiting_workflows_executions_alarms_and_refreshes(stack,
             cells = row.locator("td").all_inner_texts()
             assert cells[0] == "poc-callback-workflow" and cells[1] == first.rsplit(":", 1)[-1]
             assert cells[3] == mask_token(token) and token not in page.content()
+            assert token not in httpx.get(dashboard.url + "/api/dashboard", timeout=30).text
             assert cells[4] == "POLLING" and cells[8] == "RUNNING"
             assert re.fullmatch(r"in \d+s", cells[6]), cells[6]  # the next poll, 30 s after the last one
+
+            # A workflow waiting for a person: the approval task, its token masked too.
+            waiting_decision = page.locator(f"#waiting tbody tr[data-kind='approval'][data-job-id='{order}']")
+            waiting_decision.wait_for()
+            cells = waiting_decision.locator("td").all_inner_texts()
+            assert cells[0] == "poc-approval-workflow" and cells[1] == order and cells[6] == "a person decides"
+            approval_token = jobs.approval_item(order)["taskToken"]["S"]
+            assert cells[3] == mask_token(approval_token) and approval_token not in page.content()
 
             # Executions by status: the page's RUNNING count of poc-callback-workflow is the API's.
             running = page.locator("#executions tbody tr[data-machine='poc-callback-workflow'] td.count-RUNNING")

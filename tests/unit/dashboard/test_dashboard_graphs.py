@@ -96,3 +96,40 @@ def test_report_section_without_monitoring_data_says_so(tmp_path):
     title, md, html, images = monitoring_parts({"error": "cannot reach http://127.0.0.1:1: nothing answers there"},
                                                str(tmp_path))
     assert md[0].startswith("No monitoring data: cannot reach http://127.0.0.1:1") and not images
+
+
+def test_notifications_read_from_a_queue_envelope_or_raw():
+    import json
+
+    from sfn_callback.dashboard.collect import _notification
+
+    alarm = {"AlarmName": "PollerErrors", "NewStateValue": "ALARM", "NewStateReason": "Threshold Crossed: 1 datapoint",
+             "StateChangeTime": "2027-01-15T08:00:10.000+0000"}
+    envelope = {"Type": "Notification", "MessageId": "sns-1", "Subject": 'ALARM: "PollerErrors" in US East (N. Virginia)',
+                "Message": json.dumps(alarm), "Timestamp": "2027-01-15T08:00:11.000Z"}
+    row = _notification({"MessageId": "sqs-1", "Body": json.dumps(envelope), "Attributes": {"SentTimestamp": "0"}}, "q")
+    assert row == {"key": "sns:sns-1", "time": "2027-01-15T08:00:10Z", "alarm": "PollerErrors", "state": "ALARM",
+                   "subject": envelope["Subject"], "reason": "Threshold Crossed: 1 datapoint", "via": "queue q"}
+    raw = _notification({"MessageId": "sqs-2", "Body": json.dumps(alarm), "Attributes": {}}, "q")
+    assert raw["key"] == "sqs:sqs-2" and raw["alarm"] == "PollerErrors" and raw["subject"] is None
+    text = _notification({"MessageId": "sqs-3", "Body": "hello", "Attributes": {"SentTimestamp": "1800000000000"}}, "q")
+    assert text["alarm"] is None and text["reason"] == "hello" and text["time"] == "2027-01-15T08:00:00Z"
+
+
+def test_errors_explained_for_the_page():
+    from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
+
+    from sfn_callback.config import Target
+    from sfn_callback.dashboard.collect import explain, unreachable
+
+    local = Target("http://127.0.0.1:1")
+    down = EndpointConnectionError(endpoint_url="http://127.0.0.1:1/")
+    assert explain(down, local).startswith("cannot reach http://127.0.0.1:1: nothing answers there (start the local "
+                                           "cloud with `sfn-callback up --detach`")
+    assert unreachable(down) and unreachable(NoCredentialsError())
+    assert explain(NoCredentialsError(), Target(None)).startswith("AWS configuration:")
+    not_aws = ClientError({"Error": {"Code": "404", "Message": "Not Found"},
+                           "ResponseMetadata": {"HTTPStatusCode": 404}}, "DescribeAlarms")
+    assert "did not answer as AWS does (HTTP 404" in explain(not_aws, local) and not unreachable(not_aws)
+    denied = ClientError({"Error": {"Code": "AccessDenied", "Message": "no cloudwatch:DescribeAlarms"}}, "DescribeAlarms")
+    assert explain(denied, local) == "AccessDenied: no cloudwatch:DescribeAlarms"
