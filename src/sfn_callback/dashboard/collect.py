@@ -309,10 +309,11 @@ class Collector:
         rows = []
         for alarm in metric_alarms + composite:
             if alarm.get("MetricName"):
-                watched = f"{alarm.get('Namespace')} {graphs_mod.metric_label(alarm['MetricName'], {d['Name']: d['Value'] for d in alarm.get('Dimensions') or []})}"
+                dims = {d["Name"]: d["Value"] for d in alarm.get("Dimensions") or []}
+                watched = f"{alarm.get('Namespace')} {graphs_mod.metric_label(alarm['MetricName'], dims)}"
             elif alarm.get("Metrics"):
-                watched = "; ".join(q.get("Expression") or q.get("MetricStat", {}).get("Metric", {}).get("MetricName", "")
-                                    for q in alarm["Metrics"] if q.get("ReturnData", True))
+                watched = "; ".join(q.get("Expression") or q.get("MetricStat", {}).get("Metric", {}).get(
+                    "MetricName", "") for q in alarm["Metrics"] if q.get("ReturnData", True))
             else:
                 watched = alarm.get("AlarmRule", "")
             rows.append({

@@ -14,8 +14,8 @@ Graphs come from, in order:
 
 The statistic of a graph built from ``ListMetrics`` (which does not say how a metric is meant) follows its
 name: gauges (``ApproximateNumberOf...``, ``...Waiting``, ``...Age...``, ``Oldest...``, ``Pending``,
-``Tokens...``) take ``Maximum``, durations (``...Latency``, ``...Time``, ``...Duration``, ``...Seconds``) ``Average``, the rest are
-counts and take ``Sum``.
+``Tokens...``) take ``Maximum``, durations (``...Latency``, ``...Time``, ``...Duration``, ``...Seconds``)
+``Average``, the rest are counts and take ``Sum``.
 """
 
 from __future__ import annotations
@@ -257,6 +257,6 @@ def _safe_id(ident: str) -> str:
 def _rename_ids(expression: str, renames: dict[str, str]) -> str:
     if not renames:
         return expression
-    pattern = re.compile(r"(?<![A-Za-z0-9_\"'])(" + "|".join(re.escape(k) for k in sorted(renames, key=len,
-                                                                                        reverse=True)) + r")(?![A-Za-z0-9_])")
+    names = "|".join(re.escape(k) for k in sorted(renames, key=len, reverse=True))
+    pattern = re.compile(r"(?<![A-Za-z0-9_\"'])(" + names + r")(?![A-Za-z0-9_])")
     return pattern.sub(lambda m: renames[m.group(1)], expression)
