@@ -48,4 +48,7 @@ def report(
                                                                   if any(s["points"] for s in g["series"])),
                        "alarms": len(found.get("alarms") or []), "history": len(found.get("history") or [])}})
         return
-    console_for(False).print(f"wrote {paths['html']} and {paths['markdown']} (from {len(inputs.sources)} saved result(s))")
+    console_for(False).print(f"wrote {paths['html']} and {paths['markdown']} (from {len(inputs.sources)} source(s))")
+    if inputs.monitoring is not None and inputs.monitoring.get("error"):
+        err_console.print(f"monitoring section without data: {inputs.monitoring['error']}", markup=False,
+                          highlight=False)
