@@ -71,6 +71,7 @@ for _module in (
     "sfn_callback.cli.deploy",
     "sfn_callback.cli.report",
     "sfn_callback.cli.faults",
+    "sfn_callback.cli.dashboard",
 ):
     try:
         _mod = importlib.import_module(_module)

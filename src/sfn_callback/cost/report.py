@@ -3,6 +3,8 @@
 Inputs (all under the state directory, each optional): the cost measurement (``cost measure``), the scale
 bench results (``bench scale``, one file per mode) and the scenario outcomes that ``sfn-callback run`` saves
 (``runs/latest-<scenario>.json``, one result document per scenario). Every figure comes from those files; a section without data says so.
+The monitoring section is read from the target's CloudWatch when the command asks for it
+(:mod:`sfn_callback.dashboard.report_section`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ SECTIONS = (
     "Cost per job",
     "The 87% claim",
     "Scale",
+    "Monitoring",
     "Local cloud and AWS",
 )
 
@@ -97,6 +100,8 @@ class Inputs:
     scale: dict[str, dict[str, Any]] = field(default_factory=dict)
     scenarios: list[dict[str, Any]] | None = None
     sources: list[str] = field(default_factory=list)
+    monitoring: dict[str, Any] | None = None
+    """What ``sfn_callback.dashboard.report_section.collect_monitoring`` read from the target (None: not asked)."""
 
 
 def load_inputs(directory: str | None = None) -> Inputs:
@@ -310,6 +315,10 @@ def build_sections(inputs: Inputs, prices: PriceTable, out_dir: str) -> list[Sec
     else:
         _text(md, h, "No scale bench results saved (run `sfn-callback bench scale`): no data.")
     sections.append(Section("Scale", md, h))
+
+    from sfn_callback.dashboard.report_section import monitoring_parts
+
+    sections.append(Section(*monitoring_parts(inputs.monitoring, out_dir)))
 
     md, h = [], []
     t_md, t_h = _table(["topic", "difference"], [[a, b] for a, b in DIFFERENCES])
