@@ -32,7 +32,7 @@ from sfn_callback.approval.domain import parse_iso
 from sfn_callback.approval.server import ServerThread
 from sfn_callback.approval.stack import deploy_component
 from sfn_callback.config import Target
-from sfn_callback.util.aws import client
+from sfn_callback.common.aws import client
 
 
 def percentile(values: list[float], q: float) -> float | None:

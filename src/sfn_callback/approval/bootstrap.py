@@ -9,7 +9,7 @@ from sfn_callback.approval.adapters.dynamodb import DynamoApprovalRepository
 from sfn_callback.approval.adapters.stepfunctions import StepFunctionsCallbacks
 from sfn_callback.approval.service import ApprovalService
 from sfn_callback.config import Target
-from sfn_callback.util.aws import callback_client, client
+from sfn_callback.common.aws import callback_client, client
 
 
 def table_name() -> str:

@@ -56,7 +56,7 @@ from sfn_callback.approval.domain import (
     utcnow,
 )
 from sfn_callback.approval.messages import ApprovalRequest
-from sfn_callback.util.tokens import mask_token
+from sfn_callback.common.tokens import mask_token
 
 log = logging.getLogger("sfn_callback.approval")
 

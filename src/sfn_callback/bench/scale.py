@@ -35,7 +35,7 @@ from sfn_callback.config import Target
 from sfn_callback.cost.history import reconnect_latencies
 from sfn_callback.cost.measure import _history, _token_records, ensure_deployed, latency_summary
 from sfn_callback.localcloud import process
-from sfn_callback.util.aws import client as make_client
+from sfn_callback.common.aws import client as make_client
 
 SCALE_FILE = "scale-bench.json"
 MODES = ("per-job", "sweep")

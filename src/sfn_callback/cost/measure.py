@@ -45,7 +45,7 @@ from sfn_callback.cost.history import history_counts, reconnect_latencies
 from sfn_callback.cost.model import billed_gb_seconds
 from sfn_callback.cost.pricing import PriceTable
 from sfn_callback.cost.usage import UsageCounts
-from sfn_callback.util.aws import client as make_client
+from sfn_callback.common.aws import client as make_client
 
 CALLBACK, SWEEP, POLLING = "callback", "sweep", "polling"
 DESIGNS = (CALLBACK, SWEEP, POLLING)

@@ -39,7 +39,7 @@ from sfn_callback.deploy.spec import (
     policy_document,
 )
 from sfn_callback.deploy.stack import build_stack
-from sfn_callback.util.aws import client as make_client
+from sfn_callback.common.aws import client as make_client
 
 INLINE_POLICY = "inline"
 _PUBLIC_ACCESS_BLOCK = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")

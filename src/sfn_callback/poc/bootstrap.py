@@ -22,7 +22,7 @@ from sfn_callback.poc.adapters.stepfunctions import StepFunctionsCallbackSender
 from sfn_callback.poc.create_job import CreateJobService
 from sfn_callback.poc.lifecycle import DEFAULT_CLAIM_LEASE_SECONDS, TokenPoller
 from sfn_callback.poc.simulated import SimulatedJobApi
-from sfn_callback.util.aws import callback_client, client
+from sfn_callback.common.aws import callback_client, client
 
 
 def env(name: str, default: str | None = None) -> str:

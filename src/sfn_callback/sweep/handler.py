@@ -27,7 +27,7 @@ from sfn_callback.sweep.service import (
     DEFAULT_MAX_RECORDS,
     SweepPoller,
 )
-from sfn_callback.util.aws import callback_client, client
+from sfn_callback.common.aws import callback_client, client
 
 logger = Logger(service="poc-sweep-poller")
 

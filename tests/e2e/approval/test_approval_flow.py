@@ -15,7 +15,7 @@ from sfn_callback.approval.adapters.stepfunctions import StepFunctionsCallbacks
 from sfn_callback.approval.domain import Action
 from sfn_callback.approval.service import ApprovalService
 from sfn_callback.config import Target
-from sfn_callback.util.aws import client as aws_client
+from sfn_callback.common.aws import client as aws_client
 
 pytestmark = pytest.mark.cloud
 

@@ -24,8 +24,8 @@ from sfn_callback.localcloud.faults import FAULTS_PATH
 from sfn_callback.poc.adapters.stepfunctions import StepFunctionsCallbackSender
 from sfn_callback.poc.lifecycle import Outcome, TokenStatus
 from sfn_callback.poc.scenarios import PocObserver
-from sfn_callback.util.aws import callback_client
-from sfn_callback.util.task_callbacks import CALLBACK_MAX_ATTEMPTS
+from sfn_callback.common.aws import callback_client
+from sfn_callback.callbacks.retry import CALLBACK_MAX_ATTEMPTS
 
 pytestmark = pytest.mark.cloud
 

@@ -63,7 +63,7 @@ def aws(monkeypatch):
             BillingMode="PAY_PER_REQUEST",
         )
         from sfn_callback.poc import bootstrap
-        from sfn_callback.util import aws as aws_util
+        from sfn_callback.common import aws as aws_util
 
         aws_util._ambient_client.cache_clear()
         for f in (bootstrap.simulated_api, bootstrap.create_job_service, bootstrap.token_poller):

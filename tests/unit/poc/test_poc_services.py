@@ -13,7 +13,7 @@ from poc_fakes import FakeJobs, FakeRepository, FakeSchedules
 from sfn_callback.poc.adapters.external_api import LambdaJobApi
 from sfn_callback.poc.adapters.scheduler import IntervalNotSupported, rate_expression
 from sfn_callback.poc.adapters.stepfunctions import StepFunctionsCallbackSender
-from sfn_callback.util.task_callbacks import CALLBACK_MAX_ATTEMPTS
+from sfn_callback.callbacks.retry import CALLBACK_MAX_ATTEMPTS
 from sfn_callback.poc.create_job import CreateJobService, ExternalApiError, SchedulingFailed, StoringFailed
 from sfn_callback.poc.events import InvalidEvent, UnknownAction
 from sfn_callback.poc.lifecycle import ExternalJobNotFound, Outcome, TokenStatus

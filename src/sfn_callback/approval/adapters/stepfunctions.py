@@ -5,7 +5,7 @@
 go through; ``maybe_delivered`` then says whether it might have reached Step Functions anyway (a connection
 or read timeout, a 5xx) or certainly did not (a 4xx such as throttling or access denied). Throttling is retried
 here with full-jitter backoff before giving up, at most ``CALLBACK_MAX_ATTEMPTS`` calls: the one retry layer (the
-client is built without botocore's retries, ``sfn_callback.util.aws.callback_client``); a 5xx or a lost connection
+client is built without botocore's retries, ``sfn_callback.common.aws.callback_client``); a 5xx or a lost connection
 is left to the service, which redelivers the recorded decision. ``execution_end`` tells how a task's
 execution stands, for tasks that may have ended without a decision.
 """
@@ -21,7 +21,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sfn_callback.approval.domain import TASK_OUTCOMES, Action, Decision, ExecutionEnd
-from sfn_callback.util.task_callbacks import (
+from sfn_callback.callbacks.retry import (
     CALLBACK_MAX_ATTEMPTS,
     FINISHED_CODES,
     THROTTLING_CODES,

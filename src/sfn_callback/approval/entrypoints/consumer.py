@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from sfn_callback.approval.bootstrap import bootstrap
 from sfn_callback.approval.messages import ApprovalSqsRecord
 from sfn_callback.approval.service import ApprovalService
-from sfn_callback.util.tokens import mask_token
+from sfn_callback.common.tokens import mask_token
 
 logger = Logger(service="poc-approval")
 

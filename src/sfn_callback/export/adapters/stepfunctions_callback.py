@@ -7,7 +7,7 @@ Errors are classified, never raised:
   or ``TaskDoesNotExist`` for a finished token and ``InvalidToken`` for one that is not a token at all.
 * Throttling, 5xx and network errors: retried with exponential backoff and full jitter, a bounded number of
   attempts (the boto3 client should be built without its own retries, see :func:`callback_client_config`,
-  shared by every sender in ``sfn_callback.util.task_callbacks``).
+  shared by every sender in ``sfn_callback.callbacks.retry``).
 * Any other client error (access denied, validation): final, not retried.
 """
 
@@ -29,7 +29,7 @@ from botocore.exceptions import (
 )
 
 from sfn_callback.export.application.ports import CallbackErrorKind, CallbackOutcome
-from sfn_callback.util.task_callbacks import (
+from sfn_callback.callbacks.retry import (
     FINISHED_CODES,
     THROTTLING_CODES,
     call_with_backoff,

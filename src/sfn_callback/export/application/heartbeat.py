@@ -28,7 +28,7 @@ from sfn_callback.export.application.ports import (
     StepFunctionsPort,
 )
 from sfn_callback.export.log import logger
-from sfn_callback.util.tokens import mask_token
+from sfn_callback.common.tokens import mask_token
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ from sfn_callback.export.domain import (
     SuccessCallback,
 )
 from sfn_callback.export.log import logger
-from sfn_callback.util.tokens import mask_token
+from sfn_callback.common.tokens import mask_token
 
 
 def utcnow() -> datetime:

@@ -22,7 +22,7 @@ from sfn_callback.export.bootstrap import ExportService, bootstrap
 from sfn_callback.export.entrypoints.messages import InvalidExportMessage, parse_message
 from sfn_callback.export.log import logger
 from sfn_callback.export.settings import ExportSettings
-from sfn_callback.util.tokens import mask_token
+from sfn_callback.common.tokens import mask_token
 
 processor = BatchProcessor(event_type=EventType.SQS)
 _settings = ExportSettings.from_env()

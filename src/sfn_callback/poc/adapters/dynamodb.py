@@ -22,7 +22,7 @@ from sfn_callback.poc.lifecycle import (
     iso,
     parse_iso,
 )
-from sfn_callback.util.dynamo import from_item, to_item
+from sfn_callback.common.dynamo import from_item, to_item
 
 STATUS_INDEX = "status-index"
 STATUS_INDEX_SORT_KEY = "nextPollAt"

@@ -3,7 +3,7 @@
 A token that is already finished answers ``TaskDoesNotExist`` or ``TaskTimedOut`` on AWS and ``InvalidToken``
 on moto: all three mean "finished" (``SendResult(accepted=False)``). Throttling, 5xx and network errors are
 retried here with bounded exponential backoff and full jitter, at most ``max_attempts`` calls: this loop is the
-only retry layer (build the client with ``sfn_callback.util.aws.callback_client``, botocore does not retry).
+only retry layer (build the client with ``sfn_callback.common.aws.callback_client``, botocore does not retry).
 A "finished" answer after an attempt that may have reached Step Functions (a 5xx, a lost connection) is
 reported ``maybe_ours``: that attempt may have closed the token. Other errors propagate (the claim stays, a
 later poll resends).
@@ -20,7 +20,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from sfn_callback.poc.lifecycle import Outcome, SendResult
-from sfn_callback.util.task_callbacks import (
+from sfn_callback.callbacks.retry import (
     CALLBACK_MAX_ATTEMPTS,
     FINISHED_CODES,
     THROTTLING_CODES,

@@ -7,7 +7,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from sfn_callback.poc import bootstrap
-from sfn_callback.util.tokens import mask_token
+from sfn_callback.common.tokens import mask_token
 
 logger = Logger(service="poc-create-job")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sfn_callback.util.dynamo import from_item, to_item
+from sfn_callback.common.dynamo import from_item, to_item
 
 
 def test_round_trip_gives_plain_numbers_and_lists():

@@ -17,7 +17,7 @@ import boto3
 from botocore.config import Config
 
 from sfn_callback.config import LOCAL_CREDENTIALS, Target
-from sfn_callback.util.task_callbacks import callback_client_config
+from sfn_callback.callbacks.retry import callback_client_config
 
 _RETRY = Config(retries={"max_attempts": 5, "mode": "standard"}, max_pool_connections=50)
 _REAL_AWS = Config(ignore_configured_endpoint_urls=True)
@@ -48,7 +48,7 @@ def _ambient_client(service: str):
 
 def callback_client(target: Target | None = None):
     """A Step Functions client for SendTaskSuccess / SendTaskFailure / SendTaskHeartbeat: botocore makes one
-    attempt per call, the sender's own loop is the one retry layer (``sfn_callback.util.task_callbacks``)."""
+    attempt per call, the sender's own loop is the one retry layer (``sfn_callback.callbacks.retry``)."""
     if target is None:
         return _ambient_callback_client()
     return client("stepfunctions", target, config=callback_client_config())

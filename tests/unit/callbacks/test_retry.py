@@ -7,7 +7,7 @@ import random
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from sfn_callback.util.task_callbacks import (
+from sfn_callback.callbacks.retry import (
     FINISHED_CODES,
     THROTTLING_CODES,
     call_with_backoff,
