@@ -22,7 +22,6 @@ before any claim. A listed or read PENDING task whose execution ended is reconci
 from __future__ import annotations
 
 import json
-import logging
 import threading
 import time
 from contextlib import asynccontextmanager
@@ -36,6 +35,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from sfn_callback.common.logging import std_logger
 from sfn_callback.approval.adapters.dynamodb import InvalidCursor
 from sfn_callback.approval.auth import KeyRing
 from sfn_callback.approval.domain import INSECURE_ACTOR, MAX_OUTPUT_BYTES, MAX_REASON_CHARS, Action, Status, iso
@@ -49,7 +49,7 @@ from sfn_callback.approval.guards import (
 )
 from sfn_callback.approval.service import ApprovalService, Outcome
 
-log = logging.getLogger("sfn_callback.approval.api")
+log = std_logger("sfn_callback.approval.api")
 
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
 PATH_ORDER_ID = r"^[A-Za-z0-9][A-Za-z0-9._:@+=-]{0,127}$"

@@ -6,7 +6,7 @@ import os
 
 from sfn_callback import config
 from sfn_callback.approval.adapters.dynamodb import DynamoApprovalRepository
-from sfn_callback.approval.adapters.stepfunctions import StepFunctionsCallbacks
+from sfn_callback.approval.adapters.stepfunctions import ApprovalStepFunctions
 from sfn_callback.approval.service import ApprovalService
 from sfn_callback.config import Target
 from sfn_callback.common.aws import callback_client, client
@@ -19,5 +19,5 @@ def table_name() -> str:
 def bootstrap(target: Target | None = None, table: str | None = None, **service_options) -> ApprovalService:
     """``target`` None: the ambient configuration (inside a Lambda, or AWS_* variables)."""
     repository = DynamoApprovalRepository(client("dynamodb", target), table or table_name())
-    callbacks = StepFunctionsCallbacks(callback_client(target))
+    callbacks = ApprovalStepFunctions(callback_client(target))
     return ApprovalService(repository, callbacks, **service_options)

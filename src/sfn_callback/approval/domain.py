@@ -26,6 +26,9 @@ from datetime import datetime, timedelta, timezone
 from enum import Enum
 from typing import Any
 
+from sfn_callback.common import clock
+from sfn_callback.common.clock import parse_iso, utcnow
+
 DEFAULT_TIMEOUT_SECONDS = 120
 MAX_TIMEOUT_SECONDS = 365 * 24 * 3600  # a task token lives at most one year
 TTL_RETENTION = timedelta(days=30)  # how long a task (and its audit trail) is kept after its deadline
@@ -63,20 +66,10 @@ class CallbackState(str, Enum):
     CLOSED = "CLOSED"
 
 
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 def iso(moment: datetime) -> str:
-    """Fixed-width UTC ISO text (sorts as time sorts): ``2025-01-02T03:04:05.678901Z``."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def parse_iso(text: str) -> datetime:
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+    """The approval items' time text: :func:`sfn_callback.common.clock.iso` with microseconds (fixed width,
+    sorts as time sorts): ``2025-01-02T03:04:05.678901Z``."""
+    return clock.iso(moment, "us")
 
 
 @dataclass(frozen=True)

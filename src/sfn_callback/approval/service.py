@@ -37,13 +37,13 @@ whose deadline passed by our clock but that Step Functions still holds stays PEN
 
 from __future__ import annotations
 
-import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any, Callable, Protocol
 
+from sfn_callback.common.logging import std_logger
 from sfn_callback.approval.adapters.dynamodb import ClaimConflict, InvalidCursor
 from sfn_callback.approval.adapters.stepfunctions import CallbackUnavailable, Delivered, Finished, SendResult
 from sfn_callback.approval.domain import (
@@ -56,9 +56,8 @@ from sfn_callback.approval.domain import (
     utcnow,
 )
 from sfn_callback.approval.messages import ApprovalRequest
-from sfn_callback.common.tokens import mask_token
 
-log = logging.getLogger("sfn_callback.approval")
+log = std_logger("sfn_callback.approval")
 
 
 class Repository(Protocol):
@@ -136,7 +135,7 @@ class ApprovalService:
             audit=(AuditEntry(now, "sqs", "RECEIVED", message_id),),
         )
         if self.repository.create(task):
-            log.info("approval task stored", extra={"orderId": task.order_id, "taskToken": mask_token(task.task_token)})
+            log.info("approval task stored", extra={"orderId": task.order_id, "taskToken": task.task_token})
             return RecordOutcome.CREATED
         existing = self.repository.get(request.order_id)
         if existing is not None and existing.transaction_id == request.transaction_id \
@@ -173,7 +172,7 @@ class ApprovalService:
         except CallbackUnavailable as exc:
             now = self._clock()
             log.warning("callback not confirmed; it stays claimed for redelivery",
-                        extra={"orderId": task.order_id, "taskToken": mask_token(task.task_token), "error": str(exc)})
+                        extra={"orderId": task.order_id, "taskToken": task.task_token, "error": str(exc)})
             try:
                 updated = self.repository.record_callback_failure(task, now, str(exc), exc.maybe_delivered,
                                                                   retry_at=now + self._retry)
@@ -205,7 +204,7 @@ class ApprovalService:
                 return DecisionResult(Outcome.DECIDED, self.repository.mark_sent(
                     task, now, f"{result.code} after an attempt that may have landed; unverified"))
         log.info("token already closed", extra={"orderId": task.order_id, "code": result.code,
-                                                 "taskToken": mask_token(task.task_token)})
+                                                 "taskToken": task.task_token})
         status, code = Status.TIMED_OUT, result.code
         if result.code != "TaskTimedOut":  # closed, but not by the task's timeout: how did its execution end?
             end = self.callbacks.execution_end(task.transaction_id, with_history=True)

@@ -17,7 +17,12 @@ import boto3
 from botocore.config import Config
 
 from sfn_callback.config import LOCAL_CREDENTIALS, Target
-from sfn_callback.callbacks.retry import callback_client_config
+
+def callback_client_config() -> Config:
+    """The client config of every SendTask* sender: botocore does not retry (the sender does, and counts)."""
+    return Config(retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=10,
+                  max_pool_connections=50)
+
 
 _RETRY = Config(retries={"max_attempts": 5, "mode": "standard"}, max_pool_connections=50)
 _REAL_AWS = Config(ignore_configured_endpoint_urls=True)
@@ -48,7 +53,7 @@ def _ambient_client(service: str):
 
 def callback_client(target: Target | None = None):
     """A Step Functions client for SendTaskSuccess / SendTaskFailure / SendTaskHeartbeat: botocore makes one
-    attempt per call, the sender's own loop is the one retry layer (``sfn_callback.callbacks.retry``)."""
+    attempt per call, the callback core's loop is the one retry layer (``sfn_callback.callbacks``)."""
     if target is None:
         return _ambient_callback_client()
     return client("stepfunctions", target, config=callback_client_config())

@@ -83,10 +83,12 @@ def bootstrap(
 
         repository = DynamoDbJobRepository(client("dynamodb"), settings.table_name, ttl_days=settings.job_ttl_days)
     if step_functions is None:
-        from sfn_callback.export.adapters.stepfunctions_callback import StepFunctionsCallbackAdapter
+        from sfn_callback.callbacks import StepFunctionsCallbacks
         from sfn_callback.common.aws import callback_client
+        from sfn_callback.export.application.callbacks import ExportCallbacks
 
-        step_functions = StepFunctionsCallbackAdapter(callback_client(), max_attempts=settings.callback_max_attempts)
+        step_functions = ExportCallbacks(StepFunctionsCallbacks(callback_client(), base_delay=0.1,
+                                                                max_attempts=settings.callback_max_attempts))
     if source is None:
         from sfn_callback.export.adapters.http_source import HttpFileSource
 

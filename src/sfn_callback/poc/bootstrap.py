@@ -18,9 +18,9 @@ from sfn_callback import config
 from sfn_callback.poc.adapters.dynamodb import DynamoJobStore, DynamoTokenRepository
 from sfn_callback.poc.adapters.external_api import LambdaJobApi
 from sfn_callback.poc.adapters.scheduler import SchedulerAdapter
-from sfn_callback.poc.adapters.stepfunctions import StepFunctionsCallbackSender
+from sfn_callback.callbacks import StepFunctionsCallbacks
 from sfn_callback.poc.create_job import CreateJobService
-from sfn_callback.poc.lifecycle import DEFAULT_CLAIM_LEASE_SECONDS, TokenPoller
+from sfn_callback.poc.lifecycle import DEFAULT_CLAIM_LEASE_SECONDS, TaskCallbacksSender, TokenPoller
 from sfn_callback.poc.simulated import SimulatedJobApi
 from sfn_callback.common.aws import callback_client, client
 
@@ -86,7 +86,7 @@ def create_job_service() -> CreateJobService:
 def token_poller() -> TokenPoller:
     return TokenPoller(
         repository=token_repository(),
-        sender=StepFunctionsCallbackSender(callback_client()),
+        sender=TaskCallbacksSender(StepFunctionsCallbacks(callback_client())),
         schedules=scheduler_adapter(),
         jobs=job_api(),
         lease_seconds=float(os.environ.get("CLAIM_LEASE_SECONDS") or DEFAULT_CLAIM_LEASE_SECONDS),

@@ -55,6 +55,10 @@ from datetime import datetime, timedelta, timezone
 from enum import Enum
 from typing import Any, Callable, Protocol
 
+from sfn_callback.callbacks.port import TaskCallbacks
+from sfn_callback.callbacks.result import CallbackResult
+from sfn_callback.common.clock import iso, parse_iso, utcnow
+
 DEFAULT_CLAIM_LEASE_SECONDS = 60.0
 TTL_AFTER_EXPIRY = timedelta(days=7)
 CHECK_WINDOW_SECONDS = 15.0
@@ -108,20 +112,6 @@ class ExternalJobNotFound(LifecycleError):
 
 
 # ------------------------------------------------------------------------------------------ values
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def iso(ts: datetime) -> str:
-    """ISO-8601 UTC with milliseconds and ``Z`` (the seeds' ``new Date().toISOString()`` form)."""
-    return ts.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
-
-
-def parse_iso(value: str) -> datetime:
-    ts = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
-
-
 @dataclass(frozen=True)
 class Outcome:
     """What the workflow is to be told, decided before any callback is sent (and stored with the claim)."""
@@ -305,6 +295,38 @@ class CallbackSender(Protocol):
         """SendTaskSuccess / SendTaskFailure. Finished tokens answer ``SendResult(accepted=False)``;
         throttling and transient errors are retried inside the adapter (the one retry layer); anything else
         raises."""
+
+
+class CallbackNotSent(LifecycleError):
+    """The callback core could not deliver the callback now (transient, or refused): the claim stays and a later
+    poll resends it (for a poller Lambda, the failed invocation is retried with its request id)."""
+
+    def __init__(self, result: CallbackResult):
+        super().__init__(f"callback not sent: {result.describe()}")
+        self.result = result
+
+
+class TaskCallbacksSender:
+    """The poller's :class:`CallbackSender` on the callback core (:class:`~sfn_callback.callbacks.TaskCallbacks`):
+    delivered -> accepted; token finished -> not accepted, with AWS's reason and whether an earlier attempt of
+    this send may have closed it; anything else raises (the AWS error itself when there is one), so the claim
+    stays for a later poll."""
+
+    def __init__(self, callbacks: TaskCallbacks):
+        self.callbacks = callbacks
+
+    def send(self, task_token: str, outcome: Outcome) -> SendResult:
+        if outcome.is_success:
+            result = self.callbacks.succeed(task_token, outcome.output or {})
+        else:
+            result = self.callbacks.fail(task_token, outcome.error or ERROR_JOB_FAILED, outcome.cause)
+        if result.delivered:
+            return SendResult(accepted=True)
+        if result.token_finished:
+            return SendResult(accepted=False, finished_reason=result.code, maybe_ours=result.maybe_delivered)
+        if result.error is not None:
+            raise result.error
+        raise CallbackNotSent(result)
 
 
 class ScheduleRemover(Protocol):

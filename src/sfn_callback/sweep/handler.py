@@ -14,12 +14,12 @@ import functools
 import os
 from typing import Any
 
-from aws_lambda_powertools import Logger
 
+from sfn_callback.common.logging import lambda_logger
 from sfn_callback import config
 from sfn_callback.poc import bootstrap
-from sfn_callback.poc.adapters.stepfunctions import StepFunctionsCallbackSender
-from sfn_callback.poc.lifecycle import DEFAULT_CLAIM_LEASE_SECONDS
+from sfn_callback.callbacks import StepFunctionsCallbacks
+from sfn_callback.poc.lifecycle import DEFAULT_CLAIM_LEASE_SECONDS, TaskCallbacksSender
 from sfn_callback.sweep.adapters import DynamoDueSource, DynamoSweepLease
 from sfn_callback.sweep.service import (
     DEFAULT_ADOPT_AFTER_SECONDS,
@@ -29,7 +29,7 @@ from sfn_callback.sweep.service import (
 )
 from sfn_callback.common.aws import callback_client, client
 
-logger = Logger(service="poc-sweep-poller")
+logger = lambda_logger("poc-sweep-poller")
 
 
 @functools.lru_cache(maxsize=1)
@@ -39,7 +39,7 @@ def sweep_poller() -> SweepPoller:
     return SweepPoller(
         source=DynamoDueSource(client("dynamodb"), table),
         repository=bootstrap.token_repository(),
-        sender=StepFunctionsCallbackSender(callback_client()),
+        sender=TaskCallbacksSender(StepFunctionsCallbacks(callback_client())),
         jobs=bootstrap.job_api(),
         lease_seconds=float(os.environ.get("CLAIM_LEASE_SECONDS") or DEFAULT_CLAIM_LEASE_SECONDS),
         concurrency=int(os.environ.get("SWEEP_CONCURRENCY") or DEFAULT_CONCURRENCY),

@@ -1,4 +1,4 @@
-"""The shared core of the Step Functions callback adapters: error codes and the full-jitter retry loop."""
+"""The callback core's error codes and its full-jitter retry loop."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import random
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
+from sfn_callback.callbacks import StepFunctionsCallbacks
 from sfn_callback.callbacks.retry import (
     FINISHED_CODES,
     THROTTLING_CODES,
@@ -15,7 +16,6 @@ from sfn_callback.callbacks.retry import (
     full_jitter,
     http_status,
     is_throttling,
-    send_or_finished,
 )
 
 
@@ -109,18 +109,29 @@ def test_zero_retries_calls_once():
     assert call.calls == 1
 
 
+class ScriptedClient:
+    """A Step Functions client whose SendTaskSuccess runs ``Scripted``."""
+
+    def __init__(self, call: Scripted):
+        self.call = call
+
+    def send_task_success(self, **kwargs):
+        return self.call()
+
+
 @pytest.mark.parametrize("code", sorted(FINISHED_CODES))
-def test_send_or_finished_names_a_finished_token_and_does_not_retry_it(code):
+def test_the_core_names_a_finished_token_and_does_not_retry_it(code):
     call = Scripted(client_error(code))
-    assert send_or_finished(call, max_retries=3, base_delay=0.1, max_delay=1.0, sleep=lambda s: None) == code
+    result = StepFunctionsCallbacks(ScriptedClient(call), max_attempts=4, sleep=lambda s: None).succeed("t" * 40, {})
+    assert result.token_finished and result.code == code
     assert call.calls == 1
 
 
-def test_send_or_finished_retries_throttling_and_lets_other_errors_through():
+def test_the_core_retries_throttling_and_does_not_retry_other_errors():
     sleeps: list[float] = []
     call = Scripted(client_error("TooManyRequestsException"))
-    assert send_or_finished(call, max_retries=3, base_delay=0.1, max_delay=1.0, sleep=sleeps.append) is None
+    assert StepFunctionsCallbacks(ScriptedClient(call), max_attempts=4, sleep=sleeps.append).succeed("t" * 40, {}).delivered
     assert call.calls == 2 and len(sleeps) == 1
-    with pytest.raises(ClientError):
-        send_or_finished(Scripted(client_error("AccessDeniedException")), max_retries=3, base_delay=0.1,
-                         max_delay=1.0, sleep=sleeps.append)
+    denied = Scripted(client_error("AccessDeniedException"))
+    result = StepFunctionsCallbacks(ScriptedClient(denied), max_attempts=4, sleep=sleeps.append).succeed("t" * 40, {})
+    assert result.refused and result.code == "AccessDeniedException" and denied.calls == 1

@@ -13,17 +13,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
 from pydantic import ValidationError
 
+from sfn_callback.common.logging import lambda_logger
 from sfn_callback.approval.bootstrap import bootstrap
 from sfn_callback.approval.messages import ApprovalSqsRecord
 from sfn_callback.approval.service import ApprovalService
-from sfn_callback.common.tokens import mask_token
 
-logger = Logger(service="poc-approval")
+logger = lambda_logger("poc-approval")
 
 
 def describe_error(exc: BaseException) -> str:
@@ -62,7 +61,7 @@ def record_handler(record: ApprovalSqsRecord) -> dict[str, Any]:
     outcome = get_service().record_request(request, message_id=record.messageId)  # ConflictingRequest: a failure
     logger.info("Approval request recorded", extra={"messageId": record.messageId, "orderId": request.order_id,
                                                      "outcome": outcome.value,
-                                                     "taskToken": mask_token(request.task_token)})
+                                                     "taskToken": request.task_token})
     return {"orderId": request.order_id, "outcome": outcome.value}
 
 

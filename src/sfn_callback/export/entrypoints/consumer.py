@@ -22,7 +22,6 @@ from sfn_callback.export.bootstrap import ExportService, bootstrap
 from sfn_callback.export.entrypoints.messages import InvalidExportMessage, parse_message
 from sfn_callback.export.log import logger
 from sfn_callback.export.settings import ExportSettings
-from sfn_callback.common.tokens import mask_token
 
 processor = BatchProcessor(event_type=EventType.SQS)
 _settings = ExportSettings.from_env()
@@ -57,7 +56,7 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
     except Exception:
         logger.exception(
             "Export job message failed; it will be delivered again",
-            extra={"messageId": record.message_id, "taskToken": mask_token(message.task_token)},
+            extra={"messageId": record.message_id, "taskToken": message.task_token},
         )
         raise
     finally:

@@ -4,23 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
 
+from sfn_callback.common.logging import lambda_logger
 from sfn_callback.poc import bootstrap
-from sfn_callback.common.tokens import mask_token
 
-logger = Logger(service="poc-create-job")
+logger = lambda_logger("poc-create-job")
 
 
 @logger.inject_lambda_context(log_event=False)
 def handler(event: Any, context: Any) -> dict[str, Any]:
     token = event.get("taskToken") if isinstance(event, dict) else None
-    logger.info("create-job request", extra={"taskToken": mask_token(token if isinstance(token, str) else None)})
+    logger.info("create-job request", extra={"taskToken": token})
     service = bootstrap.create_job_service()
     service.log = lambda message, **fields: logger.info(message, extra=fields)
     result = service.handle(event)
     logger.info(
         "task token stored; the workflow now waits for the callback",
-        extra={"jobId": result["jobId"], "taskToken": mask_token(token)},
+        extra={"jobId": result["jobId"], "taskToken": token},
     )
     return result

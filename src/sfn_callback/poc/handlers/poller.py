@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
 
+from sfn_callback.common.logging import lambda_logger
 from sfn_callback.poc import bootstrap
 from sfn_callback.poc.events import PollerEvent, parse
 
-logger = Logger(service="poc-poller")
+logger = lambda_logger("poc-poller")
 
 
 @logger.inject_lambda_context(log_event=False)

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
 
+from sfn_callback.common.logging import lambda_logger
 from sfn_callback.poc import bootstrap
 
-logger = Logger(service="poc-simulated-api")
+logger = lambda_logger("poc-simulated-api")
 
 
 @logger.inject_lambda_context(log_event=False)
