@@ -21,6 +21,9 @@ CREATE_JOB_FUNCTION = "poc-create-job"
 POLLER_FUNCTION = "poc-poller"
 CALLBACK_WORKFLOW = "poc-callback-workflow"
 POLLING_SCHEDULE_GROUP = "poc-polling"
+SWEEP_MODE_SCHEDULE_NAME = "sweep-mode"
+"""What a sweep-mode token record stores as its ``scheduleName``: it has no schedule of its own, and the
+sweep finds its records by this value."""
 
 # SQS variant and approval service (seed 003)
 APPROVAL_WORKFLOW = "poc-approval-workflow"

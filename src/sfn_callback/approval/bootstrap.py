@@ -7,7 +7,7 @@ import os
 from sfn_callback import config
 from sfn_callback.approval.adapters.dynamodb import DynamoApprovalRepository
 from sfn_callback.approval.adapters.stepfunctions import ApprovalStepFunctions
-from sfn_callback.approval.service import ApprovalService
+from sfn_callback.approval.application.service import ApprovalService
 from sfn_callback.config import Target
 from sfn_callback.common.aws import callback_client, client
 

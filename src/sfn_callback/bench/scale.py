@@ -32,7 +32,7 @@ from typing import Any, Callable
 
 from sfn_callback import config
 from sfn_callback.config import Target
-from sfn_callback.cost.history import reconnect_latencies
+from sfn_callback.observe.history import reconnect_latencies
 from sfn_callback.cost.measure import _history, _token_records, ensure_deployed, latency_summary
 from sfn_callback.localcloud import process
 from sfn_callback.common.aws import client as make_client

@@ -9,7 +9,7 @@ For every polls-per-job value P, ``jobs_per_point`` simulated jobs that need exa
 
 Counted per job, from real data:
 
-* state transitions: the execution's history (:func:`sfn_callback.cost.history.history_counts`);
+* state transitions: the execution's history (:func:`sfn_callback.observe.history.history_counts`);
 * Lambda invocations and handler durations, Scheduler deliveries, DynamoDB request units (from item
   sizes) and SQS requests: the local cloud's metering (``/_sfn_callback/metrics``), attributed to the job by
   its ``jobId`` / execution ARN and to the design by the calling function. The external job API
@@ -41,7 +41,7 @@ from typing import Any
 from sfn_callback import config
 from sfn_callback.config import Target
 from sfn_callback.cost.comparison import Comparison, compare_designs
-from sfn_callback.cost.history import history_counts, reconnect_latencies
+from sfn_callback.observe.history import history_counts, reconnect_latencies
 from sfn_callback.cost.model import billed_gb_seconds
 from sfn_callback.cost.pricing import PriceTable
 from sfn_callback.cost.usage import UsageCounts
@@ -124,7 +124,7 @@ def job_input(design: str, polls: int, interval_seconds: int, name: str) -> dict
     polling_config: dict[str, Any] = {
         "intervalSeconds": interval_seconds,
         # Far from the limit, as a job that completes normally is: with 1 s intervals a check near the limit
-        # closes its status-check window with one more write (sfn_callback.poc.lifecycle), which a job polled
+        # closes its status-check window with one more write (sfn_callback.polling.domain.lifecycle), which a job polled
         # at AWS's 1-minute minimum never needs.
         "maxAttempts": polls + 20,
         "timeoutSeconds": 120 + 4 * polls * interval_seconds,

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from sfn_callback.config import Target
-from sfn_callback.cost.history import event_time, reconnect_latencies
+from sfn_callback.observe.history import event_time, reconnect_latencies
 from sfn_callback.localcloud import process
 from sfn_callback.localcloud.bench import CallbackProbe, _start_bare_moto, percentile, summary
 from sfn_callback.poc.scenarios import JobObservation, scenario

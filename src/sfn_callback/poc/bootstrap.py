@@ -15,13 +15,13 @@ import functools
 import os
 
 from sfn_callback import config
-from sfn_callback.poc.adapters.dynamodb import DynamoJobStore, DynamoTokenRepository
+from sfn_callback.polling.adapters.dynamodb import DynamoJobStore, DynamoTokenRepository
 from sfn_callback.poc.adapters.external_api import LambdaJobApi
-from sfn_callback.poc.adapters.scheduler import SchedulerAdapter
+from sfn_callback.polling.adapters.scheduler import SchedulerAdapter
 from sfn_callback.callbacks import StepFunctionsCallbacks
-from sfn_callback.poc.create_job import CreateJobService
-from sfn_callback.poc.lifecycle import DEFAULT_CLAIM_LEASE_SECONDS, TaskCallbacksSender, TokenPoller
-from sfn_callback.poc.simulated import SimulatedJobApi
+from sfn_callback.polling.application.create_job import CreateJobService
+from sfn_callback.polling.domain.lifecycle import DEFAULT_CLAIM_LEASE_SECONDS, TaskCallbacksSender, TokenPoller
+from sfn_callback.poc.domain.simulated_api import SimulatedJobApi
 from sfn_callback.common.aws import callback_client, client
 
 

@@ -12,8 +12,8 @@ from support import wait_for
 
 from sfn_callback.approval.adapters.dynamodb import DynamoApprovalRepository
 from sfn_callback.approval.adapters.stepfunctions import ApprovalStepFunctions
-from sfn_callback.approval.domain import Action
-from sfn_callback.approval.service import ApprovalService
+from sfn_callback.approval.domain.model import Action
+from sfn_callback.approval.application.service import ApprovalService
 from sfn_callback.config import Target
 from sfn_callback.common.aws import client as aws_client
 

@@ -18,11 +18,11 @@ from test_poc_cli import cli
 from sfn_callback import config
 from sfn_callback.approval.adapters.stepfunctions import ApprovalStepFunctions, CallbackUnavailable
 from sfn_callback.callbacks import StepFunctionsCallbacks
-from sfn_callback.approval.domain import Action, Decision
+from sfn_callback.approval.domain.model import Action, Decision
 from sfn_callback.config import Target
 from sfn_callback.export.application import ExportCallbacks
 from sfn_callback.localcloud.faults import FAULTS_PATH
-from sfn_callback.poc.lifecycle import Outcome, TaskCallbacksSender, TokenStatus
+from sfn_callback.polling.domain.lifecycle import Outcome, TaskCallbacksSender, TokenStatus
 from sfn_callback.poc.scenarios import PocObserver
 from sfn_callback.common.aws import callback_client
 from sfn_callback.callbacks.retry import CALLBACK_MAX_ATTEMPTS

@@ -58,7 +58,7 @@ def test_bundle_holds_code_and_dependencies_and_nothing_cached(deps_dir):
     data = bundle.build_bundle(deps_dir)
     names = _names(data)
     assert names == sorted(names)
-    assert "sfn_callback/poc/handlers/poller.py" in names
+    assert "sfn_callback/poc/entrypoints/poc_poller.py" in names
     assert "sfn_callback/poc/workflow.asl.json" in names
     assert any(n.startswith("aws_lambda_powertools/") for n in names)
     assert any(n.startswith("pydantic_core/") and "x86_64-linux-gnu.so" in n for n in names), \

@@ -23,7 +23,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from sfn_callback.approval.domain import (
+from sfn_callback.approval.domain.model import (
     Action,
     ApprovalTask,
     AuditEntry,

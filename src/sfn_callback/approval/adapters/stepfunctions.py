@@ -20,7 +20,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from sfn_callback.approval.domain import TASK_OUTCOMES, Action, Decision, ExecutionEnd
+from sfn_callback.approval.domain.model import TASK_OUTCOMES, Action, Decision, ExecutionEnd
 from sfn_callback.callbacks import CALLBACK_MAX_ATTEMPTS, CallbackResult, StepFunctionsCallbacks, TaskCallbacks
 from sfn_callback.callbacks.retry import error_code
 

@@ -19,9 +19,9 @@ from sfn_callback.common.logging import lambda_logger
 from sfn_callback import config
 from sfn_callback.poc import bootstrap
 from sfn_callback.callbacks import StepFunctionsCallbacks
-from sfn_callback.poc.lifecycle import DEFAULT_CLAIM_LEASE_SECONDS, TaskCallbacksSender
-from sfn_callback.sweep.adapters import DynamoDueSource, DynamoSweepLease
-from sfn_callback.sweep.service import (
+from sfn_callback.polling.domain.lifecycle import DEFAULT_CLAIM_LEASE_SECONDS, TaskCallbacksSender
+from sfn_callback.polling.adapters.sweep import DynamoDueSource, DynamoSweepLease
+from sfn_callback.polling.application.sweep import (
     DEFAULT_ADOPT_AFTER_SECONDS,
     DEFAULT_CONCURRENCY,
     DEFAULT_MAX_RECORDS,

@@ -1,7 +1,7 @@
 """``poc-poller``: one poll of one job, fired by the job's schedule (or by hand, as seed 001's script does).
 
 A schedule's delivery carries ``scheduledTime`` (its poll slot: duplicates of one slot count one attempt); a
-manual poll, ``{"jobId"}``, is an extra poll (see ``sfn_callback.poc.lifecycle``, "Slots"). The invocation's
+manual poll, ``{"jobId"}``, is an extra poll (see ``sfn_callback.polling.domain.lifecycle``, "Slots"). The invocation's
 request id is recorded with a claim, so Lambda's retry of an invocation whose runtime died resumes it at once.
 
 Returns ``{"status", "attempt", "maxAttempts"}`` plus ``"reconnected": true`` when this poll's callback resumed
@@ -16,7 +16,7 @@ from typing import Any
 
 from sfn_callback.common.logging import lambda_logger
 from sfn_callback.poc import bootstrap
-from sfn_callback.poc.events import PollerEvent, parse
+from sfn_callback.polling.domain.events import PollerEvent, parse
 
 logger = lambda_logger("poc-poller")
 

@@ -13,7 +13,7 @@ from typing import Any, Iterator
 
 from botocore.exceptions import ClientError
 
-from sfn_callback.poc.lifecycle import (
+from sfn_callback.polling.domain.lifecycle import (
     Claim,
     Counted,
     Outcome,
@@ -158,7 +158,7 @@ class DynamoTokenRepository:
             values[":check"] = {"S": iso(check_until)}
         if adopt is False:
             # The job's own schedule polls it again, so the sweep stops polling it at its cadence
-            # (sfn_callback.sweep.service, "Adoption").
+            # (sfn_callback.polling.application.sweep, "Adoption").
             removes.append("adoptedAt")
         elif adopt:
             sets.append("adoptedAt = if_not_exists(adoptedAt, :now)")

@@ -6,7 +6,7 @@ record only (``batchItemFailures``): SQS delivers it again and, after the queue'
 it to the dead-letter queue. A job whose files fail is still a processed message: its workflow learns of
 the failures through the ``JobCompletedWithFailures`` callback.
 
-Handler path: ``sfn_callback.export.entrypoints.consumer.handler``.
+Handler path: ``sfn_callback.export.entrypoints.poc_export_consumer.handler``.
 """
 
 from __future__ import annotations

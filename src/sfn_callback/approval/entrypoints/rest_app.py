@@ -16,7 +16,7 @@ TIMED_OUT, or CLOSED when the execution ended otherwise). No response ever conta
 over ``max_body_bytes`` are refused (413), bodies that are not ``application/json`` too (415), and bodies that
 are not strict JSON (``NaN``, ``Infinity``, ``1e999``, invalid UTF-8, nested deeper than 64 levels) are 422,
 before any claim. A listed or read PENDING task whose execution ended is reconciled first (see
-:mod:`sfn_callback.approval.service`).
+:mod:`sfn_callback.approval.application.service`).
 """
 
 from __future__ import annotations
@@ -37,9 +37,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sfn_callback.common.logging import std_logger
 from sfn_callback.approval.adapters.dynamodb import InvalidCursor
-from sfn_callback.approval.auth import KeyRing
-from sfn_callback.approval.domain import INSECURE_ACTOR, MAX_OUTPUT_BYTES, MAX_REASON_CHARS, Action, Status, iso
-from sfn_callback.approval.guards import (
+from sfn_callback.approval.entrypoints.auth import KeyRing
+from sfn_callback.approval.domain.model import INSECURE_ACTOR, MAX_OUTPUT_BYTES, MAX_REASON_CHARS, Action, Status, iso
+from sfn_callback.approval.entrypoints.guards import (
     Authenticate,
     BodySizeLimit,
     JsonBody,
@@ -47,9 +47,9 @@ from sfn_callback.approval.guards import (
     SecurityHeaders,
     error_response,
 )
-from sfn_callback.approval.service import ApprovalService, Outcome
+from sfn_callback.approval.application.service import ApprovalService, Outcome
 
-log = std_logger("sfn_callback.approval.api")
+log = std_logger("sfn_callback.approval.entrypoints.rest_app")
 
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
 PATH_ORDER_ID = r"^[A-Za-z0-9][A-Za-z0-9._:@+=-]{0,127}$"

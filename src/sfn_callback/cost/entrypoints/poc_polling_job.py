@@ -18,8 +18,8 @@ from typing import Any, Callable, Literal, Protocol
 
 from pydantic import Field
 
-from sfn_callback.poc.events import NonEmpty, PollingConfig, Positive, Record, _Strict, parse
-from sfn_callback.poc.lifecycle import iso, parse_iso, utcnow
+from sfn_callback.polling.domain.events import NonEmpty, PollingConfig, Positive, Record, _Strict, parse
+from sfn_callback.polling.domain.lifecycle import iso, parse_iso, utcnow
 
 
 class JobClient(Protocol):
@@ -56,7 +56,7 @@ class PollingJobService:
             return self.create(parse(CreateRequest, event, "polling job"))
         if action == "CHECK_STATUS":
             return self.check(parse(CheckRequest, event, "polling job"))
-        from sfn_callback.poc.events import InvalidEvent
+        from sfn_callback.polling.domain.events import InvalidEvent
 
         raise InvalidEvent("polling job: action must be CREATE_JOB or CHECK_STATUS")
 
@@ -69,7 +69,7 @@ class PollingJobService:
         try:
             started = parse_iso(request.started_at)
         except ValueError:
-            from sfn_callback.poc.events import InvalidEvent
+            from sfn_callback.polling.domain.events import InvalidEvent
 
             raise InvalidEvent("polling job: startedAt is not an ISO-8601 timestamp") from None
         return {

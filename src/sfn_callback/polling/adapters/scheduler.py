@@ -1,7 +1,7 @@
 """EventBridge Scheduler adapter: one ``poll-<jobId>`` schedule per job, deleted idempotently.
 
 The schedule's input is ``{"jobId", "scheduledTime": "<aws.scheduler.scheduled-time>"}``: each delivery names
-the slot it polls (``sfn_callback.poc.lifecycle``, "Slots").
+the slot it polls (``sfn_callback.polling.domain.lifecycle``, "Slots").
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from sfn_callback.poc.events import SCHEDULED_TIME_PLACEHOLDER
+from sfn_callback.polling.domain.events import SCHEDULED_TIME_PLACEHOLDER
 
 
 class IntervalNotSupported(ValueError):

@@ -6,7 +6,7 @@ order, or meets an infrastructure error, is reported in ``batchItemFailures``: S
 the queue's ``maxReceiveCount``, moves it to the DLQ. The rest of the batch is stored. A duplicate delivery of
 a stored request changes nothing.
 
-Handler path: ``sfn_callback.approval.entrypoints.consumer.handler``.
+Handler path: ``sfn_callback.approval.entrypoints.poc_approval_consumer.handler``.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from pydantic import ValidationError
 
 from sfn_callback.common.logging import lambda_logger
 from sfn_callback.approval.bootstrap import bootstrap
-from sfn_callback.approval.messages import ApprovalSqsRecord
-from sfn_callback.approval.service import ApprovalService
+from sfn_callback.approval.entrypoints.messages import ApprovalSqsRecord
+from sfn_callback.approval.application.service import ApprovalService
 
 logger = lambda_logger("poc-approval")
 

@@ -46,7 +46,7 @@ from typing import Any, Callable, Protocol
 from sfn_callback.common.logging import std_logger
 from sfn_callback.approval.adapters.dynamodb import ClaimConflict, InvalidCursor
 from sfn_callback.approval.adapters.stepfunctions import CallbackUnavailable, Delivered, Finished, SendResult
-from sfn_callback.approval.domain import (
+from sfn_callback.approval.domain.model import (
     Action,
     ApprovalTask,
     AuditEntry,
@@ -55,7 +55,7 @@ from sfn_callback.approval.domain import (
     Status,
     utcnow,
 )
-from sfn_callback.approval.messages import ApprovalRequest
+from sfn_callback.approval.entrypoints.messages import ApprovalRequest
 
 log = std_logger("sfn_callback.approval")
 

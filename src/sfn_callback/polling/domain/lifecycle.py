@@ -167,7 +167,7 @@ class TokenRecord:
     completed_at: datetime | None = None
     adopted_at: datetime | None = None
     """Set when the sweep adopted this per-job record (its own schedule had stopped polling it); cleared by
-    the next per-job poll. See ``sfn_callback.sweep.service``."""
+    the next per-job poll. See ``sfn_callback.polling.application.sweep``."""
     polled_slot: datetime | None = None
     """The latest slot an attempt was counted for (see "Slots" in the module docstring)."""
     check_until: datetime | None = None

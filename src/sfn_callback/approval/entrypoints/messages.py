@@ -14,7 +14,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from pydantic import BaseModel, ConfigDict, Field, Json, field_validator
 
-from sfn_callback.approval.domain import DEFAULT_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS
+from sfn_callback.approval.domain.model import DEFAULT_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS
 
 ORDER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@+=-]{0,127}$"
 

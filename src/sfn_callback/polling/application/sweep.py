@@ -4,7 +4,7 @@ Due means: status POLLING and ``nextPollAt <= now``, or status CALLBACK_PENDING 
 lease (a poller died between claim and callback; the sweep resends, as the next per-job poll would).
 
 Correctness does not depend on anything below but the slot guard, which is the token lifecycle's own (the
-same one per-job polls use, see ``sfn_callback.poc.lifecycle``, "Slots"). Two sweeps may overlap (a slow
+same one per-job polls use, see ``sfn_callback.polling.domain.lifecycle``, "Slots"). Two sweeps may overlap (a slow
 sweep and the next tick). Each poll names the ``nextPollAt`` it saw as its slot and counts its attempt only if
 no attempt was counted for that slot yet (a conditional write), so a job is polled at most once per slot; a
 poll whose slot was taken writes nothing and is reported as skipped. Everything after the attempt is the
@@ -67,7 +67,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable, Protocol
 
-from sfn_callback.poc.lifecycle import (
+from sfn_callback.polling.domain.lifecycle import (
     DEFAULT_CLAIM_LEASE_SECONDS,
     CallbackSender,
     JobApi,

@@ -27,10 +27,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from sfn_callback.poc.adapters.dynamodb import STATUS_INDEX, STATUS_INDEX_SORT_KEY, _from_ddb, item_to_record
-from sfn_callback.poc.lifecycle import TokenRecord, TokenStatus, iso
-from sfn_callback.sweep import SWEEP_MODE_SCHEDULE_NAME
-from sfn_callback.sweep.service import DueRecord
+from sfn_callback.polling.adapters.dynamodb import STATUS_INDEX, STATUS_INDEX_SORT_KEY, _from_ddb, item_to_record
+from sfn_callback.polling.domain.lifecycle import TokenRecord, TokenStatus, iso
+from sfn_callback.config import SWEEP_MODE_SCHEDULE_NAME
+from sfn_callback.polling.application.sweep import DueRecord
 
 
 LEASE_KEY_PREFIX = "sweep-lease#"

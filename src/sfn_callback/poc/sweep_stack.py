@@ -69,7 +69,7 @@ def contribute(stack: Stack, ctx: StackContext) -> None:
     stack.add(
         Function(
             SWEEP_FUNCTION,
-            "sfn_callback.sweep.handler.handler",
+            "sfn_callback.poc.entrypoints.poc_sweep_poller.handler",
             env=(
                 ("TOKENS_TABLE", config.TOKENS_TABLE),
                 ("SIMULATED_API_LAMBDA", config.SIMULATED_API_FUNCTION),

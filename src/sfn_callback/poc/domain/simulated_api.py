@@ -17,7 +17,7 @@ from typing import Any, Callable, Protocol
 
 from pydantic import ValidationError
 
-from sfn_callback.poc.events import (
+from sfn_callback.polling.domain.events import (
     CancelJobAction,
     CheckStatusAction,
     CreateJobAction,
@@ -25,7 +25,7 @@ from sfn_callback.poc.events import (
     JobOptions,
     parse_simulated_api_event,
 )
-from sfn_callback.poc.lifecycle import iso, utcnow
+from sfn_callback.polling.domain.lifecycle import iso, utcnow
 
 NEVER = "NEVER"
 

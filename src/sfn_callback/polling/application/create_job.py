@@ -1,7 +1,7 @@
 """Create-job use case (seed ``poc-create-job``): create the external job, store the token, schedule polling.
 
 Every field of the event is checked against the limits AWS and the design impose before anything is created
-(``sfn_callback.poc.events``). Order matters: the token record is written before the schedule exists (so the
+(``sfn_callback.polling.domain.events``). Order matters: the token record is written before the schedule exists (so the
 first poll finds it). A step that fails undoes the steps before it, and the call fails with what happened: if
 the token record cannot be stored the external job is cancelled; if the schedule cannot be created the record
 is deleted again and the external job cancelled. No record is left that nothing will ever poll, and no
@@ -14,9 +14,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Callable, Protocol
 
-from sfn_callback.poc.events import CreateJobEvent, InvalidEvent, parse
-from sfn_callback.poc.lifecycle import TokenRecord, TokenRepository, iso, new_record, utcnow
-from sfn_callback.sweep import SWEEP_MODE_SCHEDULE_NAME
+from sfn_callback.polling.domain.events import CreateJobEvent, InvalidEvent, parse
+from sfn_callback.polling.domain.lifecycle import TokenRecord, TokenRepository, iso, new_record, utcnow
+from sfn_callback.config import SWEEP_MODE_SCHEDULE_NAME
 
 
 class CreateJobFailed(RuntimeError):
