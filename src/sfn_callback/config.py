@@ -61,7 +61,9 @@ def default_endpoint() -> str:
 
 
 def state_dir() -> str:
-    """Per-user state directory (PID files, latest measurements)."""
+    """Per-user state directory (PID files, latest measurements), the local cloud's own
+    (``sfn_callback.localcloud.defaults.state_dir``): ``SFN_CALLBACK_STATE_DIR``, else
+    ``$XDG_STATE_HOME/sfn-callback``."""
     base = os.environ.get("SFN_CALLBACK_STATE_DIR") or os.path.join(
         os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state"), "sfn-callback"
     )

@@ -245,7 +245,7 @@ def poll(ctx: typer.Context, job_id: str = typer.Argument(..., help="The jobId t
 
 # --------------------------------------------------------------------------------------------- monitor
 def _scan(ddb: Any, table: str) -> list[dict[str, Any]] | None:
-    from sfn_callback.polling.adapters.dynamodb import _from_ddb
+    from sfn_callback.common.dynamo import from_item as _from_ddb
 
     items: list[dict[str, Any]] = []
     kwargs: dict[str, Any] = {"TableName": table}

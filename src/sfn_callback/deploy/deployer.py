@@ -708,3 +708,12 @@ class Deployer:
             self.drivers.delete(r.kind, r.name)
             removed.append(change)
         return removed
+
+
+def ensure_deployed(target: Target, progress: Callable[[str], None]) -> None:
+    """Apply the stack to ``target`` if its plan has changes (deletes are not looked for)."""
+    deployer = Deployer(target)
+    plan = deployer.plan(detect_deletes=False)
+    if plan.has_changes:
+        progress("deploying the stack (callback, polling and sweep workflows)")
+        deployer.apply(plan)

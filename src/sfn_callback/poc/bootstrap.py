@@ -15,7 +15,8 @@ import functools
 import os
 
 from sfn_callback import config
-from sfn_callback.polling.adapters.dynamodb import DynamoJobStore, DynamoTokenRepository
+from sfn_callback.poc.adapters.jobs_dynamodb import DynamoJobStore
+from sfn_callback.polling.adapters.dynamodb import DynamoTokenRepository
 from sfn_callback.poc.adapters.external_api import LambdaJobApi
 from sfn_callback.polling.adapters.scheduler import SchedulerAdapter
 from sfn_callback.callbacks import StepFunctionsCallbacks

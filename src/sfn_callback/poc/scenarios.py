@@ -25,7 +25,7 @@ from botocore.exceptions import ClientError
 
 from sfn_callback import config
 from sfn_callback.config import Target
-from sfn_callback.polling.adapters.dynamodb import _from_ddb
+from sfn_callback.common.dynamo import from_item as _from_ddb
 from sfn_callback.polling.domain.lifecycle import schedule_name_for
 from sfn_callback.scenarios import Check, ProgressRows, RunOptions, ScenarioResult, register
 from sfn_callback.common.aws import client

@@ -189,7 +189,8 @@ def _text(md: list[str], h: list[str], line: str) -> None:
 
 
 def build_sections(inputs: Inputs, prices: PriceTable, out_dir: str) -> list[Section]:
-    from sfn_callback.cost.measure import comparisons, latency_summary
+    from sfn_callback.cost.measure import comparisons
+    from sfn_callback.observe.records import latency_summary
     from sfn_callback.cost.plot import plot_cost_per_job
     from sfn_callback.cost.tables import describe_threshold, format_polls
 

@@ -11,7 +11,8 @@ import pytest
 from moto import mock_aws
 
 from poc_fakes import T0
-from sfn_callback.polling.adapters.dynamodb import DynamoJobStore, DynamoTokenRepository
+from sfn_callback.poc.adapters.jobs_dynamodb import DynamoJobStore
+from sfn_callback.polling.adapters.dynamodb import DynamoTokenRepository
 from sfn_callback.polling.domain.events import InvalidEvent
 from sfn_callback.polling.domain.lifecycle import Claim, Outcome, TokenStatus, new_record
 

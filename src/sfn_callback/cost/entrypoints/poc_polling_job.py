@@ -18,7 +18,7 @@ from typing import Any, Callable, Literal, Protocol
 
 from pydantic import Field
 
-from sfn_callback.polling.domain.events import NonEmpty, PollingConfig, Positive, Record, _Strict, parse
+from sfn_callback.polling.domain.events import NonEmpty, PollingConfig, Positive, Record, StrictModel, parse
 from sfn_callback.polling.domain.lifecycle import iso, parse_iso, utcnow
 
 
@@ -28,7 +28,7 @@ class JobClient(Protocol):
     def check_status(self, job_id: str) -> dict[str, Any]: ...
 
 
-class CreateRequest(_Strict):
+class CreateRequest(StrictModel):
     action: Literal["CREATE_JOB"]
     record: Record
     polling_config: PollingConfig = Field(alias="pollingConfig")
@@ -36,7 +36,7 @@ class CreateRequest(_Strict):
     started_at: NonEmpty = Field(alias="startedAt")
 
 
-class CheckRequest(_Strict):
+class CheckRequest(StrictModel):
     action: Literal["CHECK_STATUS"]
     job_id: NonEmpty = Field(alias="jobId")
     attempt: Positive

@@ -1,4 +1,4 @@
-"""DynamoDB adapters: the token repository (``poc-task-tokens``) and the simulated API's job store (``poc-jobs``).
+"""The DynamoDB token store (``poc-task-tokens`` by default).
 
 Every state change is a conditional write; the attempt counter is ``ADD attemptCount :one`` with
 ``ReturnValues=ALL_NEW``. Records carry ``ttl`` (epoch seconds) for the table's TTL, and ``nextPollAt`` as the
@@ -295,52 +295,3 @@ class DynamoTokenRepository:
             if "LastEvaluatedKey" not in resp:
                 return
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
-
-
-class DynamoJobStore:
-    """The simulated API's ``poc-jobs`` table."""
-
-    def __init__(self, client: Any, table_name: str):
-        self._ddb = client
-        self._table = table_name
-
-    def create(self, item: dict[str, Any]) -> None:
-        self._ddb.put_item(TableName=self._table, Item=_to_ddb(item), ConditionExpression="attribute_not_exists(jobId)")
-
-    def record_check(self, job_id: str) -> dict[str, Any] | None:
-        try:
-            resp = self._ddb.update_item(
-                TableName=self._table,
-                Key={"jobId": {"S": job_id}},
-                UpdateExpression="ADD pollCount :one SET lastCheckedAt = :now",
-                ConditionExpression="attribute_exists(jobId)",
-                ExpressionAttributeValues={":one": {"N": "1"}, ":now": {"S": iso(datetime.now().astimezone())}},
-                ReturnValues="ALL_NEW",
-            )
-        except ClientError as exc:
-            if _condition_failed(exc):
-                return None
-            raise
-        return _from_ddb(resp["Attributes"])
-
-    def delete(self, job_id: str) -> bool:
-        resp = self._ddb.delete_item(TableName=self._table, Key={"jobId": {"S": job_id}}, ReturnValues="ALL_OLD")
-        return bool(resp.get("Attributes"))
-
-    def finish(self, job_id: str, status: str, completed_at: str) -> None:
-        try:
-            self._ddb.update_item(
-                TableName=self._table,
-                Key={"jobId": {"S": job_id}},
-                UpdateExpression="SET #s = :status, completedAt = :at",
-                ConditionExpression="#s = :running",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={
-                    ":status": {"S": status},
-                    ":at": {"S": completed_at},
-                    ":running": {"S": "IN_PROGRESS"},
-                },
-            )
-        except ClientError as exc:
-            if not _condition_failed(exc):
-                raise

@@ -27,7 +27,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from sfn_callback.polling.adapters.dynamodb import STATUS_INDEX, STATUS_INDEX_SORT_KEY, _from_ddb, item_to_record
+from sfn_callback.common.dynamo import from_item
+from sfn_callback.polling.adapters.dynamodb import STATUS_INDEX, STATUS_INDEX_SORT_KEY, item_to_record
 from sfn_callback.polling.domain.lifecycle import TokenRecord, TokenStatus, iso
 from sfn_callback.config import SWEEP_MODE_SCHEDULE_NAME
 from sfn_callback.polling.application.sweep import DueRecord
@@ -41,7 +42,7 @@ def _whole_record(item: dict[str, Any]) -> TokenRecord | None:
     if "taskToken" not in item or "expiresAt" not in item or "maxAttempts" not in item:
         return None
     try:
-        return item_to_record(_from_ddb(item))
+        return item_to_record(from_item(item))
     except (KeyError, ValueError, TypeError):
         return None
 

@@ -62,12 +62,14 @@ def parse(model: type[BaseModel], event: Any, what: str) -> Any:
         raise InvalidEvent(f"{what}: {_describe(exc)}") from None
 
 
-class _Strict(BaseModel):
+class StrictModel(BaseModel):
+    """Strict pydantic model of an event: no type coercion, unknown fields ignored, names or aliases."""
+
     model_config = ConfigDict(strict=True, extra="ignore", populate_by_name=True)
 
 
 # ------------------------------------------------------------------------------------- simulated API
-class JobOptions(_Strict):
+class JobOptions(StrictModel):
     """How the simulated job behaves (at most one of the three)."""
 
     complete_after_checks: ChecksOption | None = Field(default=None, alias="completeAfterChecks")
@@ -93,17 +95,17 @@ class JobOptions(_Strict):
         return self.model_dump(by_alias=True, exclude_none=True, exclude_defaults=True)
 
 
-class CreateJobAction(_Strict):
+class CreateJobAction(StrictModel):
     action: Literal["CREATE_JOB"]
     payload: dict[str, Any] = Field(default_factory=dict)
 
 
-class CheckStatusAction(_Strict):
+class CheckStatusAction(StrictModel):
     action: Literal["CHECK_STATUS"]
     job_id: NonEmpty = Field(alias="jobId")
 
 
-class CancelJobAction(_Strict):
+class CancelJobAction(StrictModel):
     """Cancel a job and forget it (create-job's undo when a later step fails)."""
 
     action: Literal["CANCEL_JOB"]
@@ -133,7 +135,7 @@ def nesting_depth(value: Any) -> int:
     return deepest
 
 
-class Record(_Strict):
+class Record(StrictModel):
     model_config = ConfigDict(strict=True, extra="allow")
     id: Annotated[str, Field(min_length=1, max_length=MAX_RECORD_ID_LENGTH)]
     data: dict[str, Any] | None = None
@@ -154,7 +156,7 @@ class Record(_Strict):
         return value
 
 
-class PollingConfig(_Strict):
+class PollingConfig(StrictModel):
     interval_minutes: Positive | None = Field(default=None, alias="intervalMinutes")
     interval_seconds: Positive | None = Field(default=None, alias="intervalSeconds")
     max_attempts: Positive = Field(alias="maxAttempts")
@@ -193,7 +195,7 @@ class PollingConfig(_Strict):
         return self.timeout_seconds if self.timeout_seconds is not None else 60 * (self.timeout_minutes or 0)
 
 
-class CreateJobEvent(_Strict):
+class CreateJobEvent(StrictModel):
     record: Record
     task_token: Annotated[str, Field(min_length=1, max_length=TASK_TOKEN_MAX_LENGTH)] = Field(alias="taskToken")
     execution_id: Annotated[str, Field(min_length=1, max_length=EXECUTION_ID_MAX_LENGTH)] = Field(alias="executionId")
@@ -206,7 +208,7 @@ SCHEDULED_TIME_PLACEHOLDER = "<aws.scheduler.scheduled-time>"
 time of each invocation (a scheduler that does not, e.g. LocalStack's, leaves it as is)."""
 
 
-class PollerEvent(_Strict):
+class PollerEvent(StrictModel):
     """``{"jobId"}`` (seed 001's manual poll) or ``{"jobId", "scheduledTime"}`` (a per-job schedule's delivery)."""
 
     job_id: NonEmpty = Field(alias="jobId")
