@@ -58,6 +58,7 @@ from typing import Any, Callable, Protocol
 from sfn_callback.callbacks.port import TaskCallbacks
 from sfn_callback.callbacks.result import CallbackResult
 from sfn_callback.common.clock import iso, parse_iso, utcnow
+from sfn_callback.polling.domain.jobs import ERROR_JOB_FAILED, Completed, Failed, job_state
 
 DEFAULT_CLAIM_LEASE_SECONDS = 60.0
 TTL_AFTER_EXPIRY = timedelta(days=7)
@@ -85,7 +86,6 @@ TERMINAL_STATUSES = frozenset(
 )
 
 # Error names sent with SendTaskFailure (the state machine's Catch blocks match them).
-ERROR_JOB_FAILED = "JobFailed"
 ERROR_MAX_ATTEMPTS = "MaxAttemptsExceeded"
 ERROR_POLLING_TIMEOUT = "PollingTimeout"
 
@@ -335,8 +335,9 @@ class ScheduleRemover(Protocol):
 
 
 class JobApi(Protocol):
-    def check_status(self, job_id: str) -> dict[str, Any]:
-        """The external job's status document (``status`` is IN_PROGRESS, COMPLETED or FAILED)."""
+    def check_status(self, job_id: str) -> Any:
+        """The external job's state: a :data:`~sfn_callback.polling.domain.jobs.JobState`, or a status document
+        (``status`` is IN_PROGRESS, COMPLETED or FAILED)."""
 
 
 # ----------------------------------------------------------------------------------------- decisions
@@ -357,10 +358,11 @@ def decide_before_check(record: TokenRecord, attempt: int, now: datetime) -> Out
     return None
 
 
-def decide_from_job(record: TokenRecord, attempt: int, job: dict[str, Any], now: datetime) -> Outcome | None:
-    """From the external job's status: an outcome to send, or None to keep polling."""
-    status = job.get("status")
-    if status == "COMPLETED":
+def decide_from_job(record: TokenRecord, attempt: int, job: Any, now: datetime) -> Outcome | None:
+    """From the external job's state (a :data:`~sfn_callback.polling.domain.jobs.JobState`, or a status document
+    in the simulated API's protocol): an outcome to send, or None to keep polling."""
+    state = job_state(job)
+    if isinstance(state, Completed):
         return Outcome(
             TokenStatus.COMPLETED,
             output={
@@ -368,12 +370,19 @@ def decide_from_job(record: TokenRecord, attempt: int, job: dict[str, Any], now:
                 "status": "COMPLETED",
                 "completedAt": iso(now),
                 "attempts": attempt,
-                "result": job,
+                "result": state.output,
             },
         )
-    if status == "FAILED":
-        return Outcome(TokenStatus.FAILED, error=ERROR_JOB_FAILED, cause="External job failed")
+    if isinstance(state, Failed):
+        return Outcome(TokenStatus.FAILED, error=state.error, cause=state.cause)
     return None
+
+
+def job_status_of(job: Any) -> str:
+    """The status text of a check's answer, for a poll's result (``IN_PROGRESS`` for a state in progress)."""
+    if isinstance(job, dict):
+        return str(job.get("status") or "IN_PROGRESS")
+    return {Completed: "COMPLETED", Failed: "FAILED"}.get(type(job), "IN_PROGRESS")
 
 
 # ------------------------------------------------------------------------------------------ service
@@ -466,9 +475,10 @@ class TokenPoller:
         if outcome is None:
             if closes:
                 self._end_check(record, check_until, counted.previous_check_until)
-            self.log("job still in progress", job_id=record.job_id, attempt=attempt, job_status=job.get("status"))
+            self.log("job still in progress", job_id=record.job_id, attempt=attempt,
+                     job_status=job.get("status") if isinstance(job, dict) else job_status_of(job))
             return PollResult(
-                status=str(job.get("status") or "IN_PROGRESS"),
+                status=job_status_of(job),
                 attempt=attempt,
                 max_attempts=record.max_attempts,
                 job_id=record.job_id,
