@@ -34,7 +34,7 @@ def test_requirements_are_the_handlers_imports_pinned_without_the_runtime_sdk():
     assert all("==" in r for r in reqs)
     assert {"aws-lambda-powertools", "pydantic", "pydantic-core"} <= names
     assert not names & bundle.PROVIDED_BY_RUNTIME
-    assert not names & {"moto", "matplotlib", "fastapi", "uvicorn", "pytest"}, "local-only tools leaked in"
+    assert not names & {"moto", "matplotlib", "fastapi", "uvicorn", "pytest", "playwright"}, "local-only tools leaked in"
 
 
 def test_import_scan_follows_relative_function_level_and_parent_imports(tmp_path):
