@@ -34,7 +34,7 @@ def up(
         if strict_iam:
             env["SFN_CALLBACK_STRICT_IAM"] = "1"
         try:
-            proc, endpoint = process.start_detached(host, port, env=env or None)
+            proc, endpoint = process.start_detached(host, port, env=env or None, owned=False)
         except (RuntimeError, TimeoutError) as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from exc

@@ -56,7 +56,6 @@ FAULTS_PATH = "/_sfn_callback/faults"
 LOOPBACK = frozenset({"127.0.0.1", "::1", "::ffff:127.0.0.1"})
 ACTIONS = ("error", "kill")
 MAX_COUNT = 1_000_000
-_WORKER_MODULE = "sfn_callback.localcloud.lambda_worker"
 
 # Operations of the REST APIs the stack uses, by method and path (JSON and query APIs name theirs).
 _REST_OPERATIONS: tuple[tuple[str, re.Pattern[str], str], ...] = (
@@ -282,19 +281,25 @@ def _xml(text: str) -> str:
 
 # -- killing the caller ----------------------------------------------------------------------------
 def calling_worker(remote_port: int) -> int | None:
-    """The pid of this process's Lambda worker that owns the client end of the connection from
-    ``remote_port`` (a local cloud request comes over loopback, so the worker is one of our children)."""
+    """The pid of this process's Lambda execution environment that owns the client end of the connection from
+    ``remote_port``: a local cloud request comes over loopback, and every child of this process is an
+    environment's bootstrap (Python, Node.js or a function's own ``bootstrap``); the connection may belong to
+    one of its own children, so the answer is the environment it runs in."""
     import psutil
 
-    for child in psutil.Process(os.getpid()).children(recursive=True):
+    me = psutil.Process(os.getpid())
+    for environment in me.children():
         try:
-            if _WORKER_MODULE not in " ".join(child.cmdline()):
-                continue
-            connections = child.net_connections(kind="tcp")
+            processes = [environment, *environment.children(recursive=True)]
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             continue
-        if any(c.laddr and c.laddr.port == remote_port for c in connections):
-            return child.pid
+        for process in processes:
+            try:
+                connections = process.net_connections(kind="tcp")
+            except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+                continue
+            if any(c.laddr and c.laddr.port == remote_port for c in connections):
+                return environment.pid
     return None
 
 

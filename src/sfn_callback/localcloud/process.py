@@ -37,12 +37,35 @@ def serve_forever(host: str, port: int, **config: Any) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     print(connection_help(cloud.endpoint_url), flush=True)
+    owner = _owner_pid()
     try:
         while not stop.wait(0.5):
-            pass
+            if owner is not None and not _alive(owner):
+                print(f"the process that started this local cloud (pid {owner}) is gone; stopping", flush=True)
+                break
     finally:
         cloud.stop()
     return 0
+
+
+OWNER_ENV = "SFN_CALLBACK_OWNER_PID"
+
+
+def _owner_pid() -> int | None:
+    """The process this local cloud serves, when it was started for one (a test session, a benchmark, the
+    demo): it stops when that process is gone, so a killed run leaves no local cloud behind."""
+    raw = os.environ.get(OWNER_ENV, "").strip()
+    return int(raw) if raw.isdigit() and int(raw) > 1 else None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def connection_help(endpoint: str) -> str:
@@ -88,8 +111,11 @@ def pid_file(port: int) -> str:
 
 
 def start_detached(host: str, port: int, log_path: str | None = None, env: dict[str, str] | None = None,
-                   timeout: float = 30.0) -> tuple[subprocess.Popen[Any], str]:
-    """Start ``sfn-callback up`` in the background; returns the process and its endpoint once healthy."""
+                   timeout: float = 30.0, owned: bool = True) -> tuple[subprocess.Popen[Any], str]:
+    """Start ``sfn-callback up`` in the background; returns the process and its endpoint once healthy.
+
+    ``owned`` (the default): the local cloud stops by itself when this process is gone (a benchmark or a test
+    session killed half-way leaves nothing running); ``up --detach`` passes ``False``, its cloud outlives it."""
     endpoint = f"http://{host}:{port}"
     if health(endpoint):
         raise RuntimeError(f"something already answers at {endpoint}")
@@ -98,7 +124,7 @@ def start_detached(host: str, port: int, log_path: str | None = None, env: dict[
     proc = subprocess.Popen(
         [sys.executable, "-m", "sfn_callback.cli.main", "up", "--host", host, "--port", str(port)],
         stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-        env={**os.environ, **(env or {})},
+        env={**os.environ, OWNER_ENV: str(os.getpid()) if owned else "", **(env or {})},
     )
     log_file.close()
     try:

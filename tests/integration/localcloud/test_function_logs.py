@@ -109,6 +109,35 @@ def test_the_aws_cli_reads_them_tail_get_log_events_and_filter_patterns(local_cl
     assert len(reports) == 1 and reports[0]["message"].startswith("REPORT RequestId:")
 
 
+def test_aws_logs_tail_follow_shows_invocations_as_they_happen(local_cloud, make_function):
+    """The seeds' first troubleshooting step: `aws logs tail --follow` prints a new invocation's lines while it
+    runs, without being restarted."""
+    make_function("lc-logs-follow", PYTHON_APP)
+    invoke(local_cloud, "lc-logs-follow", {"n": 1})  # the group exists before tail starts, as after a deploy
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1",
+           "AWS_PAGER": "", "PYTHONUNBUFFERED": "1"}
+    env.pop("AWS_ENDPOINT_URL", None)
+    follower = subprocess.Popen([AWS, "--endpoint-url", local_cloud.endpoint_url, "logs", "tail",
+                                 "/aws/lambda/lc-logs-follow", "--follow", "--since", "10m", "--format", "short"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    seen: list[str] = []
+    try:
+        pool = concurrent.futures.ThreadPoolExecutor(1)
+        reader = pool.submit(lambda: [seen.append(line) for line in follower.stdout])  # until the process ends
+        wait_for(lambda: any("plain print 1" in line for line in seen), timeout=60,
+                 what="tail --follow shows the earlier invocation")
+        invoke(local_cloud, "lc-logs-follow", {"n": 424242})
+        wait_for(lambda: any("plain print 424242" in line for line in seen), timeout=60,
+                 what="tail --follow shows the new invocation without a restart")
+        assert follower.poll() is None  # still following
+    finally:
+        follower.terminate()
+        follower.wait(10)
+        reader.result(10)
+        pool.shutdown()
+    assert sum("REPORT RequestId" in line for line in seen) >= 2
+
+
 def test_concurrent_environments_write_their_own_streams_and_logging_config_names_the_group(local_cloud, make_function):
     make_function("lc-logs-parallel", PYTHON_APP)
     with concurrent.futures.ThreadPoolExecutor(2) as pool:

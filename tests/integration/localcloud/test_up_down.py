@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
 from sfn_callback.localcloud import process
 
@@ -34,6 +35,31 @@ def test_detach_health_and_down(tmp_path):
     assert process.health(f"http://127.0.0.1:{port}", timeout=0.5) is None
     assert not (tmp_path / f"localcloud-{port}.pid").exists()
     assert cli("down", "--port", str(port), env=env).returncode == 1
+
+
+def test_a_cloud_started_for_a_process_stops_when_that_process_is_killed(tmp_path):
+    """A test session or benchmark killed half-way (SIGKILL: no cleanup runs) leaves no local cloud behind."""
+    env = {**os.environ, "SFN_CALLBACK_STATE_DIR": str(tmp_path)}
+    starter = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time\n"
+         "from sfn_callback.localcloud import process\n"
+         "proc, endpoint = process.start_detached('127.0.0.1', process.free_port(), log_path=sys.argv[1], timeout=60)\n"
+         "print(proc.pid, endpoint, flush=True)\n"
+         "time.sleep(300)\n", str(tmp_path / "cloud.log")],
+        stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        pid, endpoint = starter.stdout.readline().split()
+        assert process.health(endpoint)["status"] == "running"
+    finally:
+        starter.kill()
+        starter.wait()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and os.path.exists(f"/proc/{pid}"):
+        time.sleep(0.2)
+    assert not os.path.exists(f"/proc/{pid}"), "the local cloud outlived the process it was started for"
+    assert process.health(endpoint, timeout=0.5) is None
+    assert "is gone; stopping" in (tmp_path / "cloud.log").read_text()
 
 
 def test_refuses_a_non_loopback_host(tmp_path):
