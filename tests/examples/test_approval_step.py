@@ -11,18 +11,17 @@ from support import wait_execution, wait_for
 
 from examples.approval_step.policy import ACTOR, decide_pending
 from sfn_callback import config
-from sfn_callback.approval.stack import deploy_component
-from sfn_callback.config import Target
 
 pytestmark = pytest.mark.cloud
 
 MACHINE = f"arn:aws:states:us-east-1:{config.LOCAL_ACCOUNT_ID}:stateMachine:{config.APPROVAL_WORKFLOW}"
 
 
-def test_an_approval_step_decided_by_the_users_code(local_cloud):
-    target = Target(endpoint_url=local_cloud.endpoint_url)
-    deploy_component(target)
-    sfn, ddb = local_cloud.client("stepfunctions"), local_cloud.client("dynamodb")
+def test_an_approval_step_decided_by_the_users_code(approval_stack):
+    """The session's approval stack (``approval_support``): deploying the component again here would put the
+    queue's shortened visibility timeout back to the spec's, which other tests rely on."""
+    target = approval_stack.target
+    sfn, ddb = approval_stack.sfn, approval_stack.ddb
     runs = {}
     for amount in (40, 400):
         order = f"ex-{amount}-{uuid.uuid4().hex[:8]}"
