@@ -19,10 +19,10 @@ from support import wait_execution, wait_for
 
 from sfn_callback import config
 from sfn_callback.approval.stack import deploy_component
-from sfn_callback.approval.api import create_app
-from sfn_callback.approval.auth import KeyRing
+from sfn_callback.approval.entrypoints.rest_app import create_app
+from sfn_callback.approval.entrypoints.auth import KeyRing
 from sfn_callback.approval.bootstrap import bootstrap
-from sfn_callback.approval.server import ServerThread
+from sfn_callback.approval.entrypoints.server import ServerThread
 from sfn_callback.config import Target
 
 KEYS = {"alice": "alice-key-0123456789abcdef", "bob": "bob-key-0123456789abcdef"}

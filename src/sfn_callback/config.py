@@ -21,6 +21,9 @@ CREATE_JOB_FUNCTION = "poc-create-job"
 POLLER_FUNCTION = "poc-poller"
 CALLBACK_WORKFLOW = "poc-callback-workflow"
 POLLING_SCHEDULE_GROUP = "poc-polling"
+SWEEP_MODE_SCHEDULE_NAME = "sweep-mode"
+"""What a sweep-mode token record stores as its ``scheduleName``: it has no schedule of its own, and the
+sweep finds its records by this value."""
 
 # SQS variant and approval service (seed 003)
 APPROVAL_WORKFLOW = "poc-approval-workflow"
@@ -58,7 +61,9 @@ def default_endpoint() -> str:
 
 
 def state_dir() -> str:
-    """Per-user state directory (PID files, latest measurements)."""
+    """Per-user state directory (PID files, latest measurements), the local cloud's own
+    (``sfn_callback.localcloud.defaults.state_dir``): ``SFN_CALLBACK_STATE_DIR``, else
+    ``$XDG_STATE_HOME/sfn-callback``."""
     base = os.environ.get("SFN_CALLBACK_STATE_DIR") or os.path.join(
         os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state"), "sfn-callback"
     )

@@ -25,14 +25,14 @@ from typing import Any, Callable
 import httpx
 
 from sfn_callback import config
-from sfn_callback.approval.api import create_app
-from sfn_callback.approval.auth import KeyRing
+from sfn_callback.approval.entrypoints.rest_app import create_app
+from sfn_callback.approval.entrypoints.auth import KeyRing
 from sfn_callback.approval.bootstrap import bootstrap
-from sfn_callback.approval.domain import parse_iso
-from sfn_callback.approval.server import ServerThread
+from sfn_callback.approval.domain.model import parse_iso
+from sfn_callback.approval.entrypoints.server import ServerThread
 from sfn_callback.approval.stack import deploy_component
 from sfn_callback.config import Target
-from sfn_callback.util.aws import client
+from sfn_callback.common.aws import client
 
 
 def percentile(values: list[float], q: float) -> float | None:

@@ -6,10 +6,13 @@ import os
 
 from sfn_callback import config
 from sfn_callback.approval.adapters.dynamodb import DynamoApprovalRepository
+from sfn_callback.approval.adapters.stepfunctions import ApprovalStepFunctions
+from sfn_callback.approval.application.metered import MeteredApprovalService
+from sfn_callback.common.aws import callback_client, client
 from sfn_callback.config import Target
-from sfn_callback.monitoring import emit
-from sfn_callback.monitoring.metered_approval import MeteredApprovalCallbacks, MeteredApprovalService
-from sfn_callback.util.aws import callback_client, client
+from sfn_callback.metrics import emit
+from sfn_callback.metrics import names as metric_names
+from sfn_callback.metrics.callbacks import MeteredTaskCallbacks
 
 METRICS_LOG_GROUP = "/sfn-callback/approval-service"
 """Outside Lambda, the service's EMF documents go to this log group (inside Lambda, to the function's log)."""
@@ -22,7 +25,8 @@ def table_name() -> str:
 def bootstrap(target: Target | None = None, table: str | None = None, **service_options) -> MeteredApprovalService:
     """``target`` None: the ambient configuration (inside a Lambda, or AWS_* variables)."""
     repository = DynamoApprovalRepository(client("dynamodb", target), table or table_name())
-    callbacks = MeteredApprovalCallbacks(callback_client(target))
+    callbacks = ApprovalStepFunctions(callback_client(target))
+    callbacks.callbacks = MeteredTaskCallbacks(callbacks.callbacks, metric_names.APPROVAL_SERVICE)
     if not emit.in_lambda():
         emit.set_publisher(emit.LogsPublisher(client("logs", target), METRICS_LOG_GROUP))
     return MeteredApprovalService(repository, callbacks, **service_options)

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from sfn_callback.config import Target
 
 WORKFLOW_ROLE = f"{config.APPROVAL_WORKFLOW}-role"
-CONSUMER_HANDLER = "sfn_callback.approval.entrypoints.consumer.handler"
+CONSUMER_HANDLER = "sfn_callback.approval.entrypoints.poc_approval_consumer.handler"
 QUEUE_VISIBILITY_TIMEOUT = 30
 MAX_RECEIVE_COUNT = 3
 

@@ -71,7 +71,7 @@ from sfn_callback.config import Target
 from sfn_callback.localcloud import process
 from sfn_callback.localcloud.bench import percentile
 from sfn_callback.localcloud.faults import DELIVERY, FAULTS_PATH
-from sfn_callback.util.aws import client
+from sfn_callback.common.aws import client
 
 POC_FAULTS = ("scheduler-duplicates", "concurrent-polls", "poller-killed", "create-job-killed",
               "throttled-callbacks", "failing-callbacks", "task-timeout-race")
@@ -704,7 +704,7 @@ class PocPart:
 
 def _plain(item: dict[str, Any]) -> dict[str, Any]:
     """A DynamoDB item as plain values, without its task token."""
-    from sfn_callback.util.dynamo import from_item
+    from sfn_callback.common.dynamo import from_item
 
     doc = from_item(item)
     doc.pop("taskToken", None)
@@ -754,10 +754,10 @@ class ApprovalPart:
     def run(self) -> None:
         if not self.tasks:
             return
-        from sfn_callback.approval.api import create_app
-        from sfn_callback.approval.auth import KeyRing
+        from sfn_callback.approval.entrypoints.rest_app import create_app
+        from sfn_callback.approval.entrypoints.auth import KeyRing
         from sfn_callback.approval.bootstrap import bootstrap
-        from sfn_callback.approval.server import ServerThread
+        from sfn_callback.approval.entrypoints.server import ServerThread
 
         key = secrets.token_urlsafe(24)
         app = create_app(bootstrap(self.target), KeyRing.from_mapping({"faults-bench": key}),

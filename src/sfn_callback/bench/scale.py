@@ -32,10 +32,11 @@ from typing import Any, Callable
 
 from sfn_callback import config
 from sfn_callback.config import Target
-from sfn_callback.cost.history import reconnect_latencies
-from sfn_callback.cost.measure import _history, _token_records, ensure_deployed, latency_summary
+from sfn_callback.observe.history import reconnect_latencies
+from sfn_callback.deploy.deployer import ensure_deployed
+from sfn_callback.observe.records import execution_history, latency_summary, token_records
 from sfn_callback.localcloud import process
-from sfn_callback.util.aws import client as make_client
+from sfn_callback.common.aws import client as make_client
 
 SCALE_FILE = "scale-bench.json"
 MODES = ("per-job", "sweep")
@@ -210,7 +211,7 @@ def run_size(target: Target, cfg: ScaleConfig, size: int, pid: int | None,
         # Records end just after their callback; give them a moment before judging.
         records: dict[str, dict[str, Any]] = {}
         for _ in range(40):
-            records = _token_records(ddb, run_id)
+            records = token_records(ddb, run_id)
             if sum(1 for r in records.values() if r["status"]["S"] in TERMINAL) >= len(finished):
                 break
             time.sleep(0.5)
@@ -221,7 +222,7 @@ def run_size(target: Target, cfg: ScaleConfig, size: int, pid: int | None,
     history_duplicates = 0
     lost: list[str] = []
     for arn in sample:
-        events = _history(sfn, arn)
+        events = execution_history(sfn, arn)
         latencies.extend(reconnect_latencies(events))
         if sum(1 for e in events if e["type"] in ("TaskSucceeded", "TaskFailed")) > 1:
             history_duplicates += 1

@@ -44,9 +44,19 @@ bench_app = typer.Typer(help="Benchmarks that print their figures (and a ratio a
 app.add_typer(bench_app, name="bench")
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from sfn_callback import __version__
+
+        typer.echo(f"sfn-callback {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def main(
     ctx: typer.Context,
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                 help="Print the version and exit."),
     endpoint: str = typer.Option(
         None,
         "--endpoint",

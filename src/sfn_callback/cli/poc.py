@@ -36,7 +36,7 @@ from rich.text import Text
 from sfn_callback import config
 from sfn_callback.cli.common import MAX_JOBS, JsonOption, console_for, emit_json, refuse, state
 from sfn_callback.config import Target
-from sfn_callback.util.tokens import mask_token
+from sfn_callback.common.tokens import mask_token
 
 MAX_LIVE_ROWS = 15
 
@@ -210,7 +210,7 @@ def run(
 # ------------------------------------------------------------------------------------------------ poll
 def invoke_poller(target: Target, job_id: str) -> dict[str, Any]:
     """One poll of ``job_id`` through ``poc-poller``; a Lambda error raises ``RuntimeError`` with its type."""
-    from sfn_callback.util.aws import client
+    from sfn_callback.common.aws import client
 
     resp = client("lambda", target).invoke(FunctionName=config.POLLER_FUNCTION,
                                            Payload=json.dumps({"jobId": job_id}).encode())
@@ -245,7 +245,7 @@ def poll(ctx: typer.Context, job_id: str = typer.Argument(..., help="The jobId t
 
 # --------------------------------------------------------------------------------------------- monitor
 def _scan(ddb: Any, table: str) -> list[dict[str, Any]] | None:
-    from sfn_callback.poc.adapters.dynamodb import _from_ddb
+    from sfn_callback.common.dynamo import from_item as _from_ddb
 
     items: list[dict[str, Any]] = []
     kwargs: dict[str, Any] = {"TableName": table}
@@ -265,7 +265,7 @@ def _scan(ddb: Any, table: str) -> list[dict[str, Any]] | None:
 def snapshot(target: Target, limit: int) -> dict[str, Any]:
     """The four views of seed monitor.sh; newest first, ``limit`` rows each; tokens masked."""
     from sfn_callback.poc.scenarios import workflow_arn
-    from sfn_callback.util.aws import client
+    from sfn_callback.common.aws import client
 
     ddb, sfn, lam = client("dynamodb", target), client("stepfunctions", target), client("lambda", target)
     tokens = _scan(ddb, config.TOKENS_TABLE)

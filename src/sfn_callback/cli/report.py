@@ -24,7 +24,7 @@ def report(
     """Write a self-contained HTML report and a Markdown report: architecture, scenarios, latency, cost, scale,
     monitoring."""
     from sfn_callback.cost.pricing import load_price_table
-    from sfn_callback.cost.report import load_inputs, write_report
+    from sfn_callback.report.report import load_inputs, write_report
 
     try:
         prices = load_price_table(region or state(ctx).region, prices_file)

@@ -6,7 +6,7 @@ reductions, the break-even point and where a target reduction is reached, as dat
 """
 
 from sfn_callback.cost.comparison import Comparison, compare_designs, measurements_from_dict
-from sfn_callback.cost.history import callback_reconnects, count_state_transitions, history_counts
+from sfn_callback.observe.history import callback_reconnects, count_state_transitions, history_counts
 from sfn_callback.cost.model import (
     AffineCounts,
     CostBreakdown,

@@ -9,7 +9,7 @@ For every polls-per-job value P, ``jobs_per_point`` simulated jobs that need exa
 
 Counted per job, from real data:
 
-* state transitions: the execution's history (:func:`sfn_callback.cost.history.history_counts`);
+* state transitions: the execution's history (:func:`sfn_callback.observe.history.history_counts`);
 * Lambda invocations and handler durations, Scheduler deliveries, DynamoDB request units (from item
   sizes) and SQS requests: the local cloud's metering (``/_sfn_callback/metrics``), attributed to the job by
   its ``jobId`` / execution ARN and to the design by the calling function. The external job API
@@ -41,11 +41,13 @@ from typing import Any
 from sfn_callback import config
 from sfn_callback.config import Target
 from sfn_callback.cost.comparison import Comparison, compare_designs
-from sfn_callback.cost.history import history_counts, reconnect_latencies
+from sfn_callback.deploy.deployer import ensure_deployed
+from sfn_callback.observe.history import history_counts, reconnect_latencies
+from sfn_callback.observe.records import execution_history, latency_summary, token_records
 from sfn_callback.cost.model import billed_gb_seconds
 from sfn_callback.cost.pricing import PriceTable
 from sfn_callback.cost.usage import UsageCounts
-from sfn_callback.util.aws import client as make_client
+from sfn_callback.common.aws import client as make_client
 
 CALLBACK, SWEEP, POLLING = "callback", "sweep", "polling"
 DESIGNS = (CALLBACK, SWEEP, POLLING)
@@ -124,7 +126,7 @@ def job_input(design: str, polls: int, interval_seconds: int, name: str) -> dict
     polling_config: dict[str, Any] = {
         "intervalSeconds": interval_seconds,
         # Far from the limit, as a job that completes normally is: with 1 s intervals a check near the limit
-        # closes its status-check window with one more write (sfn_callback.poc.lifecycle), which a job polled
+        # closes its status-check window with one more write (sfn_callback.polling.domain.lifecycle), which a job polled
         # at AWS's 1-minute minimum never needs.
         "maxAttempts": polls + 20,
         "timeoutSeconds": 120 + 4 * polls * interval_seconds,
@@ -225,38 +227,10 @@ def share_sweep_invocations(jobs: list[dict[str, Any]], events: list[list[Any]],
 
 
 # ---------------------------------------------------------------------------------------- measuring
-def _history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
-    events: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
-    while True:
-        page = sfn.get_execution_history(**kwargs)
-        events.extend(page["events"])
-        if not page.get("nextToken"):
-            return events
-        kwargs["nextToken"] = page["nextToken"]
-
-
 def _epoch(value: Any) -> float:
     if isinstance(value, datetime):
         return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).timestamp()
     return float(value)
-
-
-def _token_records(ddb: Any, run_id: str) -> dict[str, dict[str, Any]]:
-    """Token records of this run's executions, by execution ARN (one scan; the run id is in the ARN)."""
-    found: dict[str, dict[str, Any]] = {}
-    kwargs: dict[str, Any] = {
-        "TableName": config.TOKENS_TABLE,
-        "FilterExpression": "contains(executionId, :run)",
-        "ExpressionAttributeValues": {":run": {"S": run_id}},
-    }
-    while True:
-        page = ddb.scan(**kwargs)
-        for item in page.get("Items", []):
-            found[item["executionId"]["S"]] = item
-        if "LastEvaluatedKey" not in page:
-            return found
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def _run_jobs(sfn: Any, target: Target, account: str, cfg: MeasureConfig, run_id: str,
@@ -287,15 +261,6 @@ def _run_jobs(sfn: Any, target: Target, account: str, cfg: MeasureConfig, run_id
             time.sleep(1.0)
     return jobs
 
-
-def ensure_deployed(target: Target, progress: Callable[[str], None]) -> None:
-    from sfn_callback.deploy.deployer import Deployer
-
-    deployer = Deployer(target)
-    plan = deployer.plan(detect_deletes=False)
-    if plan.has_changes:
-        progress("deploying the stack (callback, polling and sweep workflows)")
-        deployer.apply(plan)
 
 
 def measure(target: Target, cfg: MeasureConfig, progress: Callable[[str], None] = lambda message: None,
@@ -333,7 +298,7 @@ def measure(target: Target, cfg: MeasureConfig, progress: Callable[[str], None] 
     records: dict[str, dict[str, Any]] = {}
     callback_jobs = [j for j in jobs if j["design"] != POLLING]
     while callback_jobs:
-        records = _token_records(ddb, run_id)
+        records = token_records(ddb, run_id)
         open_ = [j for j in callback_jobs
                  if records.get(j["executionArn"], {}).get("status", {}).get("S") not in TERMINAL_RECORD]
         if not open_:
@@ -347,7 +312,7 @@ def measure(target: Target, cfg: MeasureConfig, progress: Callable[[str], None] 
 
     problems: list[str] = []
     for job in jobs:
-        history = _history(sfn, job["executionArn"])
+        history = execution_history(sfn, job["executionArn"])
         counts = history_counts(history)
         job["usage"] = _empty_usage(counts.state_transitions)
         job["history_lambda_invocations"] = counts.lambda_invocations
@@ -525,15 +490,3 @@ def load_measurement(path: str | None = None) -> dict[str, Any]:
         raise ValueError(f"cannot read the cost measurement at {path}: {exc}") from None
     check_measurement(doc)
     return doc
-
-
-def latency_summary(values: list[float]) -> dict[str, float | int | None]:
-    if not values:
-        return {"count": 0, "p50": None, "p99": None, "max": None}
-    ordered = sorted(values)
-
-    def pct(q: float) -> float:
-        return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
-
-    return {"count": len(ordered), "p50": pct(0.5), "p99": pct(0.99), "max": ordered[-1],
-            "mean": statistics.fmean(ordered)}

@@ -14,7 +14,7 @@ def contribute(stack: Stack, ctx: StackContext) -> None:
     stack.add(
         Function(
             POLLING_JOB_FUNCTION,
-            "sfn_callback.cost.polling_job.handler",
+            "sfn_callback.cost.entrypoints.poc_polling_job.handler",
             env=(
                 ("SIMULATED_API_LAMBDA", config.SIMULATED_API_FUNCTION),
                 ("POWERTOOLS_SERVICE_NAME", "poc-polling"),

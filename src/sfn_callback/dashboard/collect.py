@@ -47,7 +47,7 @@ from botocore.exceptions import (
 from sfn_callback import config
 from sfn_callback.config import Target
 from sfn_callback.dashboard import graphs as graphs_mod
-from sfn_callback.util.tokens import mask_token
+from sfn_callback.common.tokens import mask_token
 
 DASHBOARD_NAME = "poc-callbacks"
 ALERTS_TOPIC = "poc-alerts"
@@ -142,7 +142,7 @@ class Collector:
                 if self._factory is not None:
                     self._clients[service] = self._factory(service)
                 else:
-                    from sfn_callback.util.aws import client
+                    from sfn_callback.common.aws import client
 
                     self._clients[service] = client(service, self.target, config=_CLIENT_CONFIG)
             return self._clients[service]
@@ -222,7 +222,7 @@ class Collector:
 
     @staticmethod
     def _query(ddb: Any, table: str, index: str, key: str, value: str, limit: int) -> list[dict[str, Any]]:
-        from sfn_callback.util.dynamo import from_item
+        from sfn_callback.common.dynamo import from_item
 
         items: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {"TableName": table, "IndexName": index, "KeyConditionExpression": "#k = :v",

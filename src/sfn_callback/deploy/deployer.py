@@ -42,7 +42,7 @@ from sfn_callback.deploy.spec import (
     policy_document,
 )
 from sfn_callback.deploy.stack import build_stack
-from sfn_callback.util.aws import client as make_client
+from sfn_callback.common.aws import client as make_client
 
 INLINE_POLICY = "inline"
 _PUBLIC_ACCESS_BLOCK = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
@@ -823,3 +823,12 @@ class Deployer:
             self.drivers.delete(r.kind, r.name)
             removed.append(change)
         return removed
+
+
+def ensure_deployed(target: Target, progress: Callable[[str], None]) -> None:
+    """Apply the stack to ``target`` if its plan has changes (deletes are not looked for)."""
+    deployer = Deployer(target)
+    plan = deployer.plan(detect_deletes=False)
+    if plan.has_changes:
+        progress("deploying the stack (callback, polling and sweep workflows)")
+        deployer.apply(plan)

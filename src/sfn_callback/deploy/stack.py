@@ -12,7 +12,7 @@ COMPONENT_MODULES = (
     "sfn_callback.approval.stack",
     "sfn_callback.export.stack",
     "sfn_callback.cost.stack",
-    "sfn_callback.sweep.stack",
+    "sfn_callback.poc.sweep_stack",
     "sfn_callback.monitoring.stack",  # last: it alarms on the other components' queues and state machines
 )
 

@@ -54,7 +54,7 @@ def parse_sink(spec: str, s3_client: Callable[[], Any] | None = None) -> ExportS
         if not bucket:
             raise SettingsError(f"EXPORT_SINK={spec!r}: no bucket (expected s3://bucket/prefix)")
         if s3_client is None:
-            from sfn_callback.util.aws import client
+            from sfn_callback.common.aws import client
 
             return S3Sink(client("s3"), bucket, prefix)
         return S3Sink(s3_client(), bucket, prefix)
@@ -79,14 +79,16 @@ def bootstrap(
     settings = settings or ExportSettings.from_env()
     if repository is None:
         from sfn_callback.export.adapters.dynamodb_repository import DynamoDbJobRepository
-        from sfn_callback.util.aws import client
+        from sfn_callback.common.aws import client
 
         repository = DynamoDbJobRepository(client("dynamodb"), settings.table_name, ttl_days=settings.job_ttl_days)
     if step_functions is None:
-        from sfn_callback.export.adapters.stepfunctions_callback import StepFunctionsCallbackAdapter
-        from sfn_callback.util.aws import callback_client
+        from sfn_callback.callbacks import StepFunctionsCallbacks
+        from sfn_callback.common.aws import callback_client
+        from sfn_callback.export.application.callbacks import ExportCallbacks
 
-        step_functions = StepFunctionsCallbackAdapter(callback_client(), max_attempts=settings.callback_max_attempts)
+        step_functions = ExportCallbacks(StepFunctionsCallbacks(callback_client(), base_delay=0.1,
+                                                                max_attempts=settings.callback_max_attempts))
     if source is None:
         from sfn_callback.export.adapters.http_source import HttpFileSource
 

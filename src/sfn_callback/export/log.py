@@ -1,12 +1,13 @@
 """The export service's structured JSON logger (Powertools Logger).
 
-Every line that concerns a task token carries it masked (``mask_token``), never whole.
+Task tokens are masked by the logger's formatter (``sfn_callback.common.logging``): a line may carry the token
+in ``taskToken`` and never shows it whole.
 """
 
 from __future__ import annotations
 
 import os
 
-from aws_lambda_powertools import Logger
+from sfn_callback.common.logging import lambda_logger
 
-logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "export-service"))
+logger = lambda_logger(os.environ.get("POWERTOOLS_SERVICE_NAME", "export-service"))

@@ -41,7 +41,7 @@ from sfn_callback.scenarios import (
     ScenarioResult,
     register,
 )
-from sfn_callback.util.dynamo import from_item
+from sfn_callback.common.dynamo import from_item
 
 FAILURE_ERROR = "JobCompletedWithFailures"
 SUCCESS_FIELDS = ("jobId", "exportId", "userId", "status", "totalTasks", "completedTasks", "failedTasks",
@@ -262,7 +262,7 @@ class ExportScenario:
     def _run(self, target: Target, options: RunOptions, progress: Callable[[ProgressRows], None],
              started: float) -> ScenarioResult:
         from sfn_callback.deploy.deployer import context_for
-        from sfn_callback.util.aws import client
+        from sfn_callback.common.aws import client
 
         if not target.is_local:
             raise ScenarioSetupError(

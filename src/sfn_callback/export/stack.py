@@ -38,7 +38,7 @@ from sfn_callback.deploy.spec import (
 )
 from sfn_callback.export import workflow
 
-CONSUMER_HANDLER = "sfn_callback.export.entrypoints.consumer.handler"
+CONSUMER_HANDLER = "sfn_callback.export.entrypoints.poc_export_consumer.handler"
 WORKFLOW_ROLE = f"{config.EXPORT_WORKFLOW}-role"
 LOCAL_BUCKET = "poc-exports"
 METRICS_NAMESPACE = "SfnCallback/Export"

@@ -8,6 +8,7 @@ flow, alternating rounds), as a ratio.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import statistics
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import time
 import uuid
+import zipfile
 from typing import Any
 
 import boto3
@@ -22,7 +24,6 @@ from botocore.config import Config
 from rich.console import Console
 from rich.table import Table
 
-from sfn_callback.deploy.packaging import zip_files
 from sfn_callback.localcloud import process, runtimes
 
 TRIVIAL = "def handler(event, context):\n    return {'ok': True, 'n': event.get('n')}\n"
@@ -50,7 +51,12 @@ def _client(endpoint: str, service: str) -> Any:
 
 
 def _zip(source: str, name: str = "app.py") -> bytes:
-    return zip_files({name: source})
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+        info.external_attr = 0o644 << 16
+        zf.writestr(info, source)
+    return buf.getvalue()
 
 
 def _role(endpoint: str) -> str:
@@ -96,7 +102,7 @@ class CallbackProbe:
         return (time.perf_counter() - started) * 1000
 
 
-def _start_bare_moto() -> tuple[subprocess.Popen[Any], str]:
+def start_bare_moto() -> tuple[subprocess.Popen[Any], str]:
     port = process.free_port()
     env = {**os.environ, "MOTO_PORT": str(port), "MOTO_ACCOUNT_ID": "000000000000"}
     proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
@@ -158,7 +164,7 @@ def run_cloud_bench(invokes: int = 200, callbacks: int = 100, colds: int = 5,
                 warm[kind].append((time.perf_counter() - t0) * 1000)
         say(f"{invokes} warm invokes of each runtime done")
 
-        bare_proc, bare_endpoint = _start_bare_moto()
+        bare_proc, bare_endpoint = start_bare_moto()
         ours_probe, bare_probe = CallbackProbe(endpoint), CallbackProbe(bare_endpoint)
         ours_probe.once(), bare_probe.once()  # warm both paths
         ours: list[float] = []

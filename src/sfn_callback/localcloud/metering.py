@@ -6,7 +6,7 @@ Served as ``GET /_sfn_callback/metrics`` (JSON). Four sources, none of which nee
   handler's own duration (time inside the worker, not queueing or a cold start's process spawn);
 * Scheduler: every target delivery of the schedule runner, by target function;
 * DynamoDB: request units per request computed from the real items' sizes
-  (:mod:`sfn_callback.cost.capacity`), hooked into moto's DynamoDB request handler;
+  (:mod:`sfn_callback.localcloud.capacity`), hooked into moto's DynamoDB request handler;
 * API requests per service and operation (SQS requests among them), counted in the WSGI front.
 
 Attribution: each usage is recorded under its *caller* (the calling function's name, from the
@@ -172,7 +172,7 @@ def install_dynamodb_metering(metering: Metering) -> None:
     from moto.dynamodb.models.table import Table
     from moto.dynamodb.responses import DynamoHandler
 
-    from sfn_callback.cost.capacity import item_size, query_read_units, read_units, write_units
+    from sfn_callback.localcloud.capacity import item_size, query_read_units, read_units, write_units
 
     def size_of(moto_item: Any) -> int:
         if moto_item is None:

@@ -15,7 +15,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from sfn_callback.config import state_dir
+from sfn_callback.localcloud.defaults import state_dir
 
 
 def configure_logging(level: int = logging.INFO) -> None:

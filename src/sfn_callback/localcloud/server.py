@@ -35,7 +35,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from sfn_callback.config import DEFAULT_REGION, LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS
+from sfn_callback.localcloud.defaults import DEFAULT_REGION, LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS
 
 log = logging.getLogger("sfn_callback.localcloud")
 

@@ -34,9 +34,9 @@ from botocore.exceptions import ClientError
 
 from sfn_callback import config
 from sfn_callback.config import Target
-from sfn_callback.monitoring import names as n
+from sfn_callback.metrics import names as n
 from sfn_callback.scenarios import Check, ProgressRows, RunOptions, ScenarioResult, register
-from sfn_callback.util.aws import client
+from sfn_callback.common.aws import client
 
 FAULT_ERROR = "AccessDeniedException"
 FAULT_COUNT = 2  # the first call and Lambda's first retry fail; the second retry goes through

@@ -1,5 +1,5 @@
 """The stack's monitoring (issue "production monitoring"): the scheduled token-metrics function, the SNS topic
-``poc-alerts``, the alarms and the dashboard ``poc-callbacks``. Names in :mod:`sfn_callback.monitoring.names`.
+``poc-alerts``, the alarms and the dashboard ``poc-callbacks``. Names in :mod:`sfn_callback.metrics.names`.
 
 It runs last (``sfn_callback.deploy.stack.COMPONENT_MODULES``): it alarms on what the other components
 contributed (every dead-letter queue, every state machine).
@@ -32,7 +32,7 @@ from sfn_callback.deploy.spec import (
     StateMachine,
     Topic,
 )
-from sfn_callback.monitoring import names as n
+from sfn_callback.metrics import names as n
 
 TOKEN_METRICS_HANDLER = "sfn_callback.monitoring.token_metrics.handler"
 SCHEDULE_GROUP = "poc-monitoring"

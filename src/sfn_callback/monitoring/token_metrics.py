@@ -26,8 +26,8 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from sfn_callback import config
-from sfn_callback.monitoring import names as n
-from sfn_callback.monitoring.emit import COUNT, SECONDS, emit
+from sfn_callback.metrics import names as n
+from sfn_callback.metrics.emit import COUNT, SECONDS, emit
 
 logger = Logger(service=n.TOKEN_METRICS)
 
@@ -113,7 +113,7 @@ def publish(summary: Summary) -> None:
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:
-    from sfn_callback.util.aws import client
+    from sfn_callback.common.aws import client
 
     summary, errors = collect(client("dynamodb"), datetime.now(timezone.utc))
     publish(summary)

@@ -18,9 +18,9 @@ from rich.console import Console
 from rich.table import Table
 
 from sfn_callback.config import Target
-from sfn_callback.cost.history import event_time, reconnect_latencies
+from sfn_callback.observe.history import event_time, reconnect_latencies
 from sfn_callback.localcloud import process
-from sfn_callback.localcloud.bench import CallbackProbe, _start_bare_moto, percentile, summary
+from sfn_callback.localcloud.bench import CallbackProbe, start_bare_moto, percentile, summary
 from sfn_callback.poc.scenarios import JobObservation, scenario
 from sfn_callback.scenarios import RunOptions
 
@@ -78,7 +78,7 @@ def run_poc_bench(jobs: int = 200, interval_seconds: int = 1, probes: int = 30,
         attempts = [int((j.record or {}).get("attemptCount", 0)) for j in observed]
         say(f"{jobs} jobs done in {span:.1f} s; measuring callback round trips against bare moto")
 
-        bare_proc, bare_endpoint = _start_bare_moto()
+        bare_proc, bare_endpoint = start_bare_moto()
         ours_probe, bare_probe = CallbackProbe(endpoint), CallbackProbe(bare_endpoint)
         ours_probe.once(), bare_probe.once()
         ours: list[float] = []

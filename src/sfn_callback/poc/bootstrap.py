@@ -1,73 +1,35 @@
-"""Composition root: builds the PoC's services from the Lambda environment.
+"""Composition root of the PoC: the toolkit's services (``sfn_callback.polling.bootstrap``) around the PoC's
+implementation of the two ports, the simulated API's Lambda protocol (``CREATE_JOB`` / ``CHECK_STATUS``
+through ``poc-simulated-api``).
 
-Environment (the seed's names; defaults are the shared resource names):
-
-* ``TOKENS_TABLE``, ``JOBS_TABLE`` - the DynamoDB tables;
-* ``SIMULATED_API_LAMBDA`` - the simulated external API's function name;
-* ``SCHEDULER_GROUP``, ``POLLER_LAMBDA_ARN``, ``SCHEDULER_ROLE_ARN`` - the per-job polling schedules;
-* ``SFN_CALLBACK_LOCAL=1`` - set by the deployer on local targets: second-granularity intervals allowed;
-* ``CLAIM_LEASE_SECONDS`` - how old a claim must be before another poll takes it over (default 60).
+Environment (the seed's names; defaults are the shared resource names): the toolkit's (``TOKENS_TABLE``,
+``SCHEDULER_GROUP``, ``POLLER_LAMBDA_ARN``, ``SCHEDULER_ROLE_ARN``, ``SFN_CALLBACK_LOCAL``,
+``CLAIM_LEASE_SECONDS``, the sweep's), plus ``JOBS_TABLE`` and ``SIMULATED_API_LAMBDA``.
 """
 
 from __future__ import annotations
 
 import functools
-import os
 
 from sfn_callback import config
-from sfn_callback.poc.adapters.dynamodb import DynamoJobStore, DynamoTokenRepository
+from sfn_callback.common.aws import client
 from sfn_callback.poc.adapters.external_api import LambdaJobApi
-from sfn_callback.poc.adapters.scheduler import SchedulerAdapter
-from sfn_callback.poc.create_job import CreateJobService
-from sfn_callback.poc.lifecycle import DEFAULT_CLAIM_LEASE_SECONDS, TokenPoller
-from sfn_callback.poc.simulated import SimulatedJobApi
-from sfn_callback.util.aws import callback_client, client
-from sfn_callback.monitoring import names as metric_names
-from sfn_callback.monitoring.metered_poc import MeteredCallbackSender
+from sfn_callback.poc.adapters.jobs_dynamodb import DynamoJobStore
+from sfn_callback.poc.domain.simulated_api import SimulatedJobApi
+from sfn_callback.polling import bootstrap as toolkit
+from sfn_callback.polling.application.create_job import CreateJobService
+from sfn_callback.polling.application.sweep import SweepPoller
+from sfn_callback.polling.bootstrap import env, is_local, scheduler_adapter, token_repository
+from sfn_callback.polling.domain.lifecycle import TokenPoller
+from sfn_callback.metrics import names as metric_names
+from sfn_callback.metrics.callbacks import MeteredTaskCallbacks
 
-
-def env(name: str, default: str | None = None) -> str:
-    value = os.environ.get(name, default)
-    if value is None or value == "":
-        raise RuntimeError(f"environment variable {name} is not set")
-    return value
-
-
-def is_local() -> bool:
-    return os.environ.get("SFN_CALLBACK_LOCAL", "") in {"1", "true", "yes"}
-
-
-def _account_region() -> tuple[str, str]:
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or config.DEFAULT_REGION
-    account = os.environ.get("AWS_ACCOUNT_ID") or config.LOCAL_ACCOUNT_ID
-    return account, region
-
-
-def _default_poller_arn() -> str:
-    account, region = _account_region()
-    return f"arn:aws:lambda:{region}:{account}:function:{config.POLLER_FUNCTION}"
-
-
-def _default_scheduler_role_arn() -> str:
-    account, _ = _account_region()
-    return f"arn:aws:iam::{account}:role/{config.POLLING_SCHEDULE_GROUP}-scheduler-role"
-
-
-def token_repository() -> DynamoTokenRepository:
-    return DynamoTokenRepository(client("dynamodb"), env("TOKENS_TABLE", config.TOKENS_TABLE))
-
-
-def scheduler_adapter() -> SchedulerAdapter:
-    return SchedulerAdapter(
-        client("scheduler"),
-        group=env("SCHEDULER_GROUP", config.POLLING_SCHEDULE_GROUP),
-        target_arn=env("POLLER_LAMBDA_ARN", _default_poller_arn()),
-        role_arn=env("SCHEDULER_ROLE_ARN", _default_scheduler_role_arn()),
-        allow_seconds=is_local(),
-    )
+__all__ = ["create_job_service", "env", "is_local", "job_api", "scheduler_adapter", "simulated_api",
+           "sweep_poller", "token_poller", "token_repository"]
 
 
 def job_api() -> LambdaJobApi:
+    """The PoC's job-status and job-submitter ports: the simulated API's Lambda protocol."""
     return LambdaJobApi(client("lambda"), env("SIMULATED_API_LAMBDA", config.SIMULATED_API_FUNCTION))
 
 
@@ -78,17 +40,14 @@ def simulated_api() -> SimulatedJobApi:
 
 @functools.lru_cache(maxsize=1)
 def create_job_service() -> CreateJobService:
-    return CreateJobService(
-        jobs=job_api(), repository=token_repository(), schedules=scheduler_adapter(), allow_sub_minute=is_local()
-    )
+    return toolkit.create_job_service(job_api())
 
 
 @functools.lru_cache(maxsize=1)
 def token_poller() -> TokenPoller:
-    return TokenPoller(
-        repository=token_repository(),
-        sender=MeteredCallbackSender(callback_client(), metric_names.POLLER),
-        schedules=scheduler_adapter(),
-        jobs=job_api(),
-        lease_seconds=float(os.environ.get("CLAIM_LEASE_SECONDS") or DEFAULT_CLAIM_LEASE_SECONDS),
-    )
+    return toolkit.token_poller(job_api(), MeteredTaskCallbacks(toolkit.task_callbacks(), metric_names.POLLER))
+
+
+@functools.lru_cache(maxsize=1)
+def sweep_poller() -> SweepPoller:
+    return toolkit.sweep_poller(job_api(), MeteredTaskCallbacks(toolkit.task_callbacks(), metric_names.SWEEP))

@@ -25,10 +25,10 @@ from botocore.exceptions import ClientError
 
 from sfn_callback import config
 from sfn_callback.config import Target
-from sfn_callback.poc.adapters.dynamodb import _from_ddb
-from sfn_callback.poc.lifecycle import schedule_name_for
+from sfn_callback.common.dynamo import from_item as _from_ddb
+from sfn_callback.polling.domain.lifecycle import schedule_name_for
 from sfn_callback.scenarios import Check, ProgressRows, RunOptions, ScenarioResult, register
-from sfn_callback.util.aws import client
+from sfn_callback.common.aws import client
 
 UNFINISHED_RECORD_STATUSES = frozenset({"POLLING", "CALLBACK_PENDING"})
 CALLBACK_EVENTS = frozenset({"TaskSucceeded", "TaskFailed"})

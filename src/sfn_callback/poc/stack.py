@@ -15,11 +15,11 @@ from sfn_callback.deploy.spec import (
     StateMachine,
     Table,
 )
-from sfn_callback.poc.adapters.dynamodb import STATUS_INDEX, STATUS_INDEX_SORT_KEY
+from sfn_callback.polling.adapters.dynamodb import STATUS_INDEX, STATUS_INDEX_SORT_KEY
 
 SCHEDULER_ROLE = f"{config.POLLING_SCHEDULE_GROUP}-scheduler-role"
 WORKFLOW_ROLE = f"{config.CALLBACK_WORKFLOW}-role"
-HANDLERS = "sfn_callback.poc.handlers"
+HANDLERS = "sfn_callback.poc.entrypoints"
 
 
 def contribute(stack: Stack, ctx: StackContext) -> None:
@@ -47,7 +47,7 @@ def contribute(stack: Stack, ctx: StackContext) -> None:
         Table(config.JOBS_TABLE, Key("jobId")),
         Function(
             config.SIMULATED_API_FUNCTION,
-            f"{HANDLERS}.simulated_api.handler",
+            f"{HANDLERS}.poc_simulated_api.handler",
             env=common_env,
             timeout=30,
             # DeleteItem: CANCEL_JOB, create-job's undo when a later step fails.
@@ -55,7 +55,7 @@ def contribute(stack: Stack, ctx: StackContext) -> None:
         ),
         Function(
             config.CREATE_JOB_FUNCTION,
-            f"{HANDLERS}.create_job.handler",
+            f"{HANDLERS}.poc_create_job.handler",
             env=common_env,
             permissions=(
                 Permission(("lambda:InvokeFunction",), (api_arn,)),
@@ -66,7 +66,7 @@ def contribute(stack: Stack, ctx: StackContext) -> None:
         ),
         Function(
             config.POLLER_FUNCTION,
-            f"{HANDLERS}.poller.handler",
+            f"{HANDLERS}.poc_poller.handler",
             env=common_env,
             permissions=(
                 Permission(("lambda:InvokeFunction",), (api_arn,)),

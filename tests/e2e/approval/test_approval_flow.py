@@ -11,11 +11,11 @@ from botocore.config import Config
 from support import wait_for
 
 from sfn_callback.approval.adapters.dynamodb import DynamoApprovalRepository
-from sfn_callback.approval.adapters.stepfunctions import StepFunctionsCallbacks
-from sfn_callback.approval.domain import Action
-from sfn_callback.approval.service import ApprovalService
+from sfn_callback.approval.adapters.stepfunctions import ApprovalStepFunctions
+from sfn_callback.approval.domain.model import Action
+from sfn_callback.approval.application.service import ApprovalService
 from sfn_callback.config import Target
-from sfn_callback.util.aws import client as aws_client
+from sfn_callback.common.aws import client as aws_client
 
 pytestmark = pytest.mark.cloud
 
@@ -144,7 +144,7 @@ def test_failed_callback_is_kept_and_redelivered_once(approval_stack, approval_a
     unreachable = aws_client("stepfunctions", Target("http://127.0.0.1:9"),
                              config=Config(retries={"max_attempts": 1}, connect_timeout=1))
     broken = ApprovalService(DynamoApprovalRepository(approval_stack.ddb, "poc-approvals"),
-                             StepFunctionsCallbacks(unreachable), lease_seconds=2, retry_seconds=0.5)
+                             ApprovalStepFunctions(unreachable), lease_seconds=2, retry_seconds=0.5)
     result = broken.decide(order, Action.REJECT, "bob", reason="network trouble")
     assert result.outcome.value == "DELIVERY_PENDING"
     item = approval_stack.item(order)

@@ -15,10 +15,10 @@ from approval_support import KEYS
 from support import wait_for
 
 from sfn_callback import config
-from sfn_callback.approval.api import create_app
-from sfn_callback.approval.auth import KeyRing
+from sfn_callback.approval.entrypoints.rest_app import create_app
+from sfn_callback.approval.entrypoints.auth import KeyRing
 from sfn_callback.approval.bootstrap import bootstrap
-from sfn_callback.approval.server import ServerThread
+from sfn_callback.approval.entrypoints.server import ServerThread
 
 pytestmark = pytest.mark.cloud
 

@@ -13,12 +13,12 @@ import pytest
 import httpx
 from support import wait_for
 
-from sfn_callback.approval.server import ServerThread
+from sfn_callback.approval.entrypoints.server import ServerThread
 from sfn_callback.config import Target
 from sfn_callback.dashboard.app import create_app
 from sfn_callback.dashboard.collect import Collector
 from sfn_callback.localcloud import process
-from sfn_callback.util.tokens import mask_token
+from sfn_callback.common.tokens import mask_token
 
 pytestmark = pytest.mark.cloud
 

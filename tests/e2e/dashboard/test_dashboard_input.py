@@ -17,7 +17,7 @@ import httpx
 import pytest
 from support import wait_for
 
-from sfn_callback.approval.server import ServerThread
+from sfn_callback.approval.entrypoints.server import ServerThread
 from sfn_callback.config import Target
 from sfn_callback.dashboard.app import create_app
 from sfn_callback.dashboard.collect import Collector

@@ -11,7 +11,7 @@ from support import wait_for
 
 from sfn_callback import config
 from sfn_callback.approval.adapters.dynamodb import ClaimConflict, DynamoApprovalRepository
-from sfn_callback.approval.domain import Action, Decision, Status
+from sfn_callback.approval.domain.model import Action, Decision, Status
 
 pytestmark = pytest.mark.cloud
 

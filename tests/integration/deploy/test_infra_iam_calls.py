@@ -23,8 +23,8 @@ from support import wait_execution, wait_for
 
 from sfn_callback import config
 from sfn_callback.approval.bootstrap import bootstrap as approval_service
-from sfn_callback.approval.domain import Action
-from sfn_callback.approval.service import Outcome
+from sfn_callback.approval.domain.model import Action
+from sfn_callback.approval.application.service import Outcome
 from sfn_callback.config import Target
 from sfn_callback.deploy.deployer import Deployer
 from sfn_callback.deploy.spec import Function, StackContext

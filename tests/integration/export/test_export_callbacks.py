@@ -8,7 +8,9 @@ import uuid
 
 import pytest
 
-from sfn_callback.export.adapters import StepFunctionsCallbackAdapter, callback_client_config
+from sfn_callback.callbacks import StepFunctionsCallbacks
+from sfn_callback.common.aws import callback_client_config
+from sfn_callback.export.application import ExportCallbacks
 from sfn_callback.export.application import CallbackErrorKind
 from sfn_callback.export.workflow import definition
 
@@ -49,7 +51,7 @@ class TokenSource:
 def adapter(export_cloud):
     sleeps: list[float] = []
     client = export_cloud.cloud.client("stepfunctions", config=callback_client_config())
-    return StepFunctionsCallbackAdapter(client, max_attempts=5, sleep=sleeps.append), sleeps
+    return ExportCallbacks(StepFunctionsCallbacks(client, max_attempts=5, base_delay=0.1, sleep=sleeps.append)), sleeps
 
 
 def test_used_token_answers_finished_and_is_not_retried(export_cloud, adapter):

@@ -9,7 +9,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from sfn_callback import config
-from sfn_callback.export.adapters import DynamoDbJobRepository, StepFunctionsCallbackAdapter, callback_client_config
+from sfn_callback.callbacks import StepFunctionsCallbacks
+from sfn_callback.common.aws import callback_client_config
+from sfn_callback.export.adapters import DynamoDbJobRepository
+from sfn_callback.export.application import ExportCallbacks
 from sfn_callback.export.application import (
     CallbackState,
     CompleteJob,
@@ -100,8 +103,9 @@ def test_callback_claim_is_conditional(repo):
 
 def test_complete_job_with_a_finished_token_records_failed_and_never_resends(export_cloud, repo):
     repository, _ = repo
-    adapter = StepFunctionsCallbackAdapter(export_cloud.cloud.client("stepfunctions", config=callback_client_config()),
-                                           sleep=lambda s: pytest.fail("a finished token must not be retried"))
+    adapter = ExportCallbacks(StepFunctionsCallbacks(
+        export_cloud.cloud.client("stepfunctions", config=callback_client_config()),
+        sleep=lambda s: pytest.fail("a finished token must not be retried")))
     now = datetime.now(UTC)
     job = new_job(token="not-a-real-task-token", started_at=now)
     repository.add(job)

@@ -13,11 +13,11 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from sfn_callback import scenarios
-from sfn_callback.approval.domain import Action
+from sfn_callback.approval.domain.model import Action
 from sfn_callback.config import Target
 from sfn_callback.deploy.deployer import Deployer
 from sfn_callback.deploy.spec import Alarm, Dashboard, MetricQuery, Stack, StackContext, Topic
-from sfn_callback.monitoring import names as n
+from sfn_callback.metrics import names as n
 from sfn_callback.poc.scenarios import wait_for
 
 pytestmark = pytest.mark.cloud

@@ -16,16 +16,16 @@ from support import wait_execution, wait_for
 from test_poc_cli import cli
 
 from sfn_callback import config
-from sfn_callback.approval.adapters.stepfunctions import CallbackUnavailable, StepFunctionsCallbacks
-from sfn_callback.approval.domain import Action, Decision
+from sfn_callback.approval.adapters.stepfunctions import ApprovalStepFunctions, CallbackUnavailable
+from sfn_callback.callbacks import StepFunctionsCallbacks
+from sfn_callback.approval.domain.model import Action, Decision
 from sfn_callback.config import Target
-from sfn_callback.export.adapters import StepFunctionsCallbackAdapter
+from sfn_callback.export.application import ExportCallbacks
 from sfn_callback.localcloud.faults import FAULTS_PATH
-from sfn_callback.poc.adapters.stepfunctions import StepFunctionsCallbackSender
-from sfn_callback.poc.lifecycle import Outcome, TokenStatus
+from sfn_callback.polling.domain.lifecycle import Outcome, TaskCallbacksSender, TokenStatus
 from sfn_callback.poc.scenarios import PocObserver
-from sfn_callback.util.aws import callback_client
-from sfn_callback.util.task_callbacks import CALLBACK_MAX_ATTEMPTS
+from sfn_callback.common.aws import callback_client
+from sfn_callback.callbacks.retry import CALLBACK_MAX_ATTEMPTS
 
 pytestmark = pytest.mark.cloud
 
@@ -212,14 +212,14 @@ def test_a_throttled_callback_makes_one_layer_of_attempts(deployed, fault_api):
     arm(fault_api, operation="SendTaskSuccess", caller="client", count=1000)
     arm(fault_api, operation="SendTaskHeartbeat", caller="client", count=1000)
     arm(fault_api, operation="SendTaskFailure", caller="client", count=1000)
-    sender = StepFunctionsCallbackSender(callback_client(target), base_delay=0.001, max_delay=0.01)
+    sender = TaskCallbacksSender(StepFunctionsCallbacks(callback_client(target), base_delay=0.001, max_delay=0.01))
     with pytest.raises(Exception, match="ThrottlingException"):
         sender.send(token, Outcome(TokenStatus.COMPLETED, output={"jobId": job_id}))
-    approval = StepFunctionsCallbacks(callback_client(target), base_delay=0.001, max_delay=0.01)
+    approval = ApprovalStepFunctions(callback_client(target), base_delay=0.001, max_delay=0.01)
     with pytest.raises(CallbackUnavailable):
         approval.send(token, Decision(Action.REJECT, actor="test", at=datetime.now(timezone.utc), claim_id="c",
                                       reason="throttled"))
-    export = StepFunctionsCallbackAdapter(callback_client(target), base_delay=0.001, max_delay=0.01)
+    export = ExportCallbacks(StepFunctionsCallbacks(callback_client(target), base_delay=0.001, max_delay=0.01))
     assert not export.send_task_heartbeat(token).ok
     calls = httpx.get(fault_api).json()["calls"]
     assert calls["SendTaskSuccess"]["client"] == CALLBACK_MAX_ATTEMPTS == 5

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sfn_callback.approval.adapters.dynamodb import ClaimConflict
 from sfn_callback.approval.adapters.stepfunctions import CallbackUnavailable, Delivered, Finished
-from sfn_callback.approval.domain import ApprovalTask, AuditEntry, CallbackState, Decision, ExecutionEnd, Status
+from sfn_callback.approval.domain.model import ApprovalTask, AuditEntry, CallbackState, Decision, ExecutionEnd, Status
 
 
 class FakeRepository:

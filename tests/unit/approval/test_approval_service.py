@@ -10,9 +10,9 @@ import pytest
 from approval_fakes import FakeCallbacks, FakeRepository
 
 from sfn_callback.approval.adapters.stepfunctions import Finished
-from sfn_callback.approval.domain import Action, CallbackState, Decision, ExecutionEnd, Status
-from sfn_callback.approval.messages import ApprovalRequest
-from sfn_callback.approval.service import ApprovalService, ConflictingRequest, Outcome, RecordOutcome
+from sfn_callback.approval.domain.model import Action, CallbackState, Decision, ExecutionEnd, Status
+from sfn_callback.approval.entrypoints.messages import ApprovalRequest
+from sfn_callback.approval.application.service import ApprovalService, ConflictingRequest, Outcome, RecordOutcome
 
 T0 = datetime(2025, 1, 1, tzinfo=timezone.utc)
 

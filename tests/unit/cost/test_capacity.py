@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sfn_callback.cost.capacity import item_size, query_read_units, read_units, value_size, write_units
+from sfn_callback.localcloud.capacity import item_size, query_read_units, read_units, value_size, write_units
 
 
 def test_item_size_adds_names_and_values():

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from sfn_callback.cost.history import (
+from sfn_callback.observe.history import (
     callback_reconnects,
     count_lambda_invocations,
     count_retries,

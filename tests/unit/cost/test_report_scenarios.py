@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sfn_callback.cli.poc import save_result
 from sfn_callback.cost.pricing import load_price_table
-from sfn_callback.cost.report import build_sections, load_inputs
+from sfn_callback.report.report import build_sections, load_inputs
 from sfn_callback.scenarios import Check, ScenarioResult
 
 

@@ -110,7 +110,7 @@ def test_zip_is_deterministic_and_excludes_caches(tmp_path):
 
 def test_real_package_zip_has_the_handlers_and_the_workflow():
     names = set(zipfile.ZipFile(io.BytesIO(packaging.build_zip())).namelist())
-    assert {"sfn_callback/poc/handlers/poller.py", "sfn_callback/poc/workflow.asl.json"} <= names
+    assert {"sfn_callback/poc/entrypoints/poc_poller.py", "sfn_callback/poc/workflow.asl.json"} <= names
     assert not any("__pycache__" in n for n in names)
 
 

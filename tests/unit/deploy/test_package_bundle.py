@@ -34,7 +34,7 @@ def test_requirements_are_the_handlers_imports_pinned_without_the_runtime_sdk():
     assert all("==" in r for r in reqs)
     assert {"aws-lambda-powertools", "pydantic", "pydantic-core"} <= names
     assert not names & bundle.PROVIDED_BY_RUNTIME
-    assert not names & {"moto", "matplotlib", "fastapi", "uvicorn", "pytest"}, "local-only tools leaked in"
+    assert not names & {"moto", "matplotlib", "fastapi", "uvicorn", "pytest", "playwright"}, "local-only tools leaked in"
 
 
 def test_import_scan_follows_relative_function_level_and_parent_imports(tmp_path):
@@ -58,7 +58,7 @@ def test_bundle_holds_code_and_dependencies_and_nothing_cached(deps_dir):
     data = bundle.build_bundle(deps_dir)
     names = _names(data)
     assert names == sorted(names)
-    assert "sfn_callback/poc/handlers/poller.py" in names
+    assert "sfn_callback/poc/entrypoints/poc_poller.py" in names
     assert "sfn_callback/poc/workflow.asl.json" in names
     assert any(n.startswith("aws_lambda_powertools/") for n in names)
     assert any(n.startswith("pydantic_core/") and "x86_64-linux-gnu.so" in n for n in names), \

@@ -9,7 +9,7 @@ import pytest
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
 from sfn_callback.export.bootstrap import bootstrap, parse_sink
-from sfn_callback.export.entrypoints import consumer
+from sfn_callback.export.entrypoints import poc_export_consumer as consumer
 from sfn_callback.export.entrypoints.messages import InvalidExportMessage, parse_message
 from sfn_callback.export.settings import ExportSettings, SettingsError
 

@@ -1,4 +1,4 @@
-"""Error classification and bounded retries of the Step Functions callback adapter (botocore Stubber)."""
+"""Error classification and bounded retries of the export's callbacks on the callback core (botocore Stubber)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 from botocore.stub import Stubber
 
-from sfn_callback.export.adapters import EmfExportMetrics, StepFunctionsCallbackAdapter, callback_client_config
-from sfn_callback.export.adapters.stepfunctions_callback import classify_error
-from sfn_callback.export.application import CallbackErrorKind, CallbackOutcome
+from sfn_callback.callbacks import CallbackStatus, StepFunctionsCallbacks
+from sfn_callback.callbacks.retry import classify
+from sfn_callback.common.aws import callback_client_config
+from sfn_callback.export.adapters import EmfExportMetrics
+from sfn_callback.export.application import CallbackErrorKind, CallbackOutcome, ExportCallbacks
 
 TOKEN = "AAAAKgAAAAIAAAAAAAAAAebfqJhRE-stub-token"
 
@@ -24,9 +26,9 @@ def stubbed():
     )
     with Stubber(client) as stubber:
         sleeps: list[float] = []
-        adapter = StepFunctionsCallbackAdapter(
-            client, max_attempts=3, sleep=sleeps.append, rand=lambda low, high: high
-        )
+        adapter = ExportCallbacks(StepFunctionsCallbacks(
+            client, max_attempts=3, base_delay=0.1, sleep=sleeps.append, uniform=lambda low, high: high
+        ))
         yield adapter, stubber, sleeps
         stubber.assert_no_pending_responses()
 
@@ -76,14 +78,30 @@ def test_other_client_errors_are_rejected_without_retry(stubbed) -> None:
 
 
 def test_backoff_is_capped_and_jittered() -> None:
-    adapter = StepFunctionsCallbackAdapter(object(), base_delay=0.5, max_delay=2.0, rand=lambda lo, hi: (lo, hi))
+    adapter = StepFunctionsCallbacks(object(), base_delay=0.5, max_delay=2.0, uniform=lambda lo, hi: (lo, hi))
     assert [adapter.backoff(n) for n in (1, 2, 3, 4, 5)] == [(0.0, 0.5), (0.0, 1.0), (0.0, 2.0), (0.0, 2.0), (0.0, 2.0)]
 
 
 def test_network_errors_are_transient_and_unknown_errors_unexpected() -> None:
-    assert classify_error(EndpointConnectionError(endpoint_url="http://x")) == (
-        "EndpointConnectionError", CallbackErrorKind.TRANSIENT)
-    assert classify_error(RuntimeError("boom")) == ("RuntimeError", CallbackErrorKind.UNEXPECTED)
+    assert classify(EndpointConnectionError(endpoint_url="http://x"))[0] is CallbackStatus.TRANSIENT
+
+    class Broken:
+        def send_task_heartbeat(self, **kwargs):
+            raise RuntimeError("boom")
+
+    unexpected = ExportCallbacks(StepFunctionsCallbacks(Broken())).send_task_heartbeat(TOKEN)
+    assert (unexpected.error_code, unexpected.error_kind) == ("RuntimeError", CallbackErrorKind.UNEXPECTED)
+    offline = ExportCallbacks(StepFunctionsCallbacks(_raising(EndpointConnectionError(endpoint_url="http://x")),
+                                                     max_attempts=1)).send_task_heartbeat(TOKEN)
+    assert (offline.error_code, offline.error_kind) == ("EndpointConnectionError", CallbackErrorKind.TRANSIENT)
+
+
+def _raising(exc):
+    class Client:
+        def send_task_heartbeat(self, **kwargs):
+            raise exc
+
+    return Client()
 
 
 def test_emf_metrics_count_success_failure_latency_and_errors_by_type(capsys) -> None:

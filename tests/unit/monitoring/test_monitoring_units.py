@@ -11,14 +11,16 @@ import pytest
 from sfn_callback.deploy.manifest import terraform_context
 from sfn_callback.deploy.spec import Alarm, Dashboard, Queue, StackContext, Topic
 from sfn_callback.deploy.stack import build_stack
-from sfn_callback.monitoring import components, emit
-from sfn_callback.monitoring import names as n
-from sfn_callback.monitoring.metered_poc import MeteredCallbackSender
+from sfn_callback.metrics import components, emit
+from sfn_callback.metrics import names as n
+from sfn_callback.callbacks import StepFunctionsCallbacks
+from sfn_callback.metrics.callbacks import MeteredTaskCallbacks
 from sfn_callback.monitoring.token_metrics import Waiting, summarize
-from sfn_callback.poc.lifecycle import Outcome, TokenStatus
 
-SUCCESS = Outcome(TokenStatus.COMPLETED, output={"ok": True})
-FAILURE = Outcome(TokenStatus.FAILED, error="JobFailed", cause="x")
+
+def metered(sfn, component):
+    """The callback core on a fake client (no pauses between its retries), with its metrics."""
+    return MeteredTaskCallbacks(StepFunctionsCallbacks(sfn, sleep=lambda _: None), component)
 
 
 @pytest.fixture
@@ -63,14 +65,14 @@ def test_a_failing_publisher_never_breaks_the_callback(caplog):
 
     emit.set_publisher(broken)
     try:
-        result = MeteredCallbackSender(Sfn(), n.POLLER).send("token", SUCCESS)
+        result = metered(Sfn(), n.POLLER).succeed("token", {"ok": True})
     finally:
         emit.set_publisher(None)
-    assert result.accepted and Sfn.calls == 1
+    assert result.delivered and Sfn.calls == 1
     assert "metrics not published (ConnectionError" in caplog.text
 
 
-def test_metered_sender_counts_outcomes_and_errors_and_keeps_the_error(published):
+def test_metered_callbacks_count_outcomes_and_errors_and_keep_the_result(published):
     from botocore.exceptions import ClientError
 
     class Sfn:
@@ -83,12 +85,12 @@ def test_metered_sender_counts_outcomes_and_errors_and_keeps_the_error(published
 
         send_task_failure = send_task_success
 
-    MeteredCallbackSender(Sfn(), n.SWEEP).send("t", SUCCESS)
-    MeteredCallbackSender(Sfn(), n.SWEEP).send("t", FAILURE)
-    finished = MeteredCallbackSender(Sfn("TaskTimedOut"), n.SWEEP).send("t", SUCCESS)
-    assert not finished.accepted
-    with pytest.raises(ClientError):
-        MeteredCallbackSender(Sfn("AccessDeniedException"), n.SWEEP).send("t", SUCCESS)
+    assert metered(Sfn(), n.SWEEP).succeed("t", {"ok": True}).delivered
+    assert metered(Sfn(), n.SWEEP).fail("t", "JobFailed", "x").delivered
+    finished = metered(Sfn("TaskTimedOut"), n.SWEEP).succeed("t", {"ok": True})
+    assert finished.token_finished and finished.code == "TaskTimedOut"
+    refused = metered(Sfn("AccessDeniedException"), n.SWEEP).succeed("t", {"ok": True})
+    assert refused.refused and refused.code == "AccessDeniedException"  # the result keeps the error
     got = metrics_of(published)
     svc = ("service", n.SWEEP)
     assert got[(n.CALLBACK_SUCCESS, frozenset({svc}))] == [1.0, 1.0]

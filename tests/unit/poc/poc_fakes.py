@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
-from sfn_callback.poc.lifecycle import (
+from sfn_callback.polling.domain.lifecycle import (
     Claim,
     Counted,
     Outcome,

@@ -11,9 +11,10 @@ import pytest
 from moto import mock_aws
 
 from poc_fakes import T0
-from sfn_callback.poc.adapters.dynamodb import DynamoJobStore, DynamoTokenRepository
-from sfn_callback.poc.events import InvalidEvent
-from sfn_callback.poc.lifecycle import Claim, Outcome, TokenStatus, new_record
+from sfn_callback.poc.adapters.jobs_dynamodb import DynamoJobStore
+from sfn_callback.polling.adapters.dynamodb import DynamoTokenRepository
+from sfn_callback.polling.domain.events import InvalidEvent
+from sfn_callback.polling.domain.lifecycle import Claim, Outcome, TokenStatus, new_record
 
 TOKEN = "AAAAKgAAAAIAAAAAAAAAAT" + "z" * 300
 
@@ -63,7 +64,7 @@ def aws(monkeypatch):
             BillingMode="PAY_PER_REQUEST",
         )
         from sfn_callback.poc import bootstrap
-        from sfn_callback.util import aws as aws_util
+        from sfn_callback.common import aws as aws_util
 
         aws_util._ambient_client.cache_clear()
         for f in (bootstrap.simulated_api, bootstrap.create_job_service, bootstrap.token_poller):
@@ -159,7 +160,7 @@ def test_job_store_counts_atomically(aws):
 
 
 def test_simulated_api_handler(aws):
-    from sfn_callback.poc.handlers import simulated_api
+    from sfn_callback.poc.entrypoints import poc_simulated_api as simulated_api
 
     created = simulated_api.handler({"action": "CREATE_JOB", "payload": {"completeAfterChecks": 2}}, Ctx())
     job_id = created["jobId"]
@@ -172,7 +173,7 @@ def test_simulated_api_handler(aws):
 @pytest.mark.parametrize("event", [{}, {"action": "NOPE"}, {"action": "CHECK_STATUS", "jobId": "job-unknown"},
                                    {"action": "CHECK_STATUS", "jobId": ["x"]}, "CREATE_JOB"])
 def test_simulated_api_handler_bad_events(aws, event):
-    from sfn_callback.poc.handlers import simulated_api
+    from sfn_callback.poc.entrypoints import poc_simulated_api as simulated_api
 
     with pytest.raises((InvalidEvent, LookupError)):
         simulated_api.handler(event, Ctx())
@@ -181,7 +182,7 @@ def test_simulated_api_handler_bad_events(aws, event):
 
 @pytest.mark.parametrize("event", [{}, {"jobId": ""}, {"jobId": 5}, {"jobId": None}, [], "job-1"])
 def test_poller_handler_bad_events_change_nothing(aws, event):
-    from sfn_callback.poc.handlers import poller
+    from sfn_callback.poc.entrypoints import poc_poller as poller
 
     DynamoTokenRepository(aws, "poc-task-tokens").put_new(record())
     before = scan(aws, "poc-task-tokens")
@@ -191,8 +192,8 @@ def test_poller_handler_bad_events_change_nothing(aws, event):
 
 
 def test_poller_handler_unknown_job(aws):
-    from sfn_callback.poc.handlers import poller
-    from sfn_callback.poc.lifecycle import UnknownJob
+    from sfn_callback.poc.entrypoints import poc_poller as poller
+    from sfn_callback.polling.domain.lifecycle import UnknownJob
 
     with pytest.raises(UnknownJob):
         poller.handler({"jobId": "job-unknown"}, Ctx())
@@ -202,7 +203,7 @@ def test_poller_handler_unknown_job(aws):
 @pytest.mark.parametrize("event", [{}, {"record": {"id": "r"}, "taskToken": TOKEN, "executionId": "e",
                                         "pollingConfig": {"intervalSeconds": "1", "maxAttempts": 3, "timeoutSeconds": 9}}])
 def test_create_job_handler_bad_events(aws, event, capsys):
-    from sfn_callback.poc.handlers import create_job
+    from sfn_callback.poc.entrypoints import poc_create_job as create_job
 
     with pytest.raises(InvalidEvent):
         create_job.handler(event, Ctx())
@@ -214,7 +215,7 @@ def test_create_job_handler_bad_events(aws, event, capsys):
 def test_handler_logs_mask_the_token(aws, capsys):
     import sys
 
-    from sfn_callback.poc.handlers import create_job
+    from sfn_callback.poc.entrypoints import poc_create_job as create_job
 
     create_job.logger.registered_handler.stream = sys.stdout  # the stream captured for this test
     with pytest.raises(Exception):  # the simulated API function does not exist here

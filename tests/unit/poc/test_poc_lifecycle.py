@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from poc_fakes import Interleaver, SimulatedCrash, World, all_interleavings
-from sfn_callback.poc.lifecycle import (
+from sfn_callback.polling.domain.lifecycle import (
     ERROR_JOB_FAILED,
     ERROR_MAX_ATTEMPTS,
     ERROR_POLLING_TIMEOUT,

@@ -11,13 +11,19 @@ from botocore.exceptions import ClientError
 
 from poc_fakes import FakeJobs, FakeRepository, FakeSchedules
 from sfn_callback.poc.adapters.external_api import LambdaJobApi
-from sfn_callback.poc.adapters.scheduler import IntervalNotSupported, rate_expression
-from sfn_callback.poc.adapters.stepfunctions import StepFunctionsCallbackSender
-from sfn_callback.util.task_callbacks import CALLBACK_MAX_ATTEMPTS
-from sfn_callback.poc.create_job import CreateJobService, ExternalApiError, SchedulingFailed, StoringFailed
-from sfn_callback.poc.events import InvalidEvent, UnknownAction
-from sfn_callback.poc.lifecycle import ExternalJobNotFound, Outcome, TokenStatus
-from sfn_callback.poc.simulated import JobNotFound, SimulatedJobApi
+from sfn_callback.polling.adapters.scheduler import IntervalNotSupported, rate_expression
+from sfn_callback.callbacks import StepFunctionsCallbacks
+from sfn_callback.callbacks.retry import CALLBACK_MAX_ATTEMPTS
+from sfn_callback.polling.application.create_job import CreateJobService, ExternalApiError, SchedulingFailed, StoringFailed
+from sfn_callback.polling.domain.events import InvalidEvent, UnknownAction
+from sfn_callback.polling.domain.lifecycle import ExternalJobNotFound, Outcome, TaskCallbacksSender, TokenStatus
+from sfn_callback.poc.domain.simulated_api import JobNotFound, SimulatedJobApi
+
+
+def poc_sender(sfn, *, rng=None, **options):
+    """The poller's sender as the PoC builds it: the callback core under the lifecycle's mapping."""
+    return TaskCallbacksSender(StepFunctionsCallbacks(sfn, uniform=(rng or random.Random()).uniform, **options))
+
 
 TOKEN = "AAAAKgAAAAIAAAAAAAAAAT" + "q" * 300
 
@@ -285,7 +291,7 @@ class ScriptedSfn:
 def test_throttling_is_retried_with_bounded_backoff():
     sleeps = []
     sfn = ScriptedSfn("ThrottlingException", "TooManyRequestsException", None)
-    sender = StepFunctionsCallbackSender(sfn, sleep=sleeps.append, rng=random.Random(0), base_delay=0.1, max_delay=0.15)
+    sender = poc_sender(sfn, sleep=sleeps.append, rng=random.Random(0), base_delay=0.1, max_delay=0.15)
     result = sender.send(TOKEN, Outcome(TokenStatus.COMPLETED, output={"a": 1}))
     assert result.accepted and len(sfn.calls) == 3 and len(sleeps) == 2
     assert all(0 <= s <= 0.15 for s in sleeps)
@@ -294,13 +300,13 @@ def test_throttling_is_retried_with_bounded_backoff():
 
 def test_throttling_gives_up_after_the_bound():
     sfn = ScriptedSfn(*["ThrottlingException"] * 10)
-    sender = StepFunctionsCallbackSender(sfn, sleep=lambda s: None, max_attempts=4)
+    sender = poc_sender(sfn, sleep=lambda s: None, max_attempts=4)
     with pytest.raises(ClientError):
         sender.send(TOKEN, Outcome(TokenStatus.FAILED, error="JobFailed"))
     assert len(sfn.calls) == 4
     sfn = ScriptedSfn(*["ThrottlingException"] * 10)
     with pytest.raises(ClientError):
-        StepFunctionsCallbackSender(sfn, sleep=lambda s: None).send(TOKEN, Outcome(TokenStatus.COMPLETED, output={}))
+        poc_sender(sfn, sleep=lambda s: None).send(TOKEN, Outcome(TokenStatus.COMPLETED, output={}))
     assert len(sfn.calls) == CALLBACK_MAX_ATTEMPTS == 5
 
 
@@ -313,10 +319,10 @@ def test_a_finished_answer_after_a_5xx_may_be_our_own_callback():
                                    "ResponseMetadata": {"HTTPStatusCode": 500}}, "SendTaskSuccess")
             raise _client_error("TaskDoesNotExist")
 
-    result = StepFunctionsCallbackSender(Status500(), sleep=lambda s: None).send(
+    result = poc_sender(Status500(), sleep=lambda s: None).send(
         TOKEN, Outcome(TokenStatus.COMPLETED, output={}))
     assert not result.accepted and result.maybe_ours and result.finished_reason == "TaskDoesNotExist"
-    throttled = StepFunctionsCallbackSender(ScriptedSfn("ThrottlingException", "TaskDoesNotExist"),
+    throttled = poc_sender(ScriptedSfn("ThrottlingException", "TaskDoesNotExist"),
                                             sleep=lambda s: None).send(TOKEN, Outcome(TokenStatus.COMPLETED, output={}))
     assert not throttled.accepted and not throttled.maybe_ours  # a throttled call was refused, not delivered
 
@@ -324,14 +330,14 @@ def test_a_finished_answer_after_a_5xx_may_be_our_own_callback():
 @pytest.mark.parametrize("code", ["TaskDoesNotExist", "TaskTimedOut", "InvalidToken"])
 def test_finished_codes_are_not_errors(code):
     sfn = ScriptedSfn(code)
-    result = StepFunctionsCallbackSender(sfn, sleep=lambda s: None).send(TOKEN, Outcome(TokenStatus.FAILED, error="JobFailed"))
+    result = poc_sender(sfn, sleep=lambda s: None).send(TOKEN, Outcome(TokenStatus.FAILED, error="JobFailed"))
     assert not result.accepted and result.finished_reason == code
     assert sfn.calls[0][1]["error"] == "JobFailed"
 
 
 def test_other_send_errors_propagate():
     with pytest.raises(ClientError):
-        StepFunctionsCallbackSender(ScriptedSfn("AccessDeniedException")).send(TOKEN, Outcome(TokenStatus.COMPLETED, output={}))
+        poc_sender(ScriptedSfn("AccessDeniedException")).send(TOKEN, Outcome(TokenStatus.COMPLETED, output={}))
 
 
 class ScriptedLambda:

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from poc_fakes import Interleaver, SimulatedCrash, World, all_interleavings
-from sfn_callback.poc.lifecycle import ERROR_MAX_ATTEMPTS, SendResult, TokenStatus
+from sfn_callback.polling.domain.lifecycle import ERROR_MAX_ATTEMPTS, SendResult, TokenStatus
 
 
 def slot(w, n):

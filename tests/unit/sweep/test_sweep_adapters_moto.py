@@ -9,10 +9,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from sfn_callback.poc.adapters.dynamodb import DynamoTokenRepository
-from sfn_callback.poc.lifecycle import Claim, Outcome, TokenStatus, new_record, parse_iso
-from sfn_callback.sweep import SWEEP_MODE_SCHEDULE_NAME
-from sfn_callback.sweep.adapters import LEASE_KEY_PREFIX, DynamoDueSource, DynamoSweepLease, _whole_record
+from sfn_callback.polling.adapters.dynamodb import DynamoTokenRepository
+from sfn_callback.polling.domain.lifecycle import Claim, Outcome, TokenStatus, new_record, parse_iso
+from sfn_callback.config import SWEEP_MODE_SCHEDULE_NAME
+from sfn_callback.polling.adapters.sweep import LEASE_KEY_PREFIX, DynamoDueSource, DynamoSweepLease, _whole_record
 
 T0 = datetime(2025, 1, 1, tzinfo=timezone.utc)
 TABLE = "poc-task-tokens"

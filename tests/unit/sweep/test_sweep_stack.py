@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sfn_callback.deploy.spec import Schedule, Stack, StackContext
-from sfn_callback.sweep.stack import SWEEP_FUNCTION, contribute
+from sfn_callback.poc.sweep_stack import SWEEP_FUNCTION, contribute
 
 
 @pytest.mark.parametrize("local, expression", [(True, "rate(1 second)"), (False, "rate(1 minute)")])

@@ -23,7 +23,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from sfn_callback.approval.domain import (
+from sfn_callback.approval.domain.model import (
     Action,
     ApprovalTask,
     AuditEntry,
@@ -33,7 +33,7 @@ from sfn_callback.approval.domain import (
     iso,
     parse_iso,
 )
-from sfn_callback.util.dynamo import from_item, to_value
+from sfn_callback.common.dynamo import from_item, to_value
 
 STATUS_INDEX = "status-index"
 STATUS_INDEX_SORT_KEY = "startTime"

@@ -1,12 +1,12 @@
-"""Sends a decision's callback to Step Functions and, when needed, asks how a task ended.
+"""The approval service's Step Functions port: a decision's callback through the callback core, and how a task's
+execution stands.
 
 ``send`` answers ``Delivered``, or ``Finished(code)`` when the token is already closed (``TaskDoesNotExist`` /
 ``TaskTimedOut`` on AWS, ``InvalidToken`` on moto), or raises :class:`CallbackUnavailable` when the call did not
-go through; ``maybe_delivered`` then says whether it might have reached Step Functions anyway (a connection
-or read timeout, a 5xx) or certainly did not (a 4xx such as throttling or access denied). Throttling is retried
-here with full-jitter backoff before giving up, at most ``CALLBACK_MAX_ATTEMPTS`` calls: the one retry layer (the
-client is built without botocore's retries, ``sfn_callback.util.aws.callback_client``); a 5xx or a lost connection
-is left to the service, which redelivers the recorded decision. ``execution_end`` tells how a task's
+go through; ``maybe_delivered`` then says whether it might have reached Step Functions anyway (a connection lost
+or a read timeout, a 5xx) or certainly did not (throttling, a refusal such as access denied). The core retries
+throttling only here (``retry_only_throttling``), at most ``CALLBACK_MAX_ATTEMPTS`` calls; a 5xx or a lost
+connection is left to the service, which redelivers the recorded decision. ``execution_end`` tells how a task's
 execution stands, for tasks that may have ended without a decision.
 """
 
@@ -20,18 +20,12 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from sfn_callback.approval.domain import TASK_OUTCOMES, Action, Decision, ExecutionEnd
-from sfn_callback.util.task_callbacks import (
-    CALLBACK_MAX_ATTEMPTS,
-    FINISHED_CODES,
-    THROTTLING_CODES,
-    error_code,
-    http_status,
-    send_or_finished,
-)
+from sfn_callback.approval.domain.model import TASK_OUTCOMES, Action, Decision, ExecutionEnd
+from sfn_callback.callbacks import CALLBACK_MAX_ATTEMPTS, CallbackResult, StepFunctionsCallbacks, TaskCallbacks
+from sfn_callback.callbacks.retry import error_code
 
-__all__ = ["FINISHED_CODES", "THROTTLING_CODES", "CallbackUnavailable", "Delivered", "ExecutionEnd", "Finished",
-           "SendResult", "StepFunctionsCallbacks"]
+__all__ = ["ApprovalStepFunctions", "CallbackUnavailable", "Delivered", "ExecutionEnd", "Finished", "SendResult",
+           "decision_result"]
 
 
 @dataclass(frozen=True)
@@ -52,36 +46,34 @@ class CallbackUnavailable(Exception):
         self.maybe_delivered = maybe_delivered
 
 
-class StepFunctionsCallbacks:
+def decision_result(result: CallbackResult) -> SendResult:
+    """The callback core's result in the approval service's terms (raises :class:`CallbackUnavailable`)."""
+    if result.delivered:
+        return Delivered()
+    if result.token_finished:
+        return Finished(result.code or "TaskDoesNotExist")
+    detail = f"{result.code}: {result.error if result.error is not None else result.message}"
+    raise CallbackUnavailable(detail, maybe_delivered=result.maybe_delivered)
+
+
+class ApprovalStepFunctions:
+    """The service's ``Callbacks`` port on a Step Functions client: callbacks through the core, execution reads."""
+
     def __init__(self, client: Any, *, max_retries: int = CALLBACK_MAX_ATTEMPTS - 1, base_delay: float = 0.05,
                  max_delay: float = 1.0, sleep: Callable[[float], None] = time.sleep,
-                 rng: random.Random | None = None):
+                 rng: random.Random | None = None, callbacks: TaskCallbacks | None = None):
         self._sfn = client
-        self._max_retries = max_retries
-        self._base = base_delay
-        self._cap = max_delay
-        self._sleep = sleep
-        self._rng = rng or random.Random()
+        self.callbacks = callbacks or StepFunctionsCallbacks(
+            client, max_attempts=max_retries + 1, base_delay=base_delay, max_delay=max_delay,
+            retry_only_throttling=True, sleep=sleep, uniform=(rng or random.Random()).uniform)
 
     def send(self, task_token: str, decision: Decision) -> SendResult:
-        try:
-            finished = send_or_finished(lambda: self._send_once(task_token, decision), max_retries=self._max_retries,
-                                        base_delay=self._base, max_delay=self._cap, sleep=self._sleep,
-                                        uniform=self._rng.uniform)
-        except ClientError as exc:
-            code = error_code(exc)
-            status = http_status(exc) or 400
-            raise CallbackUnavailable(f"{code or 'ClientError'}: {exc}", maybe_delivered=status >= 500) from exc
-        except BotoCoreError as exc:  # connection refused, read timeout, ...
-            raise CallbackUnavailable(f"{type(exc).__name__}: {exc}", maybe_delivered=True) from exc
-        return Finished(finished) if finished else Delivered()
-
-    def _send_once(self, task_token: str, decision: Decision) -> None:
         if decision.action is Action.APPROVE:
-            self._sfn.send_task_success(taskToken=task_token, output=decision.success_output())
+            result = self.callbacks.succeed(task_token, decision.success_output())
         else:
             error, cause = decision.failure()
-            self._sfn.send_task_failure(taskToken=task_token, error=error, cause=cause)
+            result = self.callbacks.fail(task_token, error, cause)
+        return decision_result(result)
 
     def closed_by_timeout(self, execution_arn: str) -> bool | None:
         """Did the execution's callback task end by timing out (True), by a callback (False), or unknown (None)?"""

@@ -1,14 +1,9 @@
-"""Export adapters: DynamoDB, Step Functions, HTTP, local folder and S3, EMF metrics."""
+"""Export adapters: DynamoDB, HTTP, local folder and S3, EMF metrics (callbacks go through ``sfn_callback.callbacks``)."""
 
 from sfn_callback.export.adapters.dynamodb_repository import DynamoDbJobRepository
 from sfn_callback.export.adapters.http_source import HttpFileSource
 from sfn_callback.export.adapters.metrics import EmfExportMetrics
 from sfn_callback.export.adapters.sinks import LocalFolderSink, S3Sink
-from sfn_callback.export.adapters.stepfunctions_callback import (
-    StepFunctionsCallbackAdapter,
-    callback_client_config,
-    classify_error,
-)
 
 __all__ = [
     "DynamoDbJobRepository",
@@ -16,7 +11,4 @@ __all__ = [
     "HttpFileSource",
     "LocalFolderSink",
     "S3Sink",
-    "StepFunctionsCallbackAdapter",
-    "callback_client_config",
-    "classify_error",
 ]

@@ -30,7 +30,7 @@ from sfn_callback.export.domain import (
     iso_millis,
     parse_iso,
 )
-from sfn_callback.util.dynamo import from_item
+from sfn_callback.common.dynamo import from_item
 
 _ser = TypeSerializer()
 

@@ -1,5 +1,6 @@
 """Export application layer: ports and use cases."""
 
+from sfn_callback.export.application.callbacks import ExportCallbacks, outcome_of
 from sfn_callback.export.application.heartbeat import Heartbeat, HeartbeatSettings
 from sfn_callback.export.application.ports import (
     CallbackErrorKind,
@@ -36,6 +37,8 @@ from sfn_callback.export.application.use_cases import (
 )
 
 __all__ = [
+    "ExportCallbacks",
+    "outcome_of",
     "CallbackErrorKind",
     "CallbackOutcome",
     "CallbackResult",

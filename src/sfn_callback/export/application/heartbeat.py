@@ -28,7 +28,6 @@ from sfn_callback.export.application.ports import (
     StepFunctionsPort,
 )
 from sfn_callback.export.log import logger
-from sfn_callback.util.tokens import mask_token
 
 
 @dataclass(frozen=True)
@@ -129,7 +128,7 @@ class Heartbeat:
                     self.lapses += 1
                     logger.warning(
                         "No progress on export job: heartbeat lapses",
-                        extra={"jobId": self._job_id, "idleSeconds": round(idle, 3), "taskToken": mask_token(self._token)},
+                        extra={"jobId": self._job_id, "idleSeconds": round(idle, 3), "taskToken": self._token},
                     )
                 continue
             if self._lapsed:
@@ -142,13 +141,13 @@ class Heartbeat:
                 self.stopped_reason = f"token finished ({outcome.error_code})"
                 logger.warning(
                     "Heartbeat answered that the task token is finished: heartbeat stops",
-                    extra={"jobId": self._job_id, "error": outcome.error_code, "taskToken": mask_token(self._token)},
+                    extra={"jobId": self._job_id, "error": outcome.error_code, "taskToken": self._token},
                 )
                 return
             if not outcome.ok:
                 logger.warning(
                     "Heartbeat failed",
-                    extra={"jobId": self._job_id, "error": outcome.error_code, "taskToken": mask_token(self._token)},
+                    extra={"jobId": self._job_id, "error": outcome.error_code, "taskToken": self._token},
                 )
 
     def _beat(self) -> CallbackOutcome:

@@ -32,12 +32,10 @@ from sfn_callback.export.domain import (
     JobNotComplete,
     SuccessCallback,
 )
+from sfn_callback.common.clock import utcnow
 from sfn_callback.export.log import logger
-from sfn_callback.util.tokens import mask_token
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 # --- start ----------------------------------------------------------------------------------------------
@@ -99,7 +97,7 @@ class StartExportJob:
                 "jobId": job.job_id,
                 "exportId": job.export_id,
                 "hasTaskToken": job.has_task_token(),
-                "taskToken": mask_token(job.task_token),
+                "taskToken": job.task_token,
                 "totalTasks": job.total_tasks,
             },
         )
@@ -154,7 +152,7 @@ class CompleteJob:
         if not self._repo.claim_callback(job.job_id, now=self._clock(), stale_after_seconds=self._stale_after):
             logger.info(
                 "Callback already claimed or sent for job; not sending another",
-                extra={"jobId": job.job_id, "taskToken": mask_token(token)},
+                extra={"jobId": job.job_id, "taskToken": token},
             )
             return CompleteJobResult(job.job_id, CallbackResult.ALREADY_CLAIMED)
 
@@ -166,7 +164,7 @@ class CompleteJob:
             state = CallbackState.SENT
             logger.info(
                 f"Sent Step Functions {kind} callback for job {job.job_id}",
-                extra={"jobId": job.job_id, "taskToken": mask_token(token), "attempts": outcome.attempts},
+                extra={"jobId": job.job_id, "taskToken": token, "attempts": outcome.attempts},
             )
         else:
             state = CallbackState.RETRYABLE if outcome.retryable_later else CallbackState.FAILED
@@ -178,7 +176,7 @@ class CompleteJob:
                     "errorKind": outcome.error_kind,
                     "detail": outcome.message,
                     "attempts": outcome.attempts,
-                    "taskToken": mask_token(token),
+                    "taskToken": token,
                 },
             )
         try:

@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from sfn_callback.common.clock import iso, parse_iso
+
 FAILURE_ERROR = "JobCompletedWithFailures"
 
 
@@ -39,17 +41,8 @@ class JobNotComplete(ExportDomainError):
         super().__init__(f"job {job_id} still has {pending} pending task(s)")
 
 
-def iso_millis(moment: datetime) -> str:
-    """ISO 8601 in UTC with milliseconds and ``Z``: ``2025-01-15T10:30:00.000Z``."""
-    if moment.tzinfo is None:
-        raise ValueError("timestamps must be timezone-aware")
-    utc = moment.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
-
-
-def parse_iso(text: str) -> datetime:
-    """Inverse of :func:`iso_millis` (accepts any ISO 8601 form with an offset or ``Z``)."""
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+iso_millis = iso
+"""ISO 8601 in UTC with milliseconds and ``Z`` (the one time helper, :mod:`sfn_callback.common.clock`)."""
 
 
 @dataclass

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sfn_callback.poc.create_job import ExternalApiError
-from sfn_callback.poc.lifecycle import ExternalJobNotFound
+from sfn_callback.polling.application.create_job import ExternalApiError
+from sfn_callback.polling.domain.lifecycle import ExternalJobNotFound
 
 
 class LambdaJobApi:

@@ -1,0 +1,1 @@
+"""An approval step decided by your own code instead of a person."""

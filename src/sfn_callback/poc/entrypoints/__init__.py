@@ -1,0 +1,1 @@
+"""Lambda entry points (``sfn_callback.poc.entrypoints.<name>.handler``)."""

@@ -1,1 +1,0 @@
-"""Lambda entry points (``sfn_callback.poc.handlers.<name>.handler``)."""

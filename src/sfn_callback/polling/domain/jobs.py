@@ -1,0 +1,57 @@
+"""A job's state as the poller sees it: what a user's check function returns (no boto3 here).
+
+``check(job_id)`` answers :class:`InProgress`, :class:`Completed` (with the job's output, which the workflow
+receives as ``result``) or :class:`Failed` (with the error a state's Catch matches and a cause). A status document
+in the simulated API's protocol (``{"status": "IN_PROGRESS" | "COMPLETED" | "FAILED", ...}``) is read the same
+way (:func:`job_state`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Union
+
+ERROR_JOB_FAILED = "JobFailed"
+DEFAULT_FAILURE_CAUSE = "External job failed"
+
+__all__ = ["CheckJob", "Completed", "Failed", "InProgress", "JobState", "SubmitJob", "job_state"]
+
+
+@dataclass(frozen=True)
+class InProgress:
+    """Not finished: poll again at the next slot."""
+
+
+@dataclass(frozen=True)
+class Completed:
+    """Finished successfully; ``output`` (any JSON value) is the workflow's ``result``."""
+
+    output: Any = None
+
+
+@dataclass(frozen=True)
+class Failed:
+    """Finished with a failure: SendTaskFailure with ``error`` and ``cause``."""
+
+    error: str = ERROR_JOB_FAILED
+    cause: str = DEFAULT_FAILURE_CAUSE
+
+
+JobState = Union[InProgress, Completed, Failed]
+CheckJob = Callable[[str], JobState]
+"""The job-status port a user implements: the job's id -> its state."""
+SubmitJob = Callable[[dict[str, Any]], str]
+"""The job-submitter port a user implements: create-job's payload (``recordId``, ``data`` and the job options)
+-> the new job's id."""
+
+
+def job_state(answer: Any) -> JobState:
+    """A check's answer as a :data:`JobState`: a state as it is, a status document by its ``status``."""
+    if isinstance(answer, (InProgress, Completed, Failed)):
+        return answer
+    status = answer.get("status") if isinstance(answer, dict) else None
+    if status == "COMPLETED":
+        return Completed(answer)
+    if status == "FAILED":
+        return Failed(ERROR_JOB_FAILED, DEFAULT_FAILURE_CAUSE)
+    return InProgress()

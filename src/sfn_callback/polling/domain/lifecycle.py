@@ -1,0 +1,621 @@
+"""The task-token lifecycle, as pure domain code (no boto3 here).
+
+A token record moves through these statuses::
+
+    POLLING --(claim)--> CALLBACK_PENDING --(finalize)--> COMPLETED | FAILED | MAX_ATTEMPTS | TIMEOUT
+
+One poll (``TokenPoller.poll``):
+
+1. read the record; unknown jobId -> ``UnknownJob`` (nothing written);
+2. a terminal record: delete the schedule again (idempotent) and report its status;
+3. CALLBACK_PENDING: if the claim is older than the lease, or the claim is this poll's own (its holder is
+   this invocation's request id: Lambda retries an invocation whose runtime died with the same request id),
+   re-claim it (conditional on the old claim id) and resend the stored outcome; otherwise another poller is
+   sending, do nothing;
+4. POLLING: count the attempt atomically, **once per poll slot** (see "Slots" below); past ``expiresAt`` ->
+   PollingTimeout; ``attempt > maxAttempts`` -> MaxAttemptsExceeded (the two *verdicts*); otherwise ask the
+   external API: COMPLETED -> success, FAILED -> JobFailed, anything else -> keep polling;
+5. before any callback, claim the record (POLLING -> CALLBACK_PENDING with the intended outcome, a claim id,
+   claimedAt and the holder's request id); only the winner sends; then finalize (CALLBACK_PENDING ->
+   terminal, conditional on the claim id), then delete the schedule.
+
+A send answered "finished" (the token is closed) means: when resending our own stored outcome (or after an
+attempt of this send that may have reached Step Functions), the earlier send went through -> done;
+otherwise Step Functions closed the token itself (e.g. ``States.Timeout``) -> the record ends TIMEOUT with
+the reason stored.
+
+Slots. Each poll says which slot it polls: a scheduled delivery its ``scheduledTime`` (the schedule's
+``<aws.scheduler.scheduled-time>``), the sweep the ``nextPollAt`` it found due. The attempt is counted only
+if no attempt was counted for that slot or a later one (``polledSlot < slot``, a conditional write that also
+sets ``polledSlot``), so duplicate deliveries of one slot (Scheduler delivers at least once; Lambda retries
+an event after a function error) count one attempt and ask the API once; a delivery whose slot is taken
+changes nothing and answers ``skipped``. Arrival time plays no part: a delivery that comes a little early or
+late still polls its slot. A poll without a slot (``sfn-callback poll JOB_ID``, seed 001's
+``poll-manually.sh``) is an extra poll: it counts an attempt and asks the API now, whatever the schedule did
+in this slot, and leaves the schedule's slots alone.
+
+Open status checks. An outcome the external API reported must never lose to a verdict, even when a slow
+check overlaps the next slot's verdict (or a manual poll's). So an attempt that will ask the API also writes
+``checkUntil`` (in the same conditional write that counts it): its status check is open until then, one
+check window (``CHECK_WINDOW_SECONDS``, 15 s) later; an answer that comes after it is not used (the check timed
+out). A verdict is claimed only when no check is open (``checkUntil`` absent or older than now minus a margin,
+a condition of the claim); otherwise it is deferred to the next slot. So that verdicts are not deferred in the
+normal case, a check whose window could still be open when a verdict falls due at the job's cadence (with a
+1-second local interval the last 15 attempts or so and the checks within 15 s of ``expiresAt``; with AWS's
+1-minute minimum, only a check within 15 s of ``expiresAt``), or any check of a manual poll (manual polls keep
+no cadence), removes its ``checkUntil`` when it answers: one extra write, only for those checks.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta, timezone
+from enum import Enum
+from typing import Any, Callable, Protocol
+
+from sfn_callback.callbacks.port import TaskCallbacks
+from sfn_callback.callbacks.result import CallbackResult
+from sfn_callback.common.clock import iso, parse_iso, utcnow
+from sfn_callback.polling.domain.jobs import ERROR_JOB_FAILED, Completed, Failed, job_state
+
+DEFAULT_CLAIM_LEASE_SECONDS = 60.0
+TTL_AFTER_EXPIRY = timedelta(days=7)
+CHECK_WINDOW_SECONDS = 15.0
+"""How long a status check may take: an answer that comes later is not used (the check timed out)."""
+MAX_CHECK_MARGIN_SECONDS = 5.0
+"""A verdict waits this long (half an interval at most) past the end of an open check's window."""
+
+
+class TokenStatus(str, Enum):
+    POLLING = "POLLING"
+    CALLBACK_PENDING = "CALLBACK_PENDING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    MAX_ATTEMPTS = "MAX_ATTEMPTS"
+    TIMEOUT = "TIMEOUT"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in TERMINAL_STATUSES
+
+
+TERMINAL_STATUSES = frozenset(
+    {TokenStatus.COMPLETED, TokenStatus.FAILED, TokenStatus.MAX_ATTEMPTS, TokenStatus.TIMEOUT}
+)
+
+# Error names sent with SendTaskFailure (the state machine's Catch blocks match them).
+ERROR_MAX_ATTEMPTS = "MaxAttemptsExceeded"
+ERROR_POLLING_TIMEOUT = "PollingTimeout"
+
+
+# --------------------------------------------------------------------------------------------- errors
+class LifecycleError(Exception):
+    """Base of the errors a poll can raise on purpose."""
+
+
+class UnknownJob(LifecycleError):
+    """No token record for this jobId."""
+
+    def __init__(self, job_id: str):
+        super().__init__(f"no token record for jobId {job_id!r}")
+        self.job_id = job_id
+
+
+class ExternalJobNotFound(LifecycleError):
+    """The external job API does not know the job."""
+
+    def __init__(self, job_id: str):
+        super().__init__(f"the external job API does not know jobId {job_id!r}")
+        self.job_id = job_id
+
+
+# ------------------------------------------------------------------------------------------ values
+@dataclass(frozen=True)
+class Outcome:
+    """What the workflow is to be told, decided before any callback is sent (and stored with the claim)."""
+
+    terminal_status: TokenStatus
+    output: dict[str, Any] | None = None  # SendTaskSuccess
+    error: str | None = None  # SendTaskFailure
+    cause: str | None = None
+
+    @property
+    def is_success(self) -> bool:
+        return self.error is None
+
+    def to_dict(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {"terminalStatus": self.terminal_status.value}
+        if self.output is not None:
+            doc["output"] = self.output
+        if self.error is not None:
+            doc["error"] = self.error
+        if self.cause is not None:
+            doc["cause"] = self.cause
+        return doc
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> "Outcome":
+        return cls(
+            terminal_status=TokenStatus(doc["terminalStatus"]),
+            output=doc.get("output"),
+            error=doc.get("error"),
+            cause=doc.get("cause"),
+        )
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    job_id: str
+    task_token: str
+    execution_id: str
+    schedule_name: str
+    created_at: datetime
+    expires_at: datetime
+    max_attempts: int
+    interval_seconds: int
+    attempt_count: int = 0
+    status: TokenStatus = TokenStatus.POLLING
+    next_poll_at: datetime | None = None
+    claim_id: str | None = None
+    claimed_at: datetime | None = None
+    claim_count: int = 0
+    outcome: Outcome | None = None
+    callback_result: str | None = None  # ACCEPTED | ALREADY_FINISHED
+    reason: str | None = None
+    completed_at: datetime | None = None
+    adopted_at: datetime | None = None
+    """Set when the sweep adopted this per-job record (its own schedule had stopped polling it); cleared by
+    the next per-job poll. See ``sfn_callback.polling.application.sweep``."""
+    polled_slot: datetime | None = None
+    """The latest slot an attempt was counted for (see "Slots" in the module docstring)."""
+    check_until: datetime | None = None
+    """A status check may be open until then (see "Open status checks")."""
+    claim_holder: str | None = None
+    """The request id of the invocation that holds the claim (CALLBACK_PENDING)."""
+
+    @property
+    def check_window(self) -> timedelta:
+        """How long a status check of this record may take."""
+        return timedelta(seconds=CHECK_WINDOW_SECONDS)
+
+    @property
+    def check_margin(self) -> timedelta:
+        """How long after a check window a verdict waits (clock differences, the claim's own write)."""
+        return timedelta(seconds=min(self.interval_seconds / 2, MAX_CHECK_MARGIN_SECONDS))
+
+    @property
+    def ttl(self) -> int:
+        """Epoch seconds after which DynamoDB may expire the record."""
+        return int((self.expires_at + TTL_AFTER_EXPIRY).timestamp())
+
+
+@dataclass(frozen=True)
+class Claim:
+    claim_id: str
+    claimed_at: datetime
+    outcome: Outcome
+    holder: str | None = None
+    """The request id of the claiming invocation (its own retry may resume the claim at once)."""
+
+
+@dataclass(frozen=True)
+class Counted:
+    """An attempt counted by ``increment_attempt``."""
+
+    attempt: int
+    previous_check_until: datetime | None = None
+    """The record's ``checkUntil`` just before this attempt was counted (another check may be open)."""
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """``accepted``: Step Functions took the callback. Otherwise the token was already finished."""
+
+    accepted: bool
+    finished_reason: str | None = None  # TaskDoesNotExist | TaskTimedOut | InvalidToken
+    maybe_ours: bool = False
+    """Finished, but an earlier attempt of this same send may have reached Step Functions (a 5xx, a lost
+    connection): the token may have been closed by this callback."""
+
+
+@dataclass(frozen=True)
+class PollResult:
+    status: str
+    attempt: int
+    max_attempts: int
+    reconnected: bool = False
+    job_id: str | None = None
+    detail: str | None = None
+    skipped: bool = False
+    """Nothing done: the slot was polled already, or a verdict waits for an open status check."""
+    recovered: bool = False
+    """This poll took over a claim whose holder had died (its own earlier attempt, or a stale claim)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {"status": self.status, "attempt": self.attempt, "maxAttempts": self.max_attempts}
+        if self.reconnected:
+            doc["reconnected"] = True
+        if self.skipped:
+            doc["skipped"] = True
+        if self.recovered:
+            doc["recovered"] = True
+        if self.job_id is not None:
+            doc["jobId"] = self.job_id
+        if self.detail is not None:
+            doc["detail"] = self.detail
+        return doc
+
+
+# ------------------------------------------------------------------------------------------- ports
+class TokenRepository(Protocol):
+    def get(self, job_id: str) -> TokenRecord | None: ...
+
+    def put_new(self, record: TokenRecord) -> None:
+        """Store a new record; fails if the jobId exists."""
+
+    def delete_polling(self, job_id: str) -> bool:
+        """Delete a record still in POLLING (undo of a failed creation). True when deleted."""
+
+    def increment_attempt(self, job_id: str, now: datetime, next_poll_at: datetime, *,
+                          slot: datetime | None = None, check_until: datetime | None = None,
+                          adopt: bool | None = False) -> Counted | None:
+        """Count one attempt (``ADD attemptCount 1``, set ``lastPolledAt`` and ``nextPollAt``) if the status is
+        POLLING and, with a ``slot``, ``polledSlot`` is absent or earlier than it (then set it to ``slot``).
+        ``check_until``: this attempt asks the external API, set ``checkUntil``. ``adopt``: False (a per-job
+        poll: its schedule polls the record again, the sweep lets go) removes ``adoptedAt``, True (the sweep
+        adopts the record) sets it if absent, None leaves it. None when the condition failed."""
+
+    def end_check(self, job_id: str, check_until: datetime, restore: datetime | None) -> bool:
+        """The status check that wrote ``checkUntil = check_until`` has answered: remove it, or set it back to
+        ``restore`` (an earlier check's, possibly still open), if the record still holds ``check_until``."""
+
+    def claim(self, job_id: str, claim: Claim, previous_claim_id: str | None,
+              open_checks_before: datetime | None = None) -> bool:
+        """POLLING -> CALLBACK_PENDING (``previous_claim_id`` None), or take over a stale claim (status
+        CALLBACK_PENDING and claimId == previous_claim_id). ``open_checks_before`` (a verdict): only if no
+        status check is open, i.e. ``checkUntil`` is absent or earlier than it. True when this caller holds
+        the claim."""
+
+    def finalize(
+        self,
+        job_id: str,
+        claim_id: str,
+        status: TokenStatus,
+        completed_at: datetime,
+        callback_result: str,
+        reason: str | None,
+    ) -> bool:
+        """CALLBACK_PENDING -> terminal, conditional on claimId. True when written."""
+
+
+class CallbackSender(Protocol):
+    def send(self, task_token: str, outcome: Outcome) -> SendResult:
+        """SendTaskSuccess / SendTaskFailure. Finished tokens answer ``SendResult(accepted=False)``;
+        throttling and transient errors are retried inside the adapter (the one retry layer); anything else
+        raises."""
+
+
+class CallbackNotSent(LifecycleError):
+    """The callback core could not deliver the callback now (transient, or refused): the claim stays and a later
+    poll resends it (for a poller Lambda, the failed invocation is retried with its request id)."""
+
+    def __init__(self, result: CallbackResult):
+        super().__init__(f"callback not sent: {result.describe()}")
+        self.result = result
+
+
+class TaskCallbacksSender:
+    """The poller's :class:`CallbackSender` on the callback core (:class:`~sfn_callback.callbacks.TaskCallbacks`):
+    delivered -> accepted; token finished -> not accepted, with AWS's reason and whether an earlier attempt of
+    this send may have closed it; anything else raises (the AWS error itself when there is one), so the claim
+    stays for a later poll."""
+
+    def __init__(self, callbacks: TaskCallbacks):
+        self.callbacks = callbacks
+
+    def send(self, task_token: str, outcome: Outcome) -> SendResult:
+        if outcome.is_success:
+            result = self.callbacks.succeed(task_token, outcome.output or {})
+        else:
+            result = self.callbacks.fail(task_token, outcome.error or ERROR_JOB_FAILED, outcome.cause)
+        if result.delivered:
+            return SendResult(accepted=True)
+        if result.token_finished:
+            return SendResult(accepted=False, finished_reason=result.code, maybe_ours=result.maybe_delivered)
+        if result.error is not None:
+            raise result.error
+        raise CallbackNotSent(result)
+
+
+class ScheduleRemover(Protocol):
+    def delete(self, schedule_name: str) -> None:
+        """Delete the schedule; a schedule already gone is fine."""
+
+
+class JobApi(Protocol):
+    def check_status(self, job_id: str) -> Any:
+        """The external job's state: a :data:`~sfn_callback.polling.domain.jobs.JobState`, or a status document
+        (``status`` is IN_PROGRESS, COMPLETED or FAILED)."""
+
+
+# ----------------------------------------------------------------------------------------- decisions
+def decide_before_check(record: TokenRecord, attempt: int, now: datetime) -> Outcome | None:
+    """After counting the attempt: the polling timeout and the attempt limit."""
+    if now > record.expires_at:
+        return Outcome(
+            TokenStatus.TIMEOUT,
+            error=ERROR_POLLING_TIMEOUT,
+            cause=f"Job exceeded maximum wait time (expired at {iso(record.expires_at)})",
+        )
+    if attempt > record.max_attempts:
+        return Outcome(
+            TokenStatus.MAX_ATTEMPTS,
+            error=ERROR_MAX_ATTEMPTS,
+            cause=f"Exceeded {record.max_attempts} polling attempts",
+        )
+    return None
+
+
+def decide_from_job(record: TokenRecord, attempt: int, job: Any, now: datetime) -> Outcome | None:
+    """From the external job's state (a :data:`~sfn_callback.polling.domain.jobs.JobState`, or a status document
+    in the simulated API's protocol): an outcome to send, or None to keep polling."""
+    state = job_state(job)
+    if isinstance(state, Completed):
+        return Outcome(
+            TokenStatus.COMPLETED,
+            output={
+                "jobId": record.job_id,
+                "status": "COMPLETED",
+                "completedAt": iso(now),
+                "attempts": attempt,
+                "result": state.output,
+            },
+        )
+    if isinstance(state, Failed):
+        return Outcome(TokenStatus.FAILED, error=state.error, cause=state.cause)
+    return None
+
+
+def job_status_of(job: Any) -> str:
+    """The status text of a check's answer, for a poll's result (``IN_PROGRESS`` for a state in progress)."""
+    if isinstance(job, dict):
+        return str(job.get("status") or "IN_PROGRESS")
+    return {Completed: "COMPLETED", Failed: "FAILED"}.get(type(job), "IN_PROGRESS")
+
+
+# ------------------------------------------------------------------------------------------ service
+def next_slot(slot: datetime | str | None, now: datetime, default: datetime) -> datetime:
+    """The slot after ``slot``: one interval later (``default - now`` is the interval), or ``default`` (now
+    plus the interval) when that is already past: a late poll does not make a job due again at once."""
+    if slot is None:
+        return default
+    following = (parse_iso(slot) if isinstance(slot, str) else slot) + (default - now)
+    return following if following > now else default
+
+
+@dataclass
+class TokenPoller:
+    """One poll of one job; safe to run concurrently and to re-run after a crash at any point."""
+
+    repository: TokenRepository
+    sender: CallbackSender
+    schedules: ScheduleRemover
+    jobs: JobApi
+    lease_seconds: float = DEFAULT_CLAIM_LEASE_SECONDS
+    clock: Callable[[], datetime] = utcnow
+    new_claim_id: Callable[[], str] = field(default=lambda: uuid.uuid4().hex)
+    log: Callable[..., None] = field(default=lambda message, **fields: None)
+
+    def poll(self, job_id: str, *, slot: datetime | None = None, record: TokenRecord | None = None,
+             adopt: bool | None = False, holder: str | None = None) -> PollResult:
+        """Poll ``job_id`` once. ``slot``: the poll slot this poll is for (a scheduled delivery's
+        ``scheduledTime``, the ``nextPollAt`` the sweep found due), None for a manual poll. ``record``: a copy
+        of the record to use for the first read (the sweep's query). ``adopt``: see
+        ``TokenRepository.increment_attempt``. ``holder``: this invocation's request id."""
+        # A lost conditional write means another poller moved the record; look again (bounded). Once this
+        # poll has counted its attempt it never counts another.
+        for _ in range(4):
+            if record is None:
+                record = self.repository.get(job_id)
+            if record is None:
+                raise UnknownJob(job_id)
+            now = self.clock()
+            if record.status.is_terminal:
+                self.schedules.delete(record.schedule_name)
+                return self._report(record, detail="already finished")
+            if record.status is TokenStatus.CALLBACK_PENDING:
+                result = self._recover(record, now, holder)
+            elif slot is not None and record.polled_slot is not None and record.polled_slot >= slot:
+                return self._report(record, detail=f"slot {iso(slot)} already polled", skipped=True)
+            else:
+                result = self._count_and_decide(record, now, slot, adopt, holder)
+            if result is not None:
+                return result
+            record = None
+        record = self.repository.get(job_id)
+        assert record is not None
+        return self._report(record, detail="record kept changing under this poll")
+
+    def _count_and_decide(self, record: TokenRecord, now: datetime, slot: datetime | None, adopt: bool | None,
+                          holder: str | None) -> PollResult | None:
+        """Count this poll's attempt, then the verdict or the status check; None: re-read (not counted)."""
+        next_poll_at = next_slot(slot, now, now + timedelta(seconds=record.interval_seconds))
+        # An attempt that will ask the API opens a status check in the same write that counts it.
+        will_check = decide_before_check(record, record.attempt_count + 1, now) is None
+        check_until = now + record.check_window if will_check else None
+        counted = self.repository.increment_attempt(record.job_id, now, next_poll_at, slot=slot,
+                                                    check_until=check_until, adopt=adopt)
+        if counted is None:
+            return None
+        attempt = counted.attempt
+        verdict = decide_before_check(record, attempt, now)
+        if verdict is not None:
+            if check_until is not None:  # other polls counted attempts first: this one asks nothing after all
+                self._end_check(record, check_until, counted.previous_check_until)
+            return self._verdict(record, attempt, verdict, counted.previous_check_until, holder)
+        assert check_until is not None
+        # Close the check's window when it answers if a verdict could otherwise wait for it: a check near the
+        # limits, or any check of a manual poll (manual polls keep no cadence).
+        closes = slot is None or self._check_is_critical(record, attempt, check_until, next_poll_at)
+        try:
+            job = self.jobs.check_status(record.job_id)
+        except Exception:
+            if closes:
+                self._end_check(record, check_until, counted.previous_check_until)
+            raise
+        answered = self.clock()
+        if answered > check_until:
+            self.log("status check answered after its window; not used", job_id=record.job_id, attempt=attempt,
+                     check_until=iso(check_until))
+            return PollResult(status=TokenStatus.POLLING.value, attempt=attempt, max_attempts=record.max_attempts,
+                              job_id=record.job_id, detail="status check answered after its window; not used")
+        outcome = decide_from_job(record, attempt, job, answered)
+        if outcome is None:
+            if closes:
+                self._end_check(record, check_until, counted.previous_check_until)
+            self.log("job still in progress", job_id=record.job_id, attempt=attempt,
+                     job_status=job.get("status") if isinstance(job, dict) else job_status_of(job))
+            return PollResult(
+                status=job_status_of(job),
+                attempt=attempt,
+                max_attempts=record.max_attempts,
+                job_id=record.job_id,
+            )
+        claim = Claim(self.new_claim_id(), self.clock(), outcome, holder)
+        if not self.repository.claim(record.job_id, claim, previous_claim_id=None):
+            return self._after_lost_claim(record.job_id)
+        return self._send_and_finalize(record, claim, attempt, resending=False)
+
+    def _verdict(self, record: TokenRecord, attempt: int, verdict: Outcome, open_until: datetime | None,
+                 holder: str | None) -> PollResult | None:
+        """Claim the attempts/timeout verdict, unless a status check is open (then it waits for the next slot)."""
+        now = self.clock()
+        if open_until is not None and open_until + record.check_margin > now:
+            return self._deferred(record, attempt, verdict, open_until)
+        claim = Claim(self.new_claim_id(), now, verdict, holder)
+        if not self.repository.claim(record.job_id, claim, previous_claim_id=None,
+                                     open_checks_before=now - record.check_margin):
+            return self._after_lost_claim(record.job_id, verdict=verdict, attempt=attempt)
+        return self._send_and_finalize(record, claim, attempt, resending=False)
+
+    def _deferred(self, record: TokenRecord, attempt: int, verdict: Outcome, open_until: datetime | None) -> PollResult:
+        detail = f"{verdict.error} deferred: a status check is open" + (
+            f" until {iso(open_until)}" if open_until is not None else "")
+        self.log("verdict deferred for an open status check", job_id=record.job_id, attempt=attempt,
+                 verdict=verdict.error)
+        return PollResult(status=TokenStatus.POLLING.value, attempt=attempt, max_attempts=record.max_attempts,
+                          job_id=record.job_id, detail=detail, skipped=True)
+
+    def _after_lost_claim(self, job_id: str, verdict: Outcome | None = None, attempt: int = 0) -> PollResult:
+        """This poll counted its attempt but lost the claim: report what the record holds now."""
+        record = self.repository.get(job_id)
+        if record is None:
+            raise UnknownJob(job_id)
+        if verdict is not None and record.status is TokenStatus.POLLING:  # a status check opened meanwhile
+            return self._deferred(record, attempt, verdict, record.check_until)
+        return self._report(record, detail="another poll decided first")
+
+    @staticmethod
+    def _check_is_critical(record: TokenRecord, attempt: int, check_until: datetime, next_poll_at: datetime) -> bool:
+        """Could a verdict fall due, at the job's cadence (slots at ``next_poll_at`` and every interval after),
+        while this check's window is still open (a verdict would wait for it)?"""
+        reach = (check_until + record.check_margin - next_poll_at).total_seconds()
+        slots = math.floor(reach / max(record.interval_seconds, 1)) + 1 if reach >= 0 else 0
+        return attempt + slots > record.max_attempts or record.expires_at <= check_until + record.check_margin
+
+    def _end_check(self, record: TokenRecord, check_until: datetime, previous: datetime | None) -> None:
+        restore = previous if previous is not None and previous + record.check_margin > self.clock() else None
+        try:
+            self.repository.end_check(record.job_id, check_until, restore)
+        except Exception as exc:  # the window ends by itself; a verdict only waits for it
+            self.log("could not close the status check", job_id=record.job_id, error=f"{type(exc).__name__}: {exc}")
+
+    def _recover(self, record: TokenRecord, now: datetime, holder: str | None) -> PollResult | None:
+        claimed_at = record.claimed_at or datetime.min.replace(tzinfo=timezone.utc)
+        own = holder is not None and record.claim_holder == holder
+        if not own and (now - claimed_at).total_seconds() < self.lease_seconds:
+            return self._report(record, detail="callback in progress elsewhere")
+        if record.outcome is None:  # a claim always stores its outcome; a record without one is corrupt
+            raise LifecycleError(f"record {record.job_id!r} is CALLBACK_PENDING without a stored outcome")
+        claim = Claim(self.new_claim_id(), now, record.outcome, holder)
+        if not self.repository.claim(record.job_id, claim, previous_claim_id=record.claim_id):
+            return None
+        self.log("resuming this invocation's own claim after its runtime died" if own else "resending a stale claim",
+                 job_id=record.job_id, stale_claim_id=record.claim_id)
+        return replace(self._send_and_finalize(record, claim, record.attempt_count, resending=True), recovered=True)
+
+    def _send_and_finalize(self, record: TokenRecord, claim: Claim, attempt: int, resending: bool) -> PollResult:
+        outcome = claim.outcome
+        sent = self.sender.send(record.task_token, outcome)
+        if sent.accepted:
+            status, callback_result, reason = outcome.terminal_status, "ACCEPTED", outcome.error
+        elif resending or (sent.maybe_ours and sent.finished_reason != "TaskTimedOut"):
+            # The earlier holder's send (or an earlier attempt of this send) went through: the token is closed
+            # by our own callback.
+            status, callback_result, reason = outcome.terminal_status, "ALREADY_FINISHED", outcome.error
+        else:
+            status, callback_result = TokenStatus.TIMEOUT, "ALREADY_FINISHED"
+            reason = (
+                f"{sent.finished_reason or 'TokenFinished'}: the token was closed by Step Functions before the "
+                f"callback (intended {outcome.error or 'success'})"
+            )
+        written = self.repository.finalize(record.job_id, claim.claim_id, status, self.clock(), callback_result, reason)
+        if not written:
+            self.log("finalize lost to a newer claim", job_id=record.job_id, claim_id=claim.claim_id)
+        self.schedules.delete(record.schedule_name)
+        self.log(
+            "callback finished",
+            job_id=record.job_id,
+            status=status.value,
+            callback_result=callback_result,
+            error=outcome.error,
+        )
+        return PollResult(
+            status=status.value,
+            attempt=attempt,
+            max_attempts=record.max_attempts,
+            reconnected=sent.accepted,
+            job_id=record.job_id,
+            detail=reason,
+        )
+
+    def _report(self, record: TokenRecord, detail: str | None = None, skipped: bool = False) -> PollResult:
+        return PollResult(
+            status=record.status.value,
+            attempt=record.attempt_count,
+            max_attempts=record.max_attempts,
+            job_id=record.job_id,
+            detail=detail or record.reason,
+            skipped=skipped,
+        )
+
+
+def new_record(
+    *,
+    job_id: str,
+    task_token: str,
+    execution_id: str,
+    now: datetime,
+    interval_seconds: int,
+    timeout_seconds: int,
+    max_attempts: int,
+) -> TokenRecord:
+    """The record create-job stores (the seed's attributes, plus what the lifecycle needs)."""
+    return TokenRecord(
+        job_id=job_id,
+        task_token=task_token,
+        execution_id=execution_id,
+        schedule_name=schedule_name_for(job_id),
+        created_at=now,
+        expires_at=now + timedelta(seconds=timeout_seconds),
+        max_attempts=max_attempts,
+        interval_seconds=interval_seconds,
+        next_poll_at=now + timedelta(seconds=interval_seconds),
+    )
+
+
+def schedule_name_for(job_id: str) -> str:
+    return f"poll-{job_id}"
+

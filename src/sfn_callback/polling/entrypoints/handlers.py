@@ -1,0 +1,170 @@
+"""Lambda handler factories: a user's poller, sweep and create-job Lambdas in a few lines of their own code.
+
+::
+
+    from sfn_callback import Completed, Failed, InProgress, poller_handler
+
+    def check(job_id: str):
+        job = my_api.get(job_id)
+        if job["state"] == "done":
+            return Completed({"url": job["url"]})
+        if job["state"] == "error":
+            return Failed("RenderFailed", job["message"])
+        return InProgress()
+
+    handler = poller_handler(check)
+
+Each factory returns ``handler(event, context)`` with the PoC's guarantees: one callback per token (claim before
+send), no lost callback on a crash (the claim holds the outcome; the invocation's retry or a later poll resends
+it), the job's schedule deleted on every terminal path, one attempt per poll slot. Tables, the schedule group and
+roles come from the environment with the PoC's defaults (:mod:`sfn_callback.polling.bootstrap`). Services are
+built at the first invocation and reused by the warm environment. Each handler publishes its metrics (polls,
+attempts, skips and errors; jobs created and refused) under the component name ``metrics`` in the stack's
+namespace (:mod:`sfn_callback.metrics`), as EMF lines in the function's log; ``metrics=None`` turns them off.
+Metrics never fail the handler's work.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable, TypeVar
+
+from aws_lambda_powertools import Logger
+
+from sfn_callback.callbacks.port import TaskCallbacks
+from sfn_callback.common.logging import lambda_logger
+from sfn_callback.metrics import components
+from sfn_callback.metrics import names as metric_names
+from sfn_callback.polling import bootstrap
+from sfn_callback.polling.application.create_job import CreateJobService
+from sfn_callback.polling.application.sweep import SweepPoller
+from sfn_callback.polling.domain.events import PollerEvent, parse
+from sfn_callback.polling.domain.jobs import CheckJob, SubmitJob
+from sfn_callback.polling.domain.lifecycle import TokenPoller
+
+T = TypeVar("T")
+
+Handler = Callable[[Any, Any], dict[str, Any]]
+
+__all__ = ["CheckFunctionJobApi", "SubmitFunctionJobCreator", "create_job_handler", "poller_handler",
+           "sweep_handler"]
+
+
+class CheckFunctionJobApi:
+    """The poller's ``JobApi`` port on a user's check function."""
+
+    def __init__(self, check: CheckJob):
+        self.check = check
+
+    def check_status(self, job_id: str) -> Any:
+        return self.check(job_id)
+
+
+class SubmitFunctionJobCreator:
+    """Create-job's ``JobCreator`` port on a user's submit function (and optional cancel, create-job's undo)."""
+
+    def __init__(self, submit: SubmitJob, cancel: Callable[[str], None] | None = None):
+        self.submit = submit
+        self.cancel = cancel
+
+    def create_job(self, payload: dict[str, Any]) -> dict[str, Any]:
+        return {"jobId": self.submit(payload)}
+
+    def cancel_job(self, job_id: str) -> None:
+        if self.cancel is not None:
+            self.cancel(job_id)
+
+
+def _measured(component: str | None, meter: Callable[[str, Callable[[], T]], T], work: Callable[[], T]) -> T:
+    """``work()`` measured for ``component`` (its metrics in the stack's namespace; never an error of the work),
+    or just ``work()`` when metrics are off (``metrics=None``)."""
+    return work() if component is None else meter(component, work)
+
+
+def _holder(context: Any) -> str | None:
+    return getattr(context, "aws_request_id", None)
+
+
+def poller_handler(check: CheckJob | None = None, *, logger: Logger | None = None,
+                   callbacks: TaskCallbacks | None = None,
+                   poller: Callable[[], TokenPoller] | None = None,
+                   metrics: str | None = metric_names.POLLER) -> Handler:
+    """The per-job poller Lambda (``poc-poller``'s behaviour) for the job-status port ``check``.
+
+    Its event is a schedule's ``{"jobId", "scheduledTime"}`` (one poll slot) or ``{"jobId"}`` (an extra poll);
+    it returns ``{"status", "attempt", "maxAttempts", ...}``. ``poller`` builds the service instead (the PoC)."""
+    log = logger or lambda_logger("poller")
+    if poller is None:
+        if check is None:
+            raise TypeError("poller_handler needs a check function")
+        poller = functools.lru_cache(maxsize=1)(lambda: bootstrap.token_poller(CheckFunctionJobApi(check),
+                                                                                callbacks))
+
+    @log.inject_lambda_context(log_event=False)
+    def handler(event: Any, context: Any) -> dict[str, Any]:
+        request: PollerEvent = parse(PollerEvent, event, "poller")
+        if request.scheduled_time is not None and request.slot is None:
+            log.warning("scheduledTime was not replaced by the scheduler; polling as a manual poll",
+                        extra={"jobId": request.job_id})
+        service = poller()
+        service.log = lambda message, **fields: log.info(message, extra=fields)
+        result = _measured(metrics, components.metered_poll,
+                           lambda: service.poll(request.job_id, slot=request.slot, holder=_holder(context)).to_dict())
+        log.info("poll finished", extra=result)
+        return result
+
+    return handler
+
+
+def sweep_handler(check: CheckJob | None = None, *, logger: Logger | None = None,
+                  callbacks: TaskCallbacks | None = None,
+                  sweeper: Callable[[], SweepPoller] | None = None,
+                  metrics: str | None = metric_names.SWEEP) -> Handler:
+    """The sweep poller Lambda (one schedule polls every due job of the token table) for ``check``."""
+    log = logger or lambda_logger("sweep-poller")
+    if sweeper is None:
+        if check is None:
+            raise TypeError("sweep_handler needs a check function")
+        sweeper = functools.lru_cache(maxsize=1)(lambda: bootstrap.sweep_poller(CheckFunctionJobApi(check),
+                                                                                 callbacks))
+
+    def handler(event: Any, context: Any) -> dict[str, Any]:
+        poller = sweeper()
+        poller.log = lambda message, **fields: log.info(message, extra=fields)
+        time_left = (lambda: context.get_remaining_time_in_millis() / 1000) if context is not None else None
+        result = _measured(metrics, components.metered_sweep,
+                           lambda: poller.sweep(time_left=time_left, holder=_holder(context)))
+        doc = result.to_dict()
+        if result.due or result.adopted:
+            log.info("sweep finished", extra=doc)
+        return doc
+
+    return handler
+
+
+def create_job_handler(submit: SubmitJob | None = None, *, cancel: Callable[[str], None] | None = None,
+                       logger: Logger | None = None,
+                       service: Callable[[], CreateJobService] | None = None,
+                       metrics: str | None = metric_names.CREATE_JOB) -> Handler:
+    """The create-job Lambda (``poc-create-job``'s behaviour: the task's ``{"record", "taskToken",
+    "executionId", "pollingConfig"}``) for the job-submitter port ``submit`` (``cancel``: undo a submitted job
+    when its token record or schedule cannot be created)."""
+    log = logger or lambda_logger("create-job")
+    if service is None:
+        if submit is None:
+            raise TypeError("create_job_handler needs a submit function")
+        service = functools.lru_cache(maxsize=1)(
+            lambda: bootstrap.create_job_service(SubmitFunctionJobCreator(submit, cancel)))
+
+    @log.inject_lambda_context(log_event=False)
+    def handler(event: Any, context: Any) -> dict[str, Any]:
+        token = event.get("taskToken") if isinstance(event, dict) else None
+        log.info("create-job request", extra={"taskToken": token})
+        created = service()
+        created.log = lambda message, **fields: log.info(message, extra=fields)
+        result = _measured(metrics, components.metered_create_job, lambda: created.handle(event))
+        log.info("task token stored; the workflow now waits for the callback",
+                 extra={"jobId": result["jobId"], "taskToken": token})
+        return result
+
+    return handler
