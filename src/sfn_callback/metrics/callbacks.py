@@ -27,9 +27,10 @@ class MeteredTaskCallbacks:
     """``TaskCallbacks`` with ``CallbackSuccess``/``CallbackFailure``/``Callbacks``/``CallbackLatencyMs`` per
     component. Heartbeats are not callbacks and pass through unmeasured."""
 
-    def __init__(self, inner: TaskCallbacks, component: str) -> None:
+    def __init__(self, inner: TaskCallbacks, component: str, publisher: Any = None) -> None:
         self.inner = inner
         self.component = component
+        self.publisher = publisher  # None: the process's (stdout in Lambda)
 
     def succeed(self, token: str, output: Any) -> CallbackResult:
         return self._measured("success", self.inner.succeed(token, output))
@@ -43,7 +44,7 @@ class MeteredTaskCallbacks:
     def _measured(self, kind: str, result: CallbackResult) -> CallbackResult:
         outcome = outcome_of(kind, result)
         if outcome is None:
-            components.callback_failed(self.component, result.code or "Unknown", result.latency_ms)
+            components.callback_failed(self.component, result.code or "Unknown", result.latency_ms, self.publisher)
         else:
-            components.callback_sent(self.component, outcome, result.latency_ms)
+            components.callback_sent(self.component, outcome, result.latency_ms, self.publisher)
         return result

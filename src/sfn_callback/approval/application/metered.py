@@ -17,11 +17,12 @@ class MeteredApprovalService(ApprovalService):
 
     component = n.APPROVAL_SERVICE
     consumer_component = n.APPROVAL_CONSUMER
+    publisher: Any = None  # set by the composition root; None: the process's (stdout in Lambda)
 
     def record_request(self, request: Any, message_id: str | None = None) -> RecordOutcome:
         outcome = super().record_request(request, message_id)
         if outcome is RecordOutcome.CREATED:
-            components.approval_requests(self.consumer_component, 1)
+            components.approval_requests(self.consumer_component, 1, self.publisher)
         return outcome
 
     def decide(self, order_id: str, action: Action, actor: str, reason: str | None = None,
@@ -31,5 +32,5 @@ class MeteredApprovalService(ApprovalService):
         decided = task.decision if task is not None else None
         components.decision(self.component, result.outcome.value, action.value,
                             task.received_at if task is not None else None,
-                            decided.at if decided is not None else None)
+                            decided.at if decided is not None else None, self.publisher)
         return result
