@@ -22,7 +22,9 @@ def table_name() -> str:
 def bootstrap(target: Target | None = None, table: str | None = None, **service_options) -> MeteredApprovalService:
     """``target`` None: the ambient configuration (inside a Lambda, or AWS_* variables)."""
     repository = DynamoApprovalRepository(client("dynamodb", target), table or table_name())
-    callbacks = MeteredApprovalCallbacks(callback_client(target))
-    if not emit.in_lambda():
-        emit.set_publisher(emit.LogsPublisher(client("logs", target), METRICS_LOG_GROUP))
-    return MeteredApprovalService(repository, callbacks, **service_options)
+    # Each service publishes to its own target (a process may hold services of several targets).
+    publisher = None if emit.in_lambda() else emit.LogsPublisher(client("logs", target), METRICS_LOG_GROUP)
+    callbacks = MeteredApprovalCallbacks(callback_client(target), publisher=publisher)
+    service = MeteredApprovalService(repository, callbacks, **service_options)
+    service.publisher = publisher
+    return service

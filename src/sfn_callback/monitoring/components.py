@@ -13,27 +13,28 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from sfn_callback.monitoring import names as n
-from sfn_callback.monitoring.emit import COUNT, MILLISECONDS, SECONDS, emit
+from sfn_callback.monitoring.emit import COUNT, MILLISECONDS, SECONDS, Publisher, emit
 from sfn_callback.util.task_callbacks import error_code
 
 T = TypeVar("T")
 
 
 # -- callbacks ---------------------------------------------------------------------------------------------
-def callback_sent(component: str, outcome: str, latency_ms: float) -> None:
+def callback_sent(component: str, outcome: str, latency_ms: float, publisher: Publisher | None = None) -> None:
     """A SendTask* callback answered: ``outcome`` is one of :data:`names.OUTCOMES` other than ``Error``."""
     values: dict[str, tuple[str, float]] = {n.CALLBACK_LATENCY: (MILLISECONDS, latency_ms)}
     if outcome in (n.OUTCOME_SUCCEEDED, n.OUTCOME_FAILED):
         values[n.CALLBACK_SUCCESS] = (COUNT, 1)
-    emit(component, values)
-    emit(component, {n.CALLBACKS: (COUNT, 1)}, {n.OUTCOME_DIMENSION: outcome})
+    emit(component, values, publisher=publisher)
+    emit(component, {n.CALLBACKS: (COUNT, 1)}, {n.OUTCOME_DIMENSION: outcome}, publisher)
 
 
-def callback_failed(component: str, error_type: str, latency_ms: float) -> None:
+def callback_failed(component: str, error_type: str, latency_ms: float, publisher: Publisher | None = None) -> None:
     """A callback that could not be sent (after the sender's retries): it counts in ``CallbackFailureRate``."""
-    emit(component, {n.CALLBACK_FAILURE: (COUNT, 1), n.CALLBACK_LATENCY: (MILLISECONDS, latency_ms)})
-    emit(component, {n.CALLBACK_ERRORS: (COUNT, 1)}, {n.ERROR_TYPE_DIMENSION: error_type or "Unknown"})
-    emit(component, {n.CALLBACKS: (COUNT, 1)}, {n.OUTCOME_DIMENSION: n.OUTCOME_ERROR})
+    emit(component, {n.CALLBACK_FAILURE: (COUNT, 1), n.CALLBACK_LATENCY: (MILLISECONDS, latency_ms)},
+         publisher=publisher)
+    emit(component, {n.CALLBACK_ERRORS: (COUNT, 1)}, {n.ERROR_TYPE_DIMENSION: error_type or "Unknown"}, publisher)
+    emit(component, {n.CALLBACKS: (COUNT, 1)}, {n.OUTCOME_DIMENSION: n.OUTCOME_ERROR}, publisher)
 
 
 def error_type(exc: BaseException) -> str:
@@ -41,15 +42,15 @@ def error_type(exc: BaseException) -> str:
 
 
 def metered_send(component: str, send: Callable[[], T], classify: Callable[[T], str],
-                 error_of: Callable[[BaseException], str] = error_type) -> T:
+                 error_of: Callable[[BaseException], str] = error_type, publisher: Publisher | None = None) -> T:
     """``send()`` with its outcome (``classify(result)``) or its error measured; the result or error unchanged."""
     started = time.monotonic()
     try:
         result = send()
     except Exception as exc:
-        callback_failed(component, error_of(exc), (time.monotonic() - started) * 1000)
+        callback_failed(component, error_of(exc), (time.monotonic() - started) * 1000, publisher)
         raise
-    callback_sent(component, classify(result), (time.monotonic() - started) * 1000)
+    callback_sent(component, classify(result), (time.monotonic() - started) * 1000, publisher)
     return result
 
 
@@ -100,20 +101,21 @@ def metered_create_job(component: str, create: Callable[[], T]) -> T:
 
 
 # -- approval ----------------------------------------------------------------------------------------------
-def approval_requests(component: str, stored: int) -> None:
+def approval_requests(component: str, stored: int, publisher: Publisher | None = None) -> None:
     if stored:
-        emit(component, {n.APPROVAL_REQUESTS: (COUNT, stored)})
+        emit(component, {n.APPROVAL_REQUESTS: (COUNT, stored)}, publisher=publisher)
 
 
 def decision(component: str, outcome: str, action: str | None, received_at: datetime | None,
-             decided_at: datetime | None) -> None:
+             decided_at: datetime | None, publisher: Publisher | None = None) -> None:
     """A decision's outcome as the approval service reports it (``DECIDED``, ``DELIVERY_PENDING``,
     ``ALREADY_DECIDED``, ``CLOSED``, ``NOT_FOUND``)."""
     if outcome in ("DECIDED", "DELIVERY_PENDING"):
-        emit(component, {n.DECISIONS: (COUNT, 1)}, {n.DECISION_DIMENSION: (action or "unknown").lower()})
+        emit(component, {n.DECISIONS: (COUNT, 1)}, {n.DECISION_DIMENSION: (action or "unknown").lower()}, publisher)
         if received_at is not None and decided_at is not None:
-            emit(component, {n.TIME_TO_DECISION: (SECONDS, max(0.0, (decided_at - received_at).total_seconds()))})
+            emit(component, {n.TIME_TO_DECISION: (SECONDS, max(0.0, (decided_at - received_at).total_seconds()))},
+                 publisher=publisher)
     elif outcome == "ALREADY_DECIDED":
-        emit(component, {n.DECISION_CONFLICTS: (COUNT, 1)})
+        emit(component, {n.DECISION_CONFLICTS: (COUNT, 1)}, publisher=publisher)
     elif outcome == "CLOSED":
-        emit(component, {n.LATE_DECISIONS: (COUNT, 1)})
+        emit(component, {n.LATE_DECISIONS: (COUNT, 1)}, publisher=publisher)

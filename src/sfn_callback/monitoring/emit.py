@@ -67,12 +67,13 @@ def document(component: str, values: Values, dimensions: Mapping[str, str] | Non
     return metrics.serialize_metric_set()
 
 
-def emit(component: str, values: Values, dimensions: Mapping[str, str] | None = None) -> None:
-    """Publish ``values`` for ``component``; never raises."""
+def emit(component: str, values: Values, dimensions: Mapping[str, str] | None = None,
+         publisher: Publisher | None = None) -> None:
+    """Publish ``values`` for ``component`` (with ``publisher``, else the process's); never raises."""
     if not values:
         return
     try:
-        _publisher(document(component, values, dimensions))
+        (publisher or _publisher)(document(component, values, dimensions))
     except Exception as exc:  # a metric must never fail the callback, poll or decision it describes
         _warn_once(exc)
 

@@ -20,9 +20,11 @@ def _unavailable_type(exc: BaseException) -> str:
 class MeteredApprovalCallbacks(StepFunctionsCallbacks):
     """The approval service's sender with callback metrics."""
 
-    def __init__(self, client: Any, component: str = n.APPROVAL_SERVICE, **options: Any) -> None:
+    def __init__(self, client: Any, component: str = n.APPROVAL_SERVICE, publisher: Any = None,
+                 **options: Any) -> None:
         super().__init__(client, **options)
         self.component = component
+        self.publisher = publisher  # None: the process's (stdout in Lambda)
 
     def send(self, task_token: str, decision: Any) -> Any:
         def classify(result: Any) -> str:
@@ -31,7 +33,7 @@ class MeteredApprovalCallbacks(StepFunctionsCallbacks):
             return n.OUTCOME_SUCCEEDED if decision.action is Action.APPROVE else n.OUTCOME_FAILED
 
         return components.metered_send(self.component, lambda: super(MeteredApprovalCallbacks, self).send(
-            task_token, decision), classify, _unavailable_type)
+            task_token, decision), classify, _unavailable_type, self.publisher)
 
 
 class MeteredApprovalService(ApprovalService):
@@ -39,11 +41,12 @@ class MeteredApprovalService(ApprovalService):
 
     component = n.APPROVAL_SERVICE
     consumer_component = n.APPROVAL_CONSUMER
+    publisher: Any = None  # set by the composition root; None: the process's (stdout in Lambda)
 
     def record_request(self, request: Any, message_id: str | None = None) -> RecordOutcome:
         outcome = super().record_request(request, message_id)
         if outcome is RecordOutcome.CREATED:
-            components.approval_requests(self.consumer_component, 1)
+            components.approval_requests(self.consumer_component, 1, self.publisher)
         return outcome
 
     def decide(self, order_id: str, action: Action, actor: str, reason: str | None = None,
@@ -53,5 +56,5 @@ class MeteredApprovalService(ApprovalService):
         decided = task.decision if task is not None else None
         components.decision(self.component, result.outcome.value, action.value,
                             task.received_at if task is not None else None,
-                            decided.at if decided is not None else None)
+                            decided.at if decided is not None else None, self.publisher)
         return result
