@@ -730,8 +730,10 @@ class ApprovalTask:
     item: dict[str, Any] | None = None
 
 
-class ApprovalPart:
-    """Approval tasks: decisions racing their deadline, and requests delivered twice."""
+class _WorkflowPart:
+    """What the approval and export parts share: the target's clients and their workflow's ARN."""
+
+    workflow = ""
 
     def __init__(self, target: Target, cfg: FaultBenchConfig, run_id: str, say: Callable[[str], None]) -> None:
         self.target, self.cfg, self.run_id, self.say = target, cfg, run_id, say
@@ -739,7 +741,16 @@ class ApprovalPart:
         self.ddb = client("dynamodb", target)
         self.sqs = client("sqs", target)
         account = config.LOCAL_ACCOUNT_ID if target.is_local else client("sts", target).get_caller_identity()["Account"]
-        self.machine = f"arn:aws:states:{target.region}:{account}:stateMachine:{config.APPROVAL_WORKFLOW}"
+        self.machine = f"arn:aws:states:{target.region}:{account}:stateMachine:{self.workflow}"
+
+
+class ApprovalPart(_WorkflowPart):
+    """Approval tasks: decisions racing their deadline, and requests delivered twice."""
+
+    workflow = config.APPROVAL_WORKFLOW
+
+    def __init__(self, target: Target, cfg: FaultBenchConfig, run_id: str, say: Callable[[str], None]) -> None:
+        super().__init__(target, cfg, run_id, say)
         self.tasks: list[ApprovalTask] = []
 
     def plan(self, shares: dict[str, int]) -> None:
@@ -888,16 +899,13 @@ class ExportJob:
     record: dict[str, Any] | None = None
 
 
-class ExportPart:
+class ExportPart(_WorkflowPart):
     """Export jobs whose SQS message is delivered again while it runs and after it finished."""
 
+    workflow = config.EXPORT_WORKFLOW
+
     def __init__(self, target: Target, cfg: FaultBenchConfig, run_id: str, say: Callable[[str], None]) -> None:
-        self.target, self.cfg, self.run_id, self.say = target, cfg, run_id, say
-        self.sfn = client("stepfunctions", target)
-        self.ddb = client("dynamodb", target)
-        self.sqs = client("sqs", target)
-        account = config.LOCAL_ACCOUNT_ID if target.is_local else client("sts", target).get_caller_identity()["Account"]
-        self.machine = f"arn:aws:states:{target.region}:{account}:stateMachine:{config.EXPORT_WORKFLOW}"
+        super().__init__(target, cfg, run_id, say)
         self.jobs: list[ExportJob] = []
 
     def plan(self, shares: dict[str, int]) -> None:
