@@ -627,6 +627,10 @@ class PocPart:
         if deliveries is None or job.job_id not in deliveries or job.group == "create-job-killed":
             return None
         manual = len(job.answers) if job.group == "task-timeout-race" else 0
+        if job.group == "concurrent-polls" and job.answers:
+            # The burst names one slot; when one of its polls gets there before the schedule does, the job may end
+            # on it and its schedule go before delivering that slot: the slot counts once either way.
+            manual = 1
         return deliveries[job.job_id] - self.duplicated.get(job.name, 0) + manual
 
     def _judge_job(self, job: PocJob, result: GroupResult, moments: list[float]) -> None:
