@@ -115,7 +115,9 @@ def create_job_may_still_run(events: list[dict[str, Any]]) -> bool:
     it may when the execution stopped (aborted, timed out) while create-job was running."""
     if _callback_task_parameters(events) is None:
         return False
-    return not any(e.get("type") in TASK_ENDED_WITHOUT_JOB or e.get("type") == "TaskSubmitted" for e in events)
+    # A task's timeout ends the task, not its Lambda invocation: create-job runs on and may still store its record.
+    ended = TASK_ENDED_WITHOUT_JOB - {"TaskTimedOut"}
+    return not any(e.get("type") in ended or e.get("type") == "TaskSubmitted" for e in events)
 
 
 # ----------------------------------------------------------------------------------------- observing
@@ -284,6 +286,10 @@ class PocObserver:
             if job.job_id is None or full or job.status != "RUNNING":
                 job.events = self.history(job.execution_arn)
                 job.job_id = job.job_id or job_id_from_history(job.events)
+            if job.job_id is None and job.status != "RUNNING":
+                # The task may have ended (timed out) while create-job ran on: its record names the execution.
+                found = self.record_for_execution(job.execution_arn)
+                job.job_id = found.get("jobId") if found else None
             if job.job_id is None:
                 if job.status != "RUNNING":
                     # Ended with no jobId: settled once create-job cannot store a record any more.
