@@ -72,6 +72,7 @@ from sfn_callback.localcloud import process
 from sfn_callback.localcloud.bench import percentile
 from sfn_callback.localcloud.faults import DELIVERY, FAULTS_PATH
 from sfn_callback.util.aws import client
+from sfn_callback.util.stepfunctions import execution_history
 
 POC_FAULTS = ("scheduler-duplicates", "concurrent-polls", "poller-killed", "create-job-killed",
               "throttled-callbacks", "failing-callbacks", "task-timeout-race")
@@ -156,15 +157,6 @@ def _epoch(value: Any) -> float:
     return float(value)
 
 
-def _history(sfn: Any, arn: str) -> list[dict[str, Any]]:
-    events: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"executionArn": arn, "maxResults": 1000}
-    while True:
-        page = sfn.get_execution_history(**kwargs)
-        events.extend(page["events"])
-        if not page.get("nextToken"):
-            return events
-        kwargs["nextToken"] = page["nextToken"]
 
 
 def _scheduled(events: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -445,7 +437,7 @@ class PocPart:
         task's deadline. On a loaded machine an invoke can take seconds to reach the API, so the poll is sent
         earlier by the lag the previous race job showed (its poll sent -> its check, from poc-jobs), or, for
         the first, by the round trip of a probe (an unknown jobId, answered at once)."""
-        scheduled = _scheduled(_history(self.sfn, job.arn))
+        scheduled = _scheduled(execution_history(self.sfn, job.arn))
         if scheduled is not None:
             deadline = _epoch(scheduled["timestamp"]) + job.task_timeout
             time.sleep(max(0.0, deadline - RACE_STAGGER_S + 1 - time.time()))
@@ -545,7 +537,7 @@ class PocPart:
 
     def finish(self) -> None:
         def full(job: PocJob) -> None:
-            job.events = _history(self.sfn, job.arn)
+            job.events = execution_history(self.sfn, job.arn)
         list(self.pool.map(full, self.jobs))
         self.pool.shutdown(wait=False)
         self.armer.shutdown(wait=False)
@@ -789,7 +781,7 @@ class ApprovalPart(_WorkflowPart):
                     break
                 time.sleep(1.0)
         for task in self.tasks:
-            task.events = _history(self.sfn, task.arn)
+            task.events = execution_history(self.sfn, task.arn)
         self.say(f"approval: {len(self.tasks)} tasks decided and checked")
 
     def _one(self, task: ApprovalTask, http: httpx.Client) -> None:
@@ -801,7 +793,7 @@ class ApprovalPart(_WorkflowPart):
             if time.monotonic() > limit:
                 return
             time.sleep(0.25)
-        scheduled = _scheduled(_history(self.sfn, task.arn))  # the item exists: its message was sent
+        scheduled = _scheduled(execution_history(self.sfn, task.arn))  # the item exists: its message was sent
         if scheduled is None:
             return
         params = json.loads(scheduled["taskScheduledEventDetails"]["parameters"])
@@ -934,7 +926,7 @@ class ExportPart(_WorkflowPart):
                 limit = time.monotonic() + 120
                 scheduled = None
                 while scheduled is None and time.monotonic() < limit:
-                    scheduled = _scheduled(_history(self.sfn, job.arn))
+                    scheduled = _scheduled(execution_history(self.sfn, job.arn))
                     time.sleep(0.25)
                 if scheduled is None:
                     return
@@ -958,7 +950,7 @@ class ExportPart(_WorkflowPart):
                             or time.monotonic() > limit:
                         break
                     time.sleep(0.5)
-                job.events = _history(self.sfn, job.arn) if job.arn else []
+                job.events = execution_history(self.sfn, job.arn) if job.arn else []
         self.say(f"export: {len(self.jobs)} jobs delivered three times and checked")
 
     def _refresh(self, job: ExportJob) -> None:

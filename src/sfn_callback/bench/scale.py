@@ -33,7 +33,8 @@ from typing import Any, Callable
 from sfn_callback import config
 from sfn_callback.config import Target
 from sfn_callback.cost.history import reconnect_latencies
-from sfn_callback.cost.measure import _history, _token_records, ensure_deployed, latency_summary
+from sfn_callback.cost.measure import _token_records, ensure_deployed, latency_summary
+from sfn_callback.util.stepfunctions import execution_history
 from sfn_callback.localcloud import process
 from sfn_callback.util.aws import client as make_client
 
@@ -221,7 +222,7 @@ def run_size(target: Target, cfg: ScaleConfig, size: int, pid: int | None,
     history_duplicates = 0
     lost: list[str] = []
     for arn in sample:
-        events = _history(sfn, arn)
+        events = execution_history(sfn, arn)
         latencies.extend(reconnect_latencies(events))
         if sum(1 for e in events if e["type"] in ("TaskSucceeded", "TaskFailed")) > 1:
             history_duplicates += 1

@@ -46,6 +46,7 @@ from sfn_callback.cost.model import billed_gb_seconds
 from sfn_callback.cost.pricing import PriceTable
 from sfn_callback.cost.usage import UsageCounts
 from sfn_callback.util.aws import client as make_client
+from sfn_callback.util.stepfunctions import execution_history
 
 CALLBACK, SWEEP, POLLING = "callback", "sweep", "polling"
 DESIGNS = (CALLBACK, SWEEP, POLLING)
@@ -225,15 +226,6 @@ def share_sweep_invocations(jobs: list[dict[str, Any]], events: list[list[Any]],
 
 
 # ---------------------------------------------------------------------------------------- measuring
-def _history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
-    events: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
-    while True:
-        page = sfn.get_execution_history(**kwargs)
-        events.extend(page["events"])
-        if not page.get("nextToken"):
-            return events
-        kwargs["nextToken"] = page["nextToken"]
 
 
 def _epoch(value: Any) -> float:
@@ -347,7 +339,7 @@ def measure(target: Target, cfg: MeasureConfig, progress: Callable[[str], None] 
 
     problems: list[str] = []
     for job in jobs:
-        history = _history(sfn, job["executionArn"])
+        history = execution_history(sfn, job["executionArn"])
         counts = history_counts(history)
         job["usage"] = _empty_usage(counts.state_transitions)
         job["history_lambda_invocations"] = counts.lambda_invocations

@@ -29,6 +29,7 @@ from sfn_callback.poc.adapters.dynamodb import _from_ddb
 from sfn_callback.poc.lifecycle import schedule_name_for
 from sfn_callback.scenarios import Check, ProgressRows, RunOptions, ScenarioResult, register
 from sfn_callback.util.aws import client
+from sfn_callback.util.stepfunctions import execution_history
 
 UNFINISHED_RECORD_STATUSES = frozenset({"POLLING", "CALLBACK_PENDING"})
 CALLBACK_EVENTS = frozenset({"TaskSucceeded", "TaskFailed"})
@@ -230,14 +231,7 @@ class PocObserver:
 
     # -- reading
     def history(self, execution_arn: str) -> list[dict[str, Any]]:
-        events: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
-        while True:
-            page = self.sfn.get_execution_history(**kwargs)
-            events.extend(page["events"])
-            if not page.get("nextToken"):
-                return events
-            kwargs["nextToken"] = page["nextToken"]
+        return execution_history(self.sfn, execution_arn)
 
     def record(self, job_id: str) -> tuple[dict[str, Any] | None, str | None]:
         item = self.ddb.get_item(TableName=config.TOKENS_TABLE, Key={"jobId": {"S": job_id}},
