@@ -60,16 +60,23 @@ class ApprovalStack:
 
 
 @pytest.fixture(scope="session")
-def approval_stack(local_cloud) -> ApprovalStack:
+def _approval_stack_deployed(local_cloud) -> ApprovalStack:
     target = Target(local_cloud.endpoint_url)
     deploy_component(target)
     sqs = local_cloud.client("sqs")
-    # Redeliveries within a test's time: a refused message comes back after 1 s instead of the queue's default.
-    sqs.set_queue_attributes(QueueUrl=sqs.get_queue_url(QueueName=config.APPROVAL_QUEUE)["QueueUrl"],
-                             Attributes={"VisibilityTimeout": "1"})
     return ApprovalStack(target, local_cloud.client("stepfunctions"), local_cloud.client("dynamodb"), sqs,
                          sqs.get_queue_url(QueueName=config.APPROVAL_QUEUE)["QueueUrl"],
                          sqs.get_queue_url(QueueName=config.APPROVAL_DLQ)["QueueUrl"])
+
+
+@pytest.fixture
+def approval_stack(_approval_stack_deployed) -> ApprovalStack:
+    """The approval component on the session's local cloud, its queue redelivering within a test's time (a
+    refused message comes back after 1 s instead of the queue's default). Set for every test: another test
+    module may deploy the whole stack meanwhile, which puts the queue's own visibility timeout back."""
+    stack = _approval_stack_deployed
+    stack.sqs.set_queue_attributes(QueueUrl=stack.queue_url, Attributes={"VisibilityTimeout": "1"})
+    return stack
 
 
 @dataclass
@@ -83,8 +90,8 @@ class ApprovalApi:
 
 
 @pytest.fixture(scope="session")
-def approval_api(approval_stack: ApprovalStack):
-    service = bootstrap(approval_stack.target, lease_seconds=2, retry_seconds=0.5)
+def approval_api(_approval_stack_deployed: ApprovalStack):
+    service = bootstrap(_approval_stack_deployed.target, lease_seconds=2, retry_seconds=0.5)
     app = create_app(service, KeyRing.from_mapping(KEYS), redeliver_interval=0.5, table_name=config.APPROVALS_TABLE)
     with ServerThread(app) as server:
         yield ApprovalApi(server.url, service)

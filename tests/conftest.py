@@ -17,7 +17,7 @@ from sfn_callback.localcloud import process
 # The SQS variant's fixtures, defined here once so that the whole session shares one stack and one approval API
 # (imported into each test module instead, every module got its own API and redelivery loop, all running until
 # the session ended).
-from approval_support import approval_api, approval_stack  # noqa: E402,F401  (fixtures)
+from approval_support import _approval_stack_deployed, approval_api, approval_stack  # noqa: E402,F401  (fixtures)
 
 LOCAL_ROLE_POLICY = json.dumps({
     "Version": "2012-10-17",

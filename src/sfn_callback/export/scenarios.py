@@ -42,6 +42,7 @@ from sfn_callback.scenarios import (
     register,
 )
 from sfn_callback.common.dynamo import from_item
+from sfn_callback.common.stepfunctions import execution_history
 
 FAILURE_ERROR = "JobCompletedWithFailures"
 SUCCESS_FIELDS = ("jobId", "exportId", "userId", "status", "totalTasks", "completedTasks", "failedTasks",
@@ -147,17 +148,6 @@ def read_deployment(clients: Callable[[str], Any], state_machine_arn: str) -> De
 
 class ScenarioSetupError(RuntimeError):
     """The target cannot run the scenario (not deployed, not local); the message says what to do."""
-
-
-def execution_history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
-    events: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
-    while True:
-        page = sfn.get_execution_history(**kwargs)
-        events += page["events"]
-        if not page.get("nextToken"):
-            return events
-        kwargs["nextToken"] = page["nextToken"]
 
 
 def job_record(ddb: Any, job_id: str) -> dict[str, Any] | None:

@@ -10,20 +10,9 @@ import statistics
 from typing import Any
 
 from sfn_callback import config
+from sfn_callback.common.stepfunctions import execution_history
 
 __all__ = ["execution_history", "latency_summary", "token_records"]
-
-
-def execution_history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
-    """Every event of an execution's history, oldest first (all pages)."""
-    events: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
-    while True:
-        page = sfn.get_execution_history(**kwargs)
-        events.extend(page["events"])
-        if not page.get("nextToken"):
-            return events
-        kwargs["nextToken"] = page["nextToken"]
 
 
 def token_records(ddb: Any, run_id: str) -> dict[str, dict[str, Any]]:

@@ -29,6 +29,7 @@ from sfn_callback.common.dynamo import from_item as _from_ddb
 from sfn_callback.polling.domain.lifecycle import schedule_name_for
 from sfn_callback.scenarios import Check, ProgressRows, RunOptions, ScenarioResult, register
 from sfn_callback.common.aws import client
+from sfn_callback.common.stepfunctions import execution_history
 
 UNFINISHED_RECORD_STATUSES = frozenset({"POLLING", "CALLBACK_PENDING"})
 CALLBACK_EVENTS = frozenset({"TaskSucceeded", "TaskFailed"})
@@ -115,7 +116,9 @@ def create_job_may_still_run(events: list[dict[str, Any]]) -> bool:
     it may when the execution stopped (aborted, timed out) while create-job was running."""
     if _callback_task_parameters(events) is None:
         return False
-    return not any(e.get("type") in TASK_ENDED_WITHOUT_JOB or e.get("type") == "TaskSubmitted" for e in events)
+    # A task's timeout ends the task, not its Lambda invocation: create-job runs on and may still store its record.
+    ended = TASK_ENDED_WITHOUT_JOB - {"TaskTimedOut"}
+    return not any(e.get("type") in ended or e.get("type") == "TaskSubmitted" for e in events)
 
 
 # ----------------------------------------------------------------------------------------- observing
@@ -228,14 +231,7 @@ class PocObserver:
 
     # -- reading
     def history(self, execution_arn: str) -> list[dict[str, Any]]:
-        events: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
-        while True:
-            page = self.sfn.get_execution_history(**kwargs)
-            events.extend(page["events"])
-            if not page.get("nextToken"):
-                return events
-            kwargs["nextToken"] = page["nextToken"]
+        return execution_history(self.sfn, execution_arn)
 
     def record(self, job_id: str) -> tuple[dict[str, Any] | None, str | None]:
         item = self.ddb.get_item(TableName=config.TOKENS_TABLE, Key={"jobId": {"S": job_id}},
@@ -284,6 +280,10 @@ class PocObserver:
             if job.job_id is None or full or job.status != "RUNNING":
                 job.events = self.history(job.execution_arn)
                 job.job_id = job.job_id or job_id_from_history(job.events)
+            if job.job_id is None and job.status != "RUNNING":
+                # The task may have ended (timed out) while create-job ran on: its record names the execution.
+                found = self.record_for_execution(job.execution_arn)
+                job.job_id = found.get("jobId") if found else None
             if job.job_id is None:
                 if job.status != "RUNNING":
                     # Ended with no jobId: settled once create-job cannot store a record any more.

@@ -38,8 +38,10 @@ def test_the_report_has_the_graphs_and_alarm_history_of_the_latest_runs(stack, m
     page = (out / "report.html").read_text()
     section = markdown.split("## Monitoring", 1)[1].split("\n## ", 1)[0]
     assert "the latest scenario runs; 1 scenario(s): complete" in section
-    # the executions the run started, graphed from AWS/States
-    assert "| AWS/States ExecutionsStarted (Sum) |" in section
+    # the stack's CloudWatch dashboard chooses the graphs; the run's callback is one of their data points
+    assert "graphs from dashboard poc-callbacks" in section, section
+    row = next(line for line in section.splitlines() if line.startswith("| Callbacks sent and failed |"))
+    assert int(row.split("|")[3]) >= 1, row  # data points
     assert (out / "monitoring-metrics.png").stat().st_size > 10000
     assert "![Metrics over the latest scenario runs](monitoring-metrics.png)" in section
     assert "<figcaption>Metrics over the latest scenario runs</figcaption>" in page

@@ -161,3 +161,11 @@ def test_an_execution_that_ended_without_a_job_is_settled_at_once():
     job.no_record = True
     assert job.settled
     assert not create_job_may_still_run([{"id": 1, "type": "ExecutionStarted"}, {"id": 2, "type": "ExecutionFailed"}])
+
+
+def test_a_task_that_timed_out_leaves_its_create_job_running():
+    """The task's TimeoutSeconds ends the task, not the Lambda invocation behind it: create-job may still store
+    its record (the sfn-timeout scenario at 1-second intervals, where create-job's cold start outlasts the task)."""
+    started = [e for e in history("t" * 40, "job-1") if e["type"] != "TaskSubmitted"][:3]
+    assert create_job_may_still_run(started + [{"id": 4, "type": "TaskTimedOut"}])
+    assert not create_job_may_still_run(started + [{"id": 4, "type": "TaskStartFailed"}])
