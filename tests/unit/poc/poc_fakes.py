@@ -94,6 +94,14 @@ class FakeRepository:
             self.writes += 1
             return True
 
+    def count_failed_check(self, job_id: str, error: str) -> None:
+        self.gate("count_failed_check")
+        with self.lock:
+            rec = self.items.get(job_id)
+            if rec is not None:
+                self.items[job_id] = replace(rec, failed_checks=rec.failed_checks + 1, last_check_error=error)
+                self.writes += 1
+
     def claim(self, job_id: str, claim: Claim, previous_claim_id: str | None, open_checks_before=None) -> bool:
         self.gate("claim")
         with self.lock:

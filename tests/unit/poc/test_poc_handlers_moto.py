@@ -147,6 +147,18 @@ def test_one_attempt_per_slot_open_checks_and_the_verdict_condition(aws):
     assert repo.get("job-1").claim_holder is None
 
 
+def test_failed_checks_are_counted_on_the_record_and_never_create_one(aws):
+    repo = DynamoTokenRepository(aws, "poc-task-tokens")
+    repo.put_new(record())
+    repo.count_failed_check("job-1", "attempt 1: ExternalApiError: timed out")
+    repo.count_failed_check("job-1", "attempt 2: ExternalApiError: Runtime.ExitError")
+    got = repo.get("job-1")
+    assert got.failed_checks == 2 and got.last_check_error == "attempt 2: ExternalApiError: Runtime.ExitError"
+    assert got.status is TokenStatus.POLLING and got.attempt_count == 0  # nothing else changes
+    repo.count_failed_check("job-gone", "attempt 1: x")
+    assert repo.get("job-gone") is None
+
+
 def test_job_store_counts_atomically(aws):
     store = DynamoJobStore(aws, "poc-jobs")
     assert store.record_check("nope") is None

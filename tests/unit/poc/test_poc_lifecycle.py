@@ -198,6 +198,27 @@ def test_send_error_other_than_finished_keeps_the_claim_for_a_later_resend():
     assert len(w.sfn.accepted) == 1
 
 
+def test_a_status_check_that_raises_is_counted_on_the_record_and_the_next_attempt_asks_again():
+    w = World(max_attempts=5)
+    w.jobs.script("job-1", "COMPLETED")
+    original = w.jobs.check_status
+
+    def unreachable(job_id):
+        raise ConnectionError("the job API did not answer " + "z" * 500)
+
+    w.jobs.check_status = unreachable
+    p = w.poller()
+    with pytest.raises(ConnectionError):
+        p.poll("job-1")
+    rec = w.record
+    assert rec.status is TokenStatus.POLLING and rec.attempt_count == 1 and rec.failed_checks == 1
+    assert rec.last_check_error.startswith("attempt 1: ConnectionError: the job API did not answer")
+    assert len(rec.last_check_error) == 300  # bounded
+    w.jobs.check_status = original
+    assert p.poll("job-1").status == "COMPLETED"
+    assert w.record.attempt_count == 2 and w.record.failed_checks == 1 and len(w.sfn.accepted) == 1
+
+
 def _race(prefix, *, start_pending=False):
     holder = {}
 

@@ -93,6 +93,16 @@ def test_attempts_inconsistent_with_the_simulated_api_fail_polling():
     assert "counted 5" in failed_checks(scenario("complete").expect, [job])["polled by the schedule"]
 
 
+def test_an_attempt_whose_check_failed_is_accounted_for_and_only_then():
+    job = completed_job(1)
+    job.record = dict(job.record, attemptCount=3)  # one attempt more than the API saw
+    assert "counted 2 status checks" in failed_checks(scenario("complete").expect, [job])["polled by the schedule"]
+    job.record = dict(job.record, failedChecks=1, lastCheckError="attempt 1: ExternalApiError: Runtime.ExitError")
+    assert failed_checks(scenario("complete").expect, [job]) == {}
+    job.record = dict(job.record, attemptCount=4)  # still one attempt nobody accounts for
+    assert "1 failed (attempt 1" in failed_checks(scenario("complete").expect, [job])["polled by the schedule"]
+
+
 def test_a_schedule_left_behind_and_a_wrong_final_state_fail():
     job = completed_job(1)
     job.schedule_exists = True

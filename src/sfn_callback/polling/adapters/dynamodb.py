@@ -60,6 +60,8 @@ def record_to_item(record: TokenRecord) -> dict[str, Any]:
         "polledSlot": iso(record.polled_slot) if record.polled_slot else None,
         "checkUntil": iso(record.check_until) if record.check_until else None,
         "claimHolder": record.claim_holder,
+        "failedChecks": record.failed_checks or None,
+        "lastCheckError": record.last_check_error,
     }
     return doc
 
@@ -93,6 +95,8 @@ def item_to_record(doc: dict[str, Any]) -> TokenRecord:
         polled_slot=ts("polledSlot"),
         check_until=ts("checkUntil"),
         claim_holder=doc.get("claimHolder"),
+        failed_checks=int(doc.get("failedChecks", 0)),
+        last_check_error=doc.get("lastCheckError"),
     )
 
 
@@ -199,6 +203,19 @@ class DynamoTokenRepository:
             if _condition_failed(exc):
                 return False
             raise
+
+    def count_failed_check(self, job_id: str, error: str) -> None:
+        try:
+            self._ddb.update_item(
+                TableName=self._table,
+                Key=self._key(job_id),
+                UpdateExpression="SET lastCheckError = :error ADD failedChecks :one",
+                ConditionExpression="attribute_exists(jobId)",  # a record deleted meanwhile stays deleted
+                ExpressionAttributeValues={":error": {"S": error}, ":one": {"N": "1"}},
+            )
+        except ClientError as exc:
+            if not _condition_failed(exc):
+                raise
 
     def claim(self, job_id: str, claim: Claim, previous_claim_id: str | None,
               open_checks_before: datetime | None = None) -> bool:

@@ -66,6 +66,8 @@ CHECK_WINDOW_SECONDS = 15.0
 """How long a status check may take: an answer that comes later is not used (the check timed out)."""
 MAX_CHECK_MARGIN_SECONDS = 5.0
 """A verdict waits this long (half an interval at most) past the end of an open check's window."""
+MAX_CHECK_ERROR_CHARS = 300
+"""How much of a failed status check's error the record keeps (``lastCheckError``)."""
 
 
 class TokenStatus(str, Enum):
@@ -174,6 +176,9 @@ class TokenRecord:
     """A status check may be open until then (see "Open status checks")."""
     claim_holder: str | None = None
     """The request id of the invocation that holds the claim (CALLBACK_PENDING)."""
+    failed_checks: int = 0
+    """Attempts whose status check raised (the API failed or was unreachable): counted, but never answered."""
+    last_check_error: str | None = None
 
     @property
     def check_window(self) -> timedelta:
@@ -270,6 +275,9 @@ class TokenRepository(Protocol):
     def end_check(self, job_id: str, check_until: datetime, restore: datetime | None) -> bool:
         """The status check that wrote ``checkUntil = check_until`` has answered: remove it, or set it back to
         ``restore`` (an earlier check's, possibly still open), if the record still holds ``check_until``."""
+
+    def count_failed_check(self, job_id: str, error: str) -> None:
+        """A counted attempt's status check raised: ``ADD failedChecks 1``, set ``lastCheckError``."""
 
     def claim(self, job_id: str, claim: Claim, previous_claim_id: str | None,
               open_checks_before: datetime | None = None) -> bool:
@@ -461,7 +469,8 @@ class TokenPoller:
         closes = slot is None or self._check_is_critical(record, attempt, check_until, next_poll_at)
         try:
             job = self.jobs.check_status(record.job_id)
-        except Exception:
+        except Exception as exc:
+            self._count_failed_check(record, attempt, exc)
             if closes:
                 self._end_check(record, check_until, counted.previous_check_until)
             raise
@@ -524,6 +533,15 @@ class TokenPoller:
         reach = (check_until + record.check_margin - next_poll_at).total_seconds()
         slots = math.floor(reach / max(record.interval_seconds, 1)) + 1 if reach >= 0 else 0
         return attempt + slots > record.max_attempts or record.expires_at <= check_until + record.check_margin
+
+    def _count_failed_check(self, record: TokenRecord, attempt: int, error: Exception) -> None:
+        """Keep on the record that this attempt asked and got no answer (the error itself propagates)."""
+        text = f"attempt {attempt}: {type(error).__name__}: {error}"[:MAX_CHECK_ERROR_CHARS]
+        try:
+            self.repository.count_failed_check(record.job_id, text)
+        except Exception as exc:  # the poll fails with the check's own error either way
+            self.log("could not record the failed status check", job_id=record.job_id, attempt=attempt,
+                     error=f"{type(exc).__name__}: {exc}")
 
     def _end_check(self, record: TokenRecord, check_until: datetime, previous: datetime | None) -> None:
         restore = previous if previous is not None and previous + record.check_margin > self.clock() else None
