@@ -15,15 +15,15 @@ from typing import Any
 
 import httpx
 import pytest
-from support import wait_execution, wait_for
 
 from sfn_callback import config
-from sfn_callback.approval.stack import deploy_component
-from sfn_callback.approval.entrypoints.rest_app import create_app
-from sfn_callback.approval.entrypoints.auth import KeyRing
 from sfn_callback.approval.bootstrap import bootstrap
+from sfn_callback.approval.entrypoints.auth import KeyRing
+from sfn_callback.approval.entrypoints.rest_app import create_app
 from sfn_callback.approval.entrypoints.server import ServerThread
+from sfn_callback.approval.stack import deploy_component
 from sfn_callback.config import Target
+from support import wait_execution, wait_for
 
 KEYS = {"alice": "alice-key-0123456789abcdef", "bob": "bob-key-0123456789abcdef"}
 MACHINE_ARN = f"arn:aws:states:us-east-1:000000000000:stateMachine:{config.APPROVAL_WORKFLOW}"

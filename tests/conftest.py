@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import boto3
 import pytest
 from botocore.config import Config
 
-from sfn_callback.deploy.packaging import zip_files
-from sfn_callback.localcloud import process
-
 # The SQS variant's fixtures, defined here once so that the whole session shares one stack and one approval API
 # (imported into each test module instead, every module got its own API and redelivery loop, all running until
 # the session ended).
 from approval_support import _approval_stack_deployed, approval_api, approval_stack  # noqa: E402,F401  (fixtures)
+from sfn_callback.deploy.packaging import zip_files
+from sfn_callback.localcloud import process
 
 LOCAL_ROLE_POLICY = json.dumps({
     "Version": "2012-10-17",

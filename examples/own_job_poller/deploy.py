@@ -13,7 +13,16 @@ from examples.bundle import apply
 from sfn_callback.config import Target
 from sfn_callback.deploy.deployer import ApplyResult
 from sfn_callback.deploy.spec import (
-    Function, Gsi, Key, Permission, Role, ScheduleGroup, Stack, StackContext, StateMachine, Table,
+    Function,
+    Gsi,
+    Key,
+    Permission,
+    Role,
+    ScheduleGroup,
+    Stack,
+    StackContext,
+    StateMachine,
+    Table,
 )
 from sfn_callback.polling.adapters.dynamodb import STATUS_INDEX, STATUS_INDEX_SORT_KEY
 

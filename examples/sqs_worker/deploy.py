@@ -9,7 +9,16 @@ from pathlib import Path
 from examples.bundle import apply
 from sfn_callback.config import Target
 from sfn_callback.deploy.deployer import ApplyResult
-from sfn_callback.deploy.spec import EventSourceMapping, Function, Permission, Queue, Role, Stack, StackContext, StateMachine
+from sfn_callback.deploy.spec import (
+    EventSourceMapping,
+    Function,
+    Permission,
+    Queue,
+    Role,
+    Stack,
+    StackContext,
+    StateMachine,
+)
 
 QUEUE, DLQ, WORKER, WORKFLOW = "own-work-items", "own-work-items-dlq", "own-sqs-worker", "own-work-workflow"
 WORKFLOW_ROLE = "own-work-workflow-role"

@@ -7,10 +7,10 @@ import json
 import uuid
 
 import pytest
-from support import wait_execution, wait_for
 
 from examples.approval_step.policy import ACTOR, decide_pending
 from sfn_callback import config
+from support import wait_execution, wait_for
 
 pytestmark = pytest.mark.cloud
 

@@ -7,11 +7,11 @@ import json
 import uuid
 
 import pytest
-from support import wait_execution
 
 from examples.own_job_poller import deploy
 from sfn_callback import config
 from sfn_callback.config import Target
+from support import wait_execution
 
 pytestmark = pytest.mark.cloud
 
@@ -36,7 +36,7 @@ def test_a_users_own_poller_completes_and_fails_jobs_with_one_callback_each(loca
         history = {n: [e["type"] for e in sfn.get_execution_history(executionArn=a, maxResults=1000)["events"]]
                    for n, a in runs.items()}
         raise AssertionError(f"{exc}; histories {history}; records {ddb.scan(TableName=deploy.TOKENS)['Items']}; "
-                             f"schedules {local_cloud.client('scheduler').list_schedules(GroupName=deploy.GROUP)}")
+                             f"schedules {local_cloud.client('scheduler').list_schedules(GroupName=deploy.GROUP)}") from exc
 
     assert ok["status"] == "SUCCEEDED", ok
     assert bad["status"] == "FAILED" and bad.get("error") == "RenderFailed", bad

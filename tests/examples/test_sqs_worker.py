@@ -8,11 +8,11 @@ import json
 import uuid
 
 import pytest
-from support import wait_execution
 
 from examples.sqs_worker import deploy
 from sfn_callback import config
 from sfn_callback.config import Target
+from support import wait_execution
 
 pytestmark = pytest.mark.cloud
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,7 +15,7 @@ from sfn_callback import Completed, Failed, InProgress
 from sfn_callback.polling.domain.jobs import job_state
 from sfn_callback.polling.domain.lifecycle import decide_from_job, job_status_of, new_record
 
-T0 = datetime(2025, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
+T0 = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)
 
 
 def test_every_public_name_resolves():

@@ -18,21 +18,22 @@ import secrets
 import statistics
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 import httpx
 
 from sfn_callback import config
-from sfn_callback.approval.entrypoints.rest_app import create_app
-from sfn_callback.approval.entrypoints.auth import KeyRing
 from sfn_callback.approval.bootstrap import bootstrap
-from sfn_callback.approval.domain.model import parse_iso
+from sfn_callback.approval.entrypoints.auth import KeyRing
+from sfn_callback.approval.entrypoints.rest_app import create_app
 from sfn_callback.approval.entrypoints.server import ServerThread
 from sfn_callback.approval.stack import deploy_component
-from sfn_callback.config import Target
 from sfn_callback.common.aws import client
+from sfn_callback.common.clock import parse_iso
+from sfn_callback.config import Target
 
 
 def percentile(values: list[float], q: float) -> float | None:

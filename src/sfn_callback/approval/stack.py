@@ -89,7 +89,7 @@ SERVICE_PERMISSIONS = (
 )
 
 
-def deploy_component(target: "Target") -> StackContext:
+def deploy_component(target: Target) -> StackContext:
     """Deploy only this component's resources (benchmarks and tests); ``sfn-callback deploy`` deploys all."""
     from sfn_callback.deploy.deployer import Deployer, context_for
     from sfn_callback.deploy.stack import build_stack

@@ -59,20 +59,21 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 import httpx
 
 from sfn_callback import config
+from sfn_callback.common.aws import client
+from sfn_callback.common.stepfunctions import execution_history
 from sfn_callback.config import Target
 from sfn_callback.localcloud import process
 from sfn_callback.localcloud.bench import percentile
 from sfn_callback.localcloud.faults import DELIVERY, FAULTS_PATH
-from sfn_callback.common.aws import client
-from sfn_callback.common.stepfunctions import execution_history
 
 POC_FAULTS = ("scheduler-duplicates", "concurrent-polls", "poller-killed", "create-job-killed",
               "throttled-callbacks", "failing-callbacks", "task-timeout-race")
@@ -559,7 +560,6 @@ class PocPart:
         injected: dict[str, int] = {}
         self.duplicated: dict[str, int] = {}
         schedule_owner = {f"{config.POLLING_SCHEDULE_GROUP}/poll-{j.job_id}": j.name for j in self.jobs if j.job_id}
-        kill_group = [j for j in self.jobs if j.group == "create-job-killed"]
         for entry in fired:
             group, name = owners.get(entry["id"], (None, None))
             if group is None:
@@ -761,9 +761,9 @@ class ApprovalPart(_WorkflowPart):
     def run(self) -> None:
         if not self.tasks:
             return
-        from sfn_callback.approval.entrypoints.rest_app import create_app
-        from sfn_callback.approval.entrypoints.auth import KeyRing
         from sfn_callback.approval.bootstrap import bootstrap
+        from sfn_callback.approval.entrypoints.auth import KeyRing
+        from sfn_callback.approval.entrypoints.rest_app import create_app
         from sfn_callback.approval.entrypoints.server import ServerThread
 
         key = secrets.token_urlsafe(24)
@@ -1128,6 +1128,10 @@ def run_fault_bench(cfg: FaultBenchConfig, target: Target | None = None,
     }
 
 
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f} ms"
+
+
 def render(result: dict[str, Any], console: Any) -> None:
     from rich.table import Table
 
@@ -1139,11 +1143,10 @@ def render(result: dict[str, Any], console: Any) -> None:
     rows = ([result["control"]] if result["control"] else []) + result["faults"]
     for row in rows:
         rec = row["recovery"]
-        fmt = (lambda v: "-" if v is None else f"{v:.0f} ms")
         table.add_row(row["fault"], "-" if row["fault"] == CONTROL else str(row["injected"]),
                       f"{row['affected']}/{row['jobs']}" if row["fault"] != CONTROL else f"-/{row['jobs']}",
                       str(row["lost"]), str(row["duplicate"]), str(row["wrong"]),
-                      fmt(rec["p50_ms"]), fmt(rec["p99_ms"]))
+                      _ms(rec["p50_ms"]), _ms(rec["p99_ms"]))
     console.print(table)
     for row in rows:
         for problem in row["problems"]:

@@ -25,18 +25,19 @@ import os
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from sfn_callback import config
-from sfn_callback.config import Target
-from sfn_callback.observe.history import reconnect_latencies
-from sfn_callback.deploy.deployer import ensure_deployed
-from sfn_callback.observe.records import execution_history, latency_summary, token_records
-from sfn_callback.localcloud import process
 from sfn_callback.common.aws import client as make_client
+from sfn_callback.config import Target
+from sfn_callback.deploy.deployer import ensure_deployed
+from sfn_callback.localcloud import process
+from sfn_callback.observe.history import reconnect_latencies
+from sfn_callback.observe.records import execution_history, latency_summary, token_records
 
 SCALE_FILE = "scale-bench.json"
 MODES = ("per-job", "sweep")
@@ -131,7 +132,7 @@ class _Sampler:
                 self.peak_threads = max(self.peak_threads, int(status.get("threads", 0)))
             self._stop.wait(self.every)
 
-    def __enter__(self) -> "_Sampler":
+    def __enter__(self) -> _Sampler:
         self._thread.start()
         return self
 
@@ -301,7 +302,7 @@ def run_scale(target: Target, cfg: ScaleConfig, progress: Callable[[str], None] 
                          f"(~{threads / row['jobs']:.1f} per waiting execution: moto runs each execution in threads)")
     return {
         "kind": "sfn-callback/scale-bench",
-        "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "target": target.endpoint_url,
         "mode": cfg.mode,
         "interval_seconds": cfg.interval_seconds,

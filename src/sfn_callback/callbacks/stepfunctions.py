@@ -27,7 +27,6 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sfn_callback.callbacks.result import CallbackResult, CallbackStatus
-from sfn_callback.common.logging import remember_token
 from sfn_callback.callbacks.retry import (
     CALLBACK_MAX_ATTEMPTS,
     call_with_backoff,
@@ -36,6 +35,7 @@ from sfn_callback.callbacks.retry import (
     full_jitter,
     is_throttling,
 )
+from sfn_callback.common.logging import remember_token
 
 MAX_OUTPUT_BYTES = 262_144
 """SendTaskSuccess ``output``: at most 256 KB of UTF-8."""

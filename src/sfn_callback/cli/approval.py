@@ -69,9 +69,9 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         """Run the approval service (FastAPI under uvicorn): REST API, OpenAPI at /openapi.json, page at /."""
         import uvicorn
 
-        from sfn_callback.approval.entrypoints.rest_app import create_app
-        from sfn_callback.approval.entrypoints.auth import KeyConfigError, load_keys
         from sfn_callback.approval.bootstrap import bootstrap, table_name
+        from sfn_callback.approval.entrypoints.auth import KeyConfigError, load_keys
+        from sfn_callback.approval.entrypoints.rest_app import create_app
         from sfn_callback.approval.entrypoints.server import is_loopback
 
         target = state(ctx).target

@@ -81,7 +81,8 @@ def measure(
     as_json: bool = JsonOption,
 ) -> None:
     """Run the same simulated jobs through each design on the local cloud, count their usage, price it."""
-    from sfn_callback.cost.measure import MeasureConfig, MeasurementError, measure as run, parse_polls, save_measurement
+    from sfn_callback.cost.measure import MeasureConfig, MeasurementError, parse_polls, save_measurement
+    from sfn_callback.cost.measure import measure as run
 
     prices = _prices(ctx, region, prices_file)
     try:

@@ -18,11 +18,11 @@ import typer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sfn_callback.cli.common import JsonOption, console_for, emit_json, err_console, refuse, state
+from sfn_callback.common.aws import client as make_client
 from sfn_callback.config import Target
 from sfn_callback.deploy.deployer import Deployer, Drivers
 from sfn_callback.deploy.plan import UNCHANGED
 from sfn_callback.deploy.terraform import DEFAULT_MAX_RETRIES
-from sfn_callback.common.aws import client as make_client
 
 YesOption = typer.Option(False, "--yes", "-y", help="Apply to real AWS without asking (needed with no terminal).")
 ZipOption = typer.Option(

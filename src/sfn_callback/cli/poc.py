@@ -15,7 +15,7 @@ import math
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import typer
@@ -35,8 +35,8 @@ from rich.text import Text
 
 from sfn_callback import config
 from sfn_callback.cli.common import MAX_JOBS, JsonOption, console_for, emit_json, refuse, state
-from sfn_callback.config import Target
 from sfn_callback.common.tokens import mask_token
+from sfn_callback.config import Target
 
 MAX_LIVE_ROWS = 15
 
@@ -153,7 +153,7 @@ def run_many(target: Target, names: list[str], options: Any, repeat: int, consol
     for name, docs in per_name.items():
         saved = save_result(name, {
             "scenario": name, "target": target.endpoint_url or "aws", "passed": all(d["passed"] for d in docs),
-            "finishedAt": datetime.now(timezone.utc).isoformat(), "runs": docs,
+            "finishedAt": datetime.now(UTC).isoformat(), "runs": docs,
         })
         for doc in docs:
             doc["savedTo"] = saved
@@ -264,8 +264,8 @@ def _scan(ddb: Any, table: str) -> list[dict[str, Any]] | None:
 
 def snapshot(target: Target, limit: int) -> dict[str, Any]:
     """The four views of seed monitor.sh; newest first, ``limit`` rows each; tokens masked."""
-    from sfn_callback.poc.scenarios import workflow_arn
     from sfn_callback.common.aws import client
+    from sfn_callback.poc.scenarios import workflow_arn
 
     ddb, sfn, lam = client("dynamodb", target), client("stepfunctions", target), client("lambda", target)
     tokens = _scan(ddb, config.TOKENS_TABLE)

@@ -18,6 +18,7 @@ from botocore.config import Config
 
 from sfn_callback.config import LOCAL_CREDENTIALS, Target
 
+
 def callback_client_config() -> Config:
     """The client config of every SendTask* sender: botocore does not retry (the sender does, and counts)."""
     return Config(retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=10,
@@ -46,7 +47,7 @@ def client(service: str, target: Target | None = None, **kwargs: Any):
     return session_for(target).client(service, endpoint_url=target.endpoint_url, **kwargs)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _ambient_client(service: str):
     return boto3.session.Session().client(service, config=_RETRY)
 

@@ -8,14 +8,14 @@ they are sort keys and items written before must keep sorting as time sorts. :fu
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Literal
 
 __all__ = ["iso", "parse_iso", "utcnow"]
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def iso(moment: datetime, precision: Literal["ms", "us"] = "ms") -> str:
@@ -23,7 +23,7 @@ def iso(moment: datetime, precision: Literal["ms", "us"] = "ms") -> str:
     A naive datetime is refused (``ValueError``): its zone is unknown."""
     if moment.tzinfo is None:
         raise ValueError("timestamps must be timezone-aware")
-    utc = moment.astimezone(timezone.utc)
+    utc = moment.astimezone(UTC)
     if precision == "us":
         return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
@@ -33,5 +33,5 @@ def parse_iso(text: str) -> datetime:
     """An aware UTC datetime from ISO 8601 text of any precision, with ``Z``, an offset, or none (UTC)."""
     moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     if moment.tzinfo is None:
-        return moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)

@@ -6,7 +6,6 @@ reductions, the break-even point and where a target reduction is reached, as dat
 """
 
 from sfn_callback.cost.comparison import Comparison, compare_designs, measurements_from_dict
-from sfn_callback.observe.history import callback_reconnects, count_state_transitions, history_counts
 from sfn_callback.cost.model import (
     AffineCounts,
     CostBreakdown,
@@ -23,6 +22,7 @@ from sfn_callback.cost.model import (
 from sfn_callback.cost.pricing import PriceTable, available_regions, load_price_table
 from sfn_callback.cost.tables import render_comparison
 from sfn_callback.cost.usage import METERS, UsageCounts
+from sfn_callback.observe.history import callback_reconnects, count_state_transitions, history_counts
 
 __all__ = [
     "METERS",

@@ -26,28 +26,26 @@ Lambda's billing granularity, follows whatever price table is applied later.
 from __future__ import annotations
 
 import json
-import math
 import os
-import statistics
 import time
 import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sfn_callback import config
+from sfn_callback.common.aws import client as make_client
 from sfn_callback.config import Target
 from sfn_callback.cost.comparison import Comparison, compare_designs
-from sfn_callback.deploy.deployer import ensure_deployed
-from sfn_callback.observe.history import history_counts, reconnect_latencies
-from sfn_callback.observe.records import execution_history, latency_summary, token_records
 from sfn_callback.cost.model import billed_gb_seconds
 from sfn_callback.cost.pricing import PriceTable
 from sfn_callback.cost.usage import UsageCounts
-from sfn_callback.common.aws import client as make_client
+from sfn_callback.deploy.deployer import ensure_deployed
+from sfn_callback.observe.history import history_counts, reconnect_latencies
+from sfn_callback.observe.records import execution_history, token_records
 
 CALLBACK, SWEEP, POLLING = "callback", "sweep", "polling"
 DESIGNS = (CALLBACK, SWEEP, POLLING)
@@ -229,7 +227,7 @@ def share_sweep_invocations(jobs: list[dict[str, Any]], events: list[list[Any]],
 # ---------------------------------------------------------------------------------------- measuring
 def _epoch(value: Any) -> float:
     if isinstance(value, datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).timestamp()
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
     return float(value)
 
 
@@ -370,7 +368,7 @@ def measure(target: Target, cfg: MeasureConfig, progress: Callable[[str], None] 
     latencies = [x for j in jobs for x in j.get("reconnect_latencies_seconds", [])]
     doc = {
         "kind": MEASUREMENT_KIND,
-        "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "target": target.endpoint_url,
         "run_id": run_id,
         "interval_seconds": cfg.interval_seconds,

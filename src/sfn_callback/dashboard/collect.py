@@ -27,8 +27,9 @@ import json
 import threading
 import time
 from collections import OrderedDict
-from datetime import datetime, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from botocore.config import Config
 from botocore.exceptions import (
@@ -45,9 +46,9 @@ from botocore.exceptions import (
 )
 
 from sfn_callback import config
+from sfn_callback.common.tokens import mask_token
 from sfn_callback.config import Target
 from sfn_callback.dashboard import graphs as graphs_mod
-from sfn_callback.common.tokens import mask_token
 
 DASHBOARD_NAME = "poc-callbacks"
 ALERTS_TOPIC = "poc-alerts"
@@ -68,7 +69,7 @@ _CONFIGURATION = (ProfileNotFound, NoCredentialsError, PartialCredentialsError, 
 def iso(epoch: float | None) -> str | None:
     if epoch is None:
         return None
-    return datetime.fromtimestamp(epoch, tz=timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return datetime.fromtimestamp(epoch, tz=UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def to_epoch(value: Any) -> float | None:
@@ -518,8 +519,8 @@ def fetch_series(cw: Any, chosen: list[graphs_mod.Graph], start: float, end: flo
             continue
         subset = [chosen[i] for i in batch]
         queries, owners = graphs_mod.queries_for(subset, default_period, override_period)
-        kwargs: dict[str, Any] = {"MetricDataQueries": queries, "StartTime": datetime.fromtimestamp(start, timezone.utc),
-                                  "EndTime": datetime.fromtimestamp(end, timezone.utc), "ScanBy": "TimestampAscending"}
+        kwargs: dict[str, Any] = {"MetricDataQueries": queries, "StartTime": datetime.fromtimestamp(start, UTC),
+                                  "EndTime": datetime.fromtimestamp(end, UTC), "ScanBy": "TimestampAscending"}
         results: dict[str, dict[str, Any]] = {}
         while True:
             page = cw.get_metric_data(**kwargs)

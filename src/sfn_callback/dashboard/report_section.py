@@ -16,6 +16,7 @@ import html
 import json
 import os
 import time
+from datetime import UTC
 from typing import Any
 
 from sfn_callback.config import Target
@@ -96,11 +97,11 @@ def collect_monitoring(target: Target, state_directory: str, now: float | None =
 
 
 def _history(cw: Any, start: float, end: float) -> list[dict[str, Any]]:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     rows: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"StartDate": datetime.fromtimestamp(start, timezone.utc),
-                              "EndDate": datetime.fromtimestamp(end, timezone.utc),
+    kwargs: dict[str, Any] = {"StartDate": datetime.fromtimestamp(start, UTC),
+                              "EndDate": datetime.fromtimestamp(end, UTC),
                               "ScanBy": "TimestampAscending", "MaxRecords": 100}
     while len(rows) < HISTORY_LIMIT:
         page = cw.describe_alarm_history(**kwargs)
@@ -118,7 +119,7 @@ def _plot(graphs: list[dict[str, Any]], runs: list[dict[str, Any]], start: float
     import matplotlib
 
     matplotlib.use("Agg")
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
@@ -128,7 +129,7 @@ def _plot(graphs: list[dict[str, Any]], runs: list[dict[str, Any]], start: float
     fig, axes = plt.subplots(rows, columns, figsize=(6 * columns, 2.8 * rows), dpi=100, squeeze=False)
 
     def when(epoch: float) -> datetime:
-        return datetime.fromtimestamp(epoch, timezone.utc)
+        return datetime.fromtimestamp(epoch, UTC)
 
     try:
         for index, graph in enumerate(graphs):

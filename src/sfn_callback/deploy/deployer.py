@@ -11,22 +11,25 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from botocore.exceptions import ClientError
 
+from sfn_callback.common.aws import client as make_client
 from sfn_callback.config import Target
 from sfn_callback.deploy import packaging
 from sfn_callback.deploy.plan import CREATE, DELETE, UNCHANGED, UPDATE, Change, Plan, compute_plan
 from sfn_callback.deploy.spec import (
+    MANAGED_TAG,
+    TAGGED_KINDS,
     Alarm,
     Bucket,
     Dashboard,
     EventSourceMapping,
     Function,
     LogGroup,
-    MANAGED_TAG,
     Queue,
     Resource,
     Role,
@@ -36,13 +39,11 @@ from sfn_callback.deploy.spec import (
     StackContext,
     StateMachine,
     Table,
-    TAGGED_KINDS,
     Topic,
     managed_tags,
     policy_document,
 )
 from sfn_callback.deploy.stack import build_stack
-from sfn_callback.common.aws import client as make_client
 
 INLINE_POLICY = "inline"
 _PUBLIC_ACCESS_BLOCK = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
@@ -64,9 +65,10 @@ NOT_FOUND = {
 }
 
 
-def _absent(fn: Callable[[], Any]) -> Any:
+def _absent(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)``, or None when AWS answers that the resource does not exist."""
     try:
-        return fn()
+        return fn(*args, **kwargs)
     except ClientError as exc:
         if _code(exc) in NOT_FOUND:
             return None
@@ -452,7 +454,7 @@ class Drivers:
         if names is None:
             return
         for policy in names:
-            _absent(lambda: iam.delete_role_policy(RoleName=name, PolicyName=policy))
+            _absent(iam.delete_role_policy, RoleName=name, PolicyName=policy)
         _absent(lambda: iam.delete_role(RoleName=name))
 
     # functions
@@ -541,7 +543,7 @@ class Drivers:
             kwargs: dict[str, Any] = {"GroupName": group}
             if token:
                 kwargs["NextToken"] = token
-            resp = _absent(lambda: sch.list_schedules(**kwargs))
+            resp = _absent(sch.list_schedules, **kwargs)
             if resp is None:
                 break
             names += [s["Name"] for s in resp.get("Schedules", [])]
@@ -549,7 +551,7 @@ class Drivers:
             if not token:
                 break
         for name in names:
-            if _absent(lambda: sch.delete_schedule(Name=name, GroupName=group)) is not None:
+            if _absent(sch.delete_schedule, Name=name, GroupName=group) is not None:
                 deleted += 1
         return deleted
 
@@ -659,21 +661,19 @@ class Drivers:
         lam = self.c("lambda")
         for page in lam.get_paginator("list_functions").paginate():
             for f in page.get("Functions", []):
-                tags = _absent(lambda: lam.list_tags(Resource=f["FunctionArn"]).get("Tags", {})) or {}
+                tags = (_absent(lam.list_tags, Resource=f["FunctionArn"]) or {}).get("Tags", {})
                 if tags.get(MANAGED_TAG) == self.ctx.stack_name:
                     found.add(("function", f["FunctionName"]))
         ddb = self.c("dynamodb")
         for page in ddb.get_paginator("list_tables").paginate():
             for name in page.get("TableNames", []):
-                tags = _absent(
-                    lambda: ddb.list_tags_of_resource(ResourceArn=self.ctx.table_arn(name)).get("Tags", [])
-                ) or []
+                tags = (_absent(ddb.list_tags_of_resource, ResourceArn=self.ctx.table_arn(name)) or {}).get("Tags", [])
                 if {t["Key"]: t["Value"] for t in tags}.get(MANAGED_TAG) == self.ctx.stack_name:
                     found.add(("table", name))
         sfn = self.c("stepfunctions")
         for page in sfn.get_paginator("list_state_machines").paginate():
             for sm in page.get("stateMachines", []):
-                tags = _absent(lambda: sfn.list_tags_for_resource(resourceArn=sm["stateMachineArn"]).get("tags", []))
+                tags = (_absent(sfn.list_tags_for_resource, resourceArn=sm["stateMachineArn"]) or {}).get("tags", [])
                 if {t["key"]: t["value"] for t in tags or []}.get(MANAGED_TAG) == self.ctx.stack_name:
                     found.add(("state-machine", sm["name"]))
         return found

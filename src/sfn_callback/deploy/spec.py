@@ -50,7 +50,7 @@ class StackContext:
         return f"arn:aws:sns:{self.region}:{self.account_id}:{name}"
 
 
-def managed_tags(ctx: "StackContext") -> dict[str, str]:
+def managed_tags(ctx: StackContext) -> dict[str, str]:
     """The tags both deploy routes put on every resource of a tagged kind (Terraform may add its own)."""
     return {MANAGED_TAG: ctx.stack_name}
 

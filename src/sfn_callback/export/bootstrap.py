@@ -78,8 +78,8 @@ def bootstrap(
     """Build the export service; every port not given gets its production adapter."""
     settings = settings or ExportSettings.from_env()
     if repository is None:
-        from sfn_callback.export.adapters.dynamodb_repository import DynamoDbJobRepository
         from sfn_callback.common.aws import client
+        from sfn_callback.export.adapters.dynamodb_repository import DynamoDbJobRepository
 
         repository = DynamoDbJobRepository(client("dynamodb"), settings.table_name, ttl_days=settings.job_ttl_days)
     if step_functions is None:

@@ -33,6 +33,8 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from sfn_callback import config
+from sfn_callback.common.dynamo import from_item
+from sfn_callback.common.stepfunctions import execution_history
 from sfn_callback.config import Target
 from sfn_callback.scenarios import (
     Check,
@@ -41,8 +43,6 @@ from sfn_callback.scenarios import (
     ScenarioResult,
     register,
 )
-from sfn_callback.common.dynamo import from_item
-from sfn_callback.common.stepfunctions import execution_history
 
 FAILURE_ERROR = "JobCompletedWithFailures"
 SUCCESS_FIELDS = ("jobId", "exportId", "userId", "status", "totalTasks", "completedTasks", "failedTasks",
@@ -251,8 +251,8 @@ class ExportScenario:
     # -- setup and execution --------------------------------------------------------------------------
     def _run(self, target: Target, options: RunOptions, progress: Callable[[ProgressRows], None],
              started: float) -> ScenarioResult:
-        from sfn_callback.deploy.deployer import context_for
         from sfn_callback.common.aws import client
+        from sfn_callback.deploy.deployer import context_for
 
         if not target.is_local:
             raise ScenarioSetupError(

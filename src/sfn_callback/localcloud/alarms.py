@@ -47,10 +47,10 @@ import logging
 import math
 import threading
 import time
-import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime
+from typing import Any
 
 log = logging.getLogger("sfn_callback.localcloud.alarms")
 
@@ -90,12 +90,12 @@ def java_double(value: float) -> str:
 
 def iso_millis(epoch: float) -> str:
     """``2024-10-26T18:59:00.000+0000``: the timestamp form of alarm notifications and reason data."""
-    moment = datetime.fromtimestamp(epoch, tz=timezone.utc)
+    moment = datetime.fromtimestamp(epoch, tz=UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
 
 
 def short_date(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%d/%m/%y %H:%M:%S")
+    return datetime.fromtimestamp(epoch, tz=UTC).strftime("%d/%m/%y %H:%M:%S")
 
 
 def _plural(count: int, word: str) -> str:
@@ -588,8 +588,8 @@ class AlarmEvaluator:
 
         done = 0
         seen: set[str] = set()
-        for account, regions in list(cloudwatch_backends.items()):
-            for region, backend in list(regions.items()):
+        for regions in list(cloudwatch_backends.values()):
+            for backend in list(regions.values()):
                 for alarm in list(backend.alarms.values()):
                     seen.add(alarm.alarm_arn)
                     rule = rule_of(alarm)

@@ -120,7 +120,7 @@ def start_bare_moto() -> tuple[subprocess.Popen[Any], str]:
         except OSError:
             if time.monotonic() > deadline or proc.poll() is not None:
                 proc.kill()
-                raise RuntimeError("bare moto did not start")
+                raise RuntimeError("bare moto did not start") from None
             time.sleep(0.05)
 
 

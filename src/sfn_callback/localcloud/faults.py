@@ -49,8 +49,9 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 from urllib.parse import parse_qs
 
 from sfn_callback.localcloud.metering import caller_from_user_agent, service_from_authorization
@@ -99,7 +100,7 @@ class Fault:
     fired: int = 0
 
     @classmethod
-    def from_doc(cls, doc: Any) -> "Fault":
+    def from_doc(cls, doc: Any) -> Fault:
         if not isinstance(doc, dict):
             raise FaultError("the body must be a JSON object")
         known = {"operation", "caller", "service", "contains", "count", "skip", "probability", "action", "error",

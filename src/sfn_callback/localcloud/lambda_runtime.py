@@ -76,7 +76,7 @@ class FunctionSpec:
         return runtimes.family(self.runtime) or "python"
 
     @classmethod
-    def from_moto(cls, fn: Any) -> "FunctionSpec":
+    def from_moto(cls, fn: Any) -> FunctionSpec:
         logging_config = getattr(fn, "logging_config", None) or {}
         return cls(
             name=fn.function_name,

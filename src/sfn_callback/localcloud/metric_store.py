@@ -38,9 +38,10 @@ import math
 import re
 import threading
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Iterable
+from datetime import UTC, datetime
+from typing import Any
 
 DimensionKey = tuple[tuple[str, str], ...]
 
@@ -65,14 +66,14 @@ def to_epoch(value: Any) -> float:
         return float(value)
     if isinstance(value, datetime):
         if value.tzinfo is not None:
-            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+            value = value.astimezone(UTC).replace(tzinfo=None)
         return calendar.timegm(value.timetuple()) + value.microsecond / 1e6
     raise TypeError(f"not a time: {value!r}")
 
 
 def from_epoch(seconds: float) -> datetime:
     """A naive UTC datetime, as moto's serializers expect."""
-    return datetime.fromtimestamp(seconds, tz=timezone.utc).replace(tzinfo=None)
+    return datetime.fromtimestamp(seconds, tz=UTC).replace(tzinfo=None)
 
 
 def datum_time(datum: Any) -> float:
@@ -342,7 +343,7 @@ def get_metric_statistics(backend: Any, namespace: str, metric_name: str, start_
             raise QueryError("InvalidParameterValue",
                              f"The value {stat} for parameter ExtendedStatistics is not supported.")
     period = check_period(period)
-    now = now if now is not None else datetime.now(timezone.utc).timestamp()
+    now = now if now is not None else datetime.now(UTC).timestamp()
     start, end = round_start(to_epoch(start_time), now), to_epoch(end_time)
     if start >= end:
         raise QueryError("InvalidParameterValue", "The parameter StartTime must be less than the parameter EndTime.")
@@ -376,7 +377,7 @@ def list_metrics(backend: Any, namespace: str | None, metric_name: str | None,
                  dimensions: list[dict[str, Any]] | None, recently_active: str | None = None,
                  now: float | None = None) -> list[dict[str, Any]]:
     """Each metric once; ``Dimensions`` filters match a metric holding those names (and values, when given)."""
-    now = now if now is not None else datetime.now(timezone.utc).timestamp()
+    now = now if now is not None else datetime.now(UTC).timestamp()
     horizon = now - 3 * 3600 if recently_active == "PT3H" else now - 14 * 86400
     wanted = [(str(d.get("Name")), d.get("Value")) for d in dimensions or []]
     found = []
@@ -486,7 +487,7 @@ def get_metric_data(backend: Any, queries: list[dict[str, Any]], start_time: Any
         raise QueryError("ValidationError", "The parameter MetricDataQueries is required.")
     if len(queries) > 500:
         raise QueryError("ValidationError", "MetricDataQueries can hold at most 500 queries.")
-    now = now if now is not None else datetime.now(timezone.utc).timestamp()
+    now = now if now is not None else datetime.now(UTC).timestamp()
     start, end = round_start(to_epoch(start_time), now), to_epoch(end_time)
     if start >= end:
         raise QueryError("ValidationError", "The parameter EndTime must be greater than StartTime.")

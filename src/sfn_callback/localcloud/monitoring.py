@@ -51,7 +51,7 @@ class MonitoringConfig:
     metrics_retention_hours: float = 24.0
 
     @classmethod
-    def from_env(cls) -> "MonitoringConfig":
+    def from_env(cls) -> MonitoringConfig:
         env = os.environ
 
         def number(name: str, default: float) -> float:
@@ -95,7 +95,7 @@ class Monitoring:
         self._housekeeper = threading.Thread(target=self._housekeep, name="metrics-retention", daemon=True)
 
     # -- lifecycle -------------------------------------------------------------------------------
-    def install(self) -> "Monitoring":
+    def install(self) -> Monitoring:
         emf.install(self._emf_sink, self._emf_error, self.emf_stats)
         install_states_metrics(record)
         self.sqs.install()

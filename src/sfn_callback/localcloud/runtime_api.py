@@ -67,7 +67,7 @@ class RuntimeApi:
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind(("127.0.0.1", 0))
         self._sock.listen(16)
-        self.address = "127.0.0.1:%d" % self._sock.getsockname()[1]
+        self.address = f"127.0.0.1:{self._sock.getsockname()[1]}"
         self._events: queue.SimpleQueue[Invocation | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._current: dict[str, Invocation] = {}

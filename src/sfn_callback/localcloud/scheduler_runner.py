@@ -30,13 +30,19 @@ import os
 import random
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sfn_callback.localcloud import faults
-from sfn_callback.localcloud.schedules import ScheduleExpression, ScheduleExpressionError, parse, to_datetime
-from sfn_callback.localcloud.schedules import with_context_attributes
+from sfn_callback.localcloud.schedules import (
+    ScheduleExpression,
+    ScheduleExpressionError,
+    parse,
+    to_datetime,
+    with_context_attributes,
+)
 
 log = logging.getLogger("sfn_callback.localcloud.scheduler")
 
@@ -101,7 +107,7 @@ def dead_letter_attributes(delivery: Delivery, error: Exception, condition: str)
         "EXHAUSTED_RETRY_CONDITION": condition,
         "IS_PAYLOAD_TRUNCATED": "false",
         "RETRY_ATTEMPTS": str(max(0, delivery.attempts - 1)),
-        "SCHEDULED_TIME": delivery.scheduled_time.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "SCHEDULED_TIME": delivery.scheduled_time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "SCHEDULE_ARN": delivery.schedule_arn,
         "TARGET_ARN": str(delivery.target.get("Arn", "")),
     }
@@ -141,7 +147,7 @@ class ScheduleRunner:
     def _loop(self) -> None:
         while not self._stop.wait(self._tick):
             try:
-                self.tick(datetime.now(timezone.utc))
+                self.tick(datetime.now(UTC))
             except Exception:  # the runner must survive anything a schedule holds
                 log.exception("schedule runner tick failed")
 

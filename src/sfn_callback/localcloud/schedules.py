@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
@@ -55,7 +55,7 @@ class ScheduleExpression:
         for _ in range(10_000):
             candidate: datetime = iterator.get_next(datetime)
             if self.years is None or candidate.year in self.years:
-                return candidate.astimezone(timezone.utc)
+                return candidate.astimezone(UTC)
             if self.years and candidate.year > max(self.years):
                 return None
         return None
@@ -95,7 +95,7 @@ def _parse(expression: str, tz_name: str | None, allow_seconds: bool) -> Schedul
             local = datetime.strptime(match.group(1), "%Y-%m-%dT%H:%M:%S").replace(tzinfo=tz)
         except ValueError as exc:
             raise ScheduleExpressionError(f"Invalid Schedule Expression {text}: {exc}.") from exc
-        return ScheduleExpression("at", text, tz, at=local.astimezone(timezone.utc))
+        return ScheduleExpression("at", text, tz, at=local.astimezone(UTC))
     if match := _CRON.match(text):
         return _parse_cron(text, match.group(1), tz)
     raise ScheduleExpressionError(
@@ -156,15 +156,15 @@ def to_datetime(value: object) -> datetime | None:
     if value in (None, ""):
         return None
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
     if isinstance(value, (int, float)):
-        return datetime.fromtimestamp(float(value), tz=timezone.utc)
+        return datetime.fromtimestamp(float(value), tz=UTC)
     text = str(value)
     try:
-        return datetime.fromtimestamp(float(text), tz=timezone.utc)
+        return datetime.fromtimestamp(float(text), tz=UTC)
     except ValueError:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def with_context_attributes(text: str, *, schedule_arn: str, scheduled_time: datetime, execution_id: str,
@@ -177,7 +177,7 @@ def with_context_attributes(text: str, *, schedule_arn: str, scheduled_time: dat
         return text
     values = {
         "schedule-arn": schedule_arn,
-        "scheduled-time": scheduled_time.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "scheduled-time": scheduled_time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "execution-id": execution_id,
         "attempt-number": str(attempt),
     }

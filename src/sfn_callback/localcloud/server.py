@@ -56,7 +56,7 @@ class LocalCloudConfig:
     strict_iam: bool = False
 
     @classmethod
-    def from_env(cls, **overrides: Any) -> "LocalCloudConfig":
+    def from_env(cls, **overrides: Any) -> LocalCloudConfig:
         env = os.environ
         config = cls(
             lambda_concurrency=int(env.get("SFN_CALLBACK_LAMBDA_CONCURRENCY", cls.lambda_concurrency)),
@@ -90,7 +90,7 @@ class LocalCloud:
         self.roles: Any = None
 
     # -- lifecycle ---------------------------------------------------------------------------------
-    def start(self) -> "LocalCloud":
+    def start(self) -> LocalCloud:
         if self.config.host not in ("127.0.0.1", "localhost", "::1"):
             raise ValueError(f"the local cloud listens on loopback only, not {self.config.host}")
         os.environ["MOTO_ACCOUNT_ID"] = LOCAL_ACCOUNT_ID
@@ -262,13 +262,12 @@ class _HealthServer:
 
         class _Server(ThreadedMotoServer):
             def _server_entry(self) -> None:  # same as moto's, with the health route added
-                from werkzeug.serving import make_server
-
                 from moto.moto_server.werkzeug_app import (
                     DomainDispatcherApplication,
                     MotoRequestHandler,
                     create_backend_app,
                 )
+                from werkzeug.serving import make_server
 
                 moto_app = DomainDispatcherApplication(create_backend_app)
 

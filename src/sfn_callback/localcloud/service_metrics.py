@@ -26,7 +26,8 @@ import math
 import threading
 import time
 from collections import defaultdict
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 log = logging.getLogger("sfn_callback.localcloud.metrics")
 

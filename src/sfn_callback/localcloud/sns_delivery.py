@@ -43,9 +43,10 @@ import threading
 import time
 import urllib.parse
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime
+from typing import Any
 
 log = logging.getLogger("sfn_callback.localcloud.sns")
 
@@ -74,7 +75,7 @@ def is_loopback_url(url: str, scheme: str) -> bool:
 
 
 def sns_timestamp(epoch: float | None = None) -> str:
-    moment = datetime.fromtimestamp(epoch if epoch is not None else time.time(), tz=timezone.utc)
+    moment = datetime.fromtimestamp(epoch if epoch is not None else time.time(), tz=UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
@@ -154,7 +155,7 @@ class SnsDelivery:
 
                 key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
                 name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sns.amazonaws.com")])
-                now = datetime.now(timezone.utc)
+                now = datetime.now(UTC)
                 cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
                         .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(days=1))
                         .not_valid_after(now + timedelta(days=365)).sign(key, hashes.SHA256()))

@@ -195,12 +195,12 @@ def _install_state_timer() -> None:
 
     from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import EvalTimeoutError
     from moto.stepfunctions.parser.asl.component.state.exec.execute_state import ExecutionState
-    from moto.stepfunctions.parser.utils import TMP_THREADS
 
     # A state waiting for its task wakes when its execution is stopped, fails or times out, as on AWS, where
     # StopExecution takes effect at once. moto's state went on waiting (up to TimeoutSeconds), and the
     # execution stayed RUNNING.
     from moto.stepfunctions.parser.asl.eval.environment import Environment
+    from moto.stepfunctions.parser.utils import TMP_THREADS
 
     for name in ("set_stop", "set_error", "set_timed_out"):
         original = getattr(Environment, name)

@@ -12,9 +12,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
+from sfn_callback.callbacks.retry import error_code
 from sfn_callback.metrics import names as n
 from sfn_callback.metrics.emit import COUNT, MILLISECONDS, SECONDS, Publisher, emit
-from sfn_callback.callbacks.retry import error_code
 
 T = TypeVar("T")
 

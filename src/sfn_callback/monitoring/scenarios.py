@@ -33,10 +33,10 @@ import httpx
 from botocore.exceptions import ClientError
 
 from sfn_callback import config
+from sfn_callback.common.aws import client
 from sfn_callback.config import Target
 from sfn_callback.metrics import names as n
 from sfn_callback.scenarios import Check, ProgressRows, RunOptions, ScenarioResult, register
-from sfn_callback.common.aws import client
 
 FAULT_ERROR = "AccessDeniedException"
 FAULT_COUNT = 2  # the first call and Lambda's first retry fail; the second retry goes through
@@ -67,7 +67,7 @@ class AlertInbox:
         self.subscription: str | None = None
         self.notifications: list[dict[str, Any]] = []
 
-    def __enter__(self) -> "AlertInbox":
+    def __enter__(self) -> AlertInbox:
         self.sns.get_topic_attributes(TopicArn=self.topic_arn)  # the stack is deployed (NotFound otherwise)
         policy = {"Version": "2012-10-17", "Statement": [{
             "Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"}, "Action": "sqs:SendMessage",
@@ -235,7 +235,7 @@ class CallbackFailuresScenario:
 
     def run(self, target: Target, options: RunOptions,
             progress: Callable[[ProgressRows], None] | None = None) -> ScenarioResult:
-        from sfn_callback.poc.scenarios import PocObserver, PocScenario, Expectation
+        from sfn_callback.poc.scenarios import Expectation, PocObserver, PocScenario
 
         started = time.monotonic()
         alarm = n.ALARM_CALLBACK_FAILURE_RATE

@@ -50,7 +50,7 @@ class Periods:
     other: int
 
     @classmethod
-    def for_context(cls, ctx: StackContext) -> "Periods":
+    def for_context(cls, ctx: StackContext) -> Periods:
         if ctx.local:
             return cls(LOCAL_PERIOD, LOCAL_PERIOD, LOCAL_PERIOD)
         return cls(300, 3600, 60)

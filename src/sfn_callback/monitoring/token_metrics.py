@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -59,7 +59,7 @@ def parse_time(text: str | None) -> datetime | None:
     if not text:
         return None
     moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def summarize(records: Iterable[Waiting], now: datetime) -> Summary:
@@ -115,7 +115,7 @@ def publish(summary: Summary) -> None:
 def handler(event: Any, context: Any) -> dict[str, Any]:
     from sfn_callback.common.aws import client
 
-    summary, errors = collect(client("dynamodb"), datetime.now(timezone.utc))
+    summary, errors = collect(client("dynamodb"), datetime.now(UTC))
     publish(summary)
     doc = summary.to_dict()
     if errors:

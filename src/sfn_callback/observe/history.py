@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 STATE_ENTERED_SUFFIX = "StateEntered"
@@ -134,10 +134,10 @@ def event_time(event: Event) -> datetime:
         except ValueError:
             raise ValueError(f"history event {event.get('id')!r} has an unreadable timestamp {value!r}") from None
     elif isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-        moment = datetime.fromtimestamp(value, tz=timezone.utc)
+        moment = datetime.fromtimestamp(value, tz=UTC)
     else:
         raise ValueError(f"history event {event.get('id')!r} has no usable timestamp: {value!r}")
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)

@@ -12,15 +12,16 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 from sfn_callback.config import Target
-from sfn_callback.observe.history import event_time, reconnect_latencies
 from sfn_callback.localcloud import process
-from sfn_callback.localcloud.bench import CallbackProbe, start_bare_moto, percentile, summary
+from sfn_callback.localcloud.bench import CallbackProbe, percentile, start_bare_moto, summary
+from sfn_callback.observe.history import event_time, reconnect_latencies
 from sfn_callback.poc.scenarios import JobObservation, scenario
 from sfn_callback.scenarios import RunOptions
 

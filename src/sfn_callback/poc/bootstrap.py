@@ -13,6 +13,8 @@ import functools
 
 from sfn_callback import config
 from sfn_callback.common.aws import client
+from sfn_callback.metrics import names as metric_names
+from sfn_callback.metrics.callbacks import MeteredTaskCallbacks
 from sfn_callback.poc.adapters.external_api import LambdaJobApi
 from sfn_callback.poc.adapters.jobs_dynamodb import DynamoJobStore
 from sfn_callback.poc.domain.simulated_api import SimulatedJobApi
@@ -21,8 +23,6 @@ from sfn_callback.polling.application.create_job import CreateJobService
 from sfn_callback.polling.application.sweep import SweepPoller
 from sfn_callback.polling.bootstrap import env, is_local, scheduler_adapter, token_repository
 from sfn_callback.polling.domain.lifecycle import TokenPoller
-from sfn_callback.metrics import names as metric_names
-from sfn_callback.metrics.callbacks import MeteredTaskCallbacks
 
 __all__ = ["create_job_service", "env", "is_local", "job_api", "scheduler_adapter", "simulated_api",
            "sweep_poller", "token_poller", "token_repository"]

@@ -17,19 +17,20 @@ import hashlib
 import json
 import time
 import uuid
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from botocore.exceptions import ClientError
 
 from sfn_callback import config
-from sfn_callback.config import Target
+from sfn_callback.common.aws import client
 from sfn_callback.common.dynamo import from_item as _from_ddb
+from sfn_callback.common.stepfunctions import execution_history
+from sfn_callback.config import Target
 from sfn_callback.polling.domain.lifecycle import schedule_name_for
 from sfn_callback.scenarios import Check, ProgressRows, RunOptions, ScenarioResult, register
-from sfn_callback.common.aws import client
-from sfn_callback.common.stepfunctions import execution_history
 
 UNFINISHED_RECORD_STATUSES = frozenset({"POLLING", "CALLBACK_PENDING"})
 CALLBACK_EVENTS = frozenset({"TaskSucceeded", "TaskFailed"})

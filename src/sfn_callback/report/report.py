@@ -16,7 +16,7 @@ import json
 import os
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sfn_callback import config
@@ -195,9 +195,9 @@ def _text(md: list[str], h: list[str], line: str) -> None:
 
 def build_sections(inputs: Inputs, prices: PriceTable, out_dir: str) -> list[Section]:
     from sfn_callback.cost.measure import comparisons
-    from sfn_callback.observe.records import latency_summary
     from sfn_callback.cost.plot import plot_cost_per_job
     from sfn_callback.cost.tables import describe_threshold, format_polls
+    from sfn_callback.observe.records import latency_summary
 
     sections: list[Section] = []
     sections.append(Section("Architecture", ["```mermaid", MERMAID, "```", ""],
@@ -341,7 +341,7 @@ def write_report(out_dir: str, prices: PriceTable, inputs: Inputs | None = None)
     os.makedirs(out_dir, exist_ok=True)
     inputs = inputs or load_inputs()
     sections = build_sections(inputs, prices, out_dir)
-    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    now = datetime.now(UTC).isoformat(timespec="seconds")
     sources = ", ".join(inputs.sources) or "none"
     md = ["# Callback pattern PoC: findings", "", f"Generated {now} from: {sources}.", ""]
     body = [f"<h1>Callback pattern PoC: findings</h1><p class='meta'>Generated {now} from: {html.escape(sources)}.</p>"]

@@ -9,8 +9,9 @@ history, DynamoDB records, schedules), never assumed.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from sfn_callback.config import Target
 

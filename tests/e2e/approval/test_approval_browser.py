@@ -6,6 +6,7 @@ import json
 import os
 
 import pytest
+
 from approval_support import KEYS
 from support import wait_for
 

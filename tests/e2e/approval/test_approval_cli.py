@@ -10,10 +10,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from approval_support import KEYS
-from support import wait_for
 
+from approval_support import KEYS
 from sfn_callback.localcloud.process import free_port
+from support import wait_for
 
 pytestmark = pytest.mark.cloud
 CLI = str(Path(sys.executable).with_name("sfn-callback"))

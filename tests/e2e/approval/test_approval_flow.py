@@ -6,16 +6,16 @@ import json
 import threading
 
 import pytest
-from approval_support import KEYS
 from botocore.config import Config
-from support import wait_for
 
+from approval_support import KEYS
 from sfn_callback.approval.adapters.dynamodb import DynamoApprovalRepository
 from sfn_callback.approval.adapters.stepfunctions import ApprovalStepFunctions
-from sfn_callback.approval.domain.model import Action
 from sfn_callback.approval.application.service import ApprovalService
-from sfn_callback.config import Target
+from sfn_callback.approval.domain.model import Action
 from sfn_callback.common.aws import client as aws_client
+from sfn_callback.config import Target
+from support import wait_for
 
 pytestmark = pytest.mark.cloud
 
@@ -122,8 +122,8 @@ def test_concurrent_approve_and_reject_one_wins_one_callback(approval_stack, app
 
         def go(action, body, key):
             with approval_api.client(key) as http:
-                barrier.wait()
-                answers[action] = http.post(f"/tasks/{order}/{action}", json=body).status_code
+                barrier.wait()  # noqa: B023
+                answers[action] = http.post(f"/tasks/{order}/{action}", json=body).status_code  # noqa: B023
 
         threads = [threading.Thread(target=go, args=("approve", {}, "alice")),
                    threading.Thread(target=go, args=("reject", {"reason": "race"}, "bob"))]

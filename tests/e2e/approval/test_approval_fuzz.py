@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from approval_support import KEYS
 
 pytestmark = pytest.mark.cloud

@@ -11,14 +11,14 @@ import json
 
 import httpx
 import pytest
-from approval_support import KEYS
-from support import wait_for
 
+from approval_support import KEYS
 from sfn_callback import config
-from sfn_callback.approval.entrypoints.rest_app import create_app
-from sfn_callback.approval.entrypoints.auth import KeyRing
 from sfn_callback.approval.bootstrap import bootstrap
+from sfn_callback.approval.entrypoints.auth import KeyRing
+from sfn_callback.approval.entrypoints.rest_app import create_app
 from sfn_callback.approval.entrypoints.server import ServerThread
+from support import wait_for
 
 pytestmark = pytest.mark.cloud
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from approval_support import KEYS
 
 pytestmark = pytest.mark.cloud

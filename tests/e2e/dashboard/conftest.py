@@ -3,7 +3,8 @@ waiting PoC jobs (stopped afterwards)."""
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from dashboard_support import Alarm, Dashboard, Jobs, alarm_in_alarm, serve_dashboard, stop_dashboard

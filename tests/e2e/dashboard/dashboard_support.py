@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from support import wait_for
 
 from sfn_callback import config
 from sfn_callback.localcloud import process
+from support import wait_for
 
 CALLBACK_ARN = f"arn:aws:states:us-east-1:{config.LOCAL_ACCOUNT_ID}:stateMachine:{config.CALLBACK_WORKFLOW}"
 APPROVAL_ARN = f"arn:aws:states:us-east-1:{config.LOCAL_ACCOUNT_ID}:stateMachine:{config.APPROVAL_WORKFLOW}"

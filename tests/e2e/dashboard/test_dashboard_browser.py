@@ -9,16 +9,16 @@ from __future__ import annotations
 import os
 import re
 
-import pytest
 import httpx
-from support import wait_for
+import pytest
 
 from sfn_callback.approval.entrypoints.server import ServerThread
+from sfn_callback.common.tokens import mask_token
 from sfn_callback.config import Target
 from sfn_callback.dashboard.app import create_app
 from sfn_callback.dashboard.collect import Collector
 from sfn_callback.localcloud import process
-from sfn_callback.common.tokens import mask_token
+from support import wait_for
 
 pytestmark = pytest.mark.cloud
 

@@ -12,15 +12,14 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-
 import httpx
 import pytest
-from support import wait_for
 
 from sfn_callback.approval.entrypoints.server import ServerThread
 from sfn_callback.config import Target
 from sfn_callback.dashboard.app import create_app
 from sfn_callback.dashboard.collect import Collector
+from support import wait_for
 
 
 class NotAws(BaseHTTPRequestHandler):

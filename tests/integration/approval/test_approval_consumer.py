@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from support import wait_for
 
 from sfn_callback import config
 from sfn_callback.approval.adapters.dynamodb import ClaimConflict, DynamoApprovalRepository
 from sfn_callback.approval.domain.model import Action, Decision, Status
+from support import wait_for
 
 pytestmark = pytest.mark.cloud
 
@@ -69,7 +69,7 @@ def test_repository_conditional_writes_and_listing(approval_stack):
         approval_stack.sqs.send_message(QueueUrl=approval_stack.queue_url, MessageBody=json.dumps(message(order)))
     for order in orders:
         approval_stack.wait_item(order)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     # A lease well ahead, so that a running approval service's redelivery leaves this claim alone.
     lease = now + timedelta(seconds=120)
     claimed = repo.claim(orders[0], Decision(Action.APPROVE, "alice", now, "c-1", "ok", {"x": 1}), lease)
@@ -108,11 +108,11 @@ def test_concurrent_claims_on_the_local_cloud_have_exactly_one_winner(approval_s
         barrier = threading.Barrier(8)
 
         def claim(n: int) -> None:
-            barrier.wait()
-            now = datetime.now(timezone.utc)
+            barrier.wait()  # noqa: B023
+            now = datetime.now(UTC)
             try:
-                repo.claim(order, Decision(Action.APPROVE, f"actor-{n}", now, f"claim-{n}"), now)
-                wins.append(f"claim-{n}")
+                repo.claim(order, Decision(Action.APPROVE, f"actor-{n}", now, f"claim-{n}"), now)  # noqa: B023
+                wins.append(f"claim-{n}")  # noqa: B023
             except ClaimConflict:
                 pass
 

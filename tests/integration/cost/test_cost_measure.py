@@ -11,14 +11,14 @@ import urllib.request
 import uuid
 
 import pytest
-import support
 
+import support
 from sfn_callback import config
 from sfn_callback.config import Target
+from sfn_callback.cost.pricing import load_price_table
+from sfn_callback.deploy.deployer import ensure_deployed
 from sfn_callback.localcloud.capacity import item_size, write_units
 from sfn_callback.observe.history import history_counts
-from sfn_callback.deploy.deployer import ensure_deployed
-from sfn_callback.cost.pricing import load_price_table
 from sfn_callback.report.report import SECTIONS
 
 pytestmark = pytest.mark.cloud

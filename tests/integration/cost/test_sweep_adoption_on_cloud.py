@@ -8,13 +8,13 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from support import wait_execution, wait_for
 
 from sfn_callback import config
 from sfn_callback.config import Target
 from sfn_callback.deploy.deployer import ensure_deployed
-from sfn_callback.polling.domain.lifecycle import parse_iso
 from sfn_callback.poc.sweep_stack import SWEEP_FUNCTION
+from sfn_callback.polling.domain.lifecycle import parse_iso
+from support import wait_execution, wait_for
 
 GRACE_SECONDS = 5
 

@@ -19,18 +19,18 @@ from collections import defaultdict
 
 import boto3
 import pytest
-from support import wait_execution, wait_for
 
 from sfn_callback import config
+from sfn_callback.approval.application.service import Outcome
 from sfn_callback.approval.bootstrap import bootstrap as approval_service
 from sfn_callback.approval.domain.model import Action
-from sfn_callback.approval.application.service import Outcome
 from sfn_callback.config import Target
 from sfn_callback.deploy.deployer import Deployer
 from sfn_callback.deploy.spec import Function, StackContext
 from sfn_callback.deploy.stack import build_stack
 from sfn_callback.export.scenarios import FileServer, file_content
 from sfn_callback.localcloud import process
+from support import wait_execution, wait_for
 
 pytestmark = pytest.mark.cloud
 ACCOUNT, REGION = config.LOCAL_ACCOUNT_ID, config.DEFAULT_REGION

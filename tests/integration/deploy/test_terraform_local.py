@@ -24,13 +24,13 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from terraform_support import cli_config, in_ci, provider_mirror, terraform_binary
 
 from sfn_callback import scenarios
 from sfn_callback.config import LOCAL_ACCOUNT_ID
 from sfn_callback.deploy.spec import StackContext
 from sfn_callback.deploy.stack import build_stack
 from sfn_callback.localcloud import process
+from terraform_support import cli_config, in_ci, provider_mirror, terraform_binary
 
 pytestmark = pytest.mark.cloud
 

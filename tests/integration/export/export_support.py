@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from support import wait_execution
 
 from sfn_callback import config
 from sfn_callback.config import Target
@@ -19,6 +18,7 @@ from sfn_callback.deploy.deployer import Deployer, Drivers, context_for
 from sfn_callback.deploy.spec import StackContext
 from sfn_callback.deploy.stack import build_stack
 from sfn_callback.export.stack import ExportStackSettings, export_sink
+from support import wait_execution
 
 
 @dataclass

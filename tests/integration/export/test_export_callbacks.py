@@ -7,14 +7,12 @@ import json
 import uuid
 
 import pytest
+from export_support import export_cloud  # noqa: F401  (fixture)
 
 from sfn_callback.callbacks import StepFunctionsCallbacks
 from sfn_callback.common.aws import callback_client_config
-from sfn_callback.export.application import ExportCallbacks
-from sfn_callback.export.application import CallbackErrorKind
+from sfn_callback.export.application import CallbackErrorKind, ExportCallbacks
 from sfn_callback.export.workflow import definition
-
-from export_support import export_cloud  # noqa: F401  (fixture)
 from support import wait_for
 
 pytestmark = pytest.mark.cloud

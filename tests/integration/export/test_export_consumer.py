@@ -6,11 +6,10 @@ import json
 import uuid
 
 import pytest
+from export_support import export_cloud  # noqa: F401  (fixture)
 
 from sfn_callback import config
 from sfn_callback.export.scenarios import FileServer, file_content, read_sink_object
-
-from export_support import export_cloud  # noqa: F401  (fixture)
 from support import wait_for
 
 pytestmark = pytest.mark.cloud
@@ -72,7 +71,7 @@ def test_malformed_messages_go_to_the_dlq_and_the_rest_of_the_batch_is_processed
                 FunctionName=config.EXPORT_CONSUMER_FUNCTION, EventSourceArn=export_cloud.ctx.queue_arn(name),
                 BatchSize=10, FunctionResponseTypes=["ReportBatchItemFailures"])["UUID"]
             for job_id in good:
-                item = wait_for(lambda: (i := export_cloud.item(job_id)) and i["status"]["S"] == "COMPLETED" and i,
+                item = wait_for(lambda: (i := export_cloud.item(job_id)) and i["status"]["S"] == "COMPLETED" and i,  # noqa: B023
                                 timeout=30, what=f"{job_id} done")
                 assert item["completedTasks"]["N"] == "1"
                 assert read_sink_object(export_cloud.client, f"{export_cloud.sink}/exp-{job_id}/{job_id}/x.csv") == \

@@ -7,23 +7,22 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from export_support import export_cloud  # noqa: F401  (fixture)
 
 from sfn_callback import config
 from sfn_callback.callbacks import StepFunctionsCallbacks
 from sfn_callback.common.aws import callback_client_config
 from sfn_callback.export.adapters import DynamoDbJobRepository
-from sfn_callback.export.application import ExportCallbacks
 from sfn_callback.export.application import (
     CallbackState,
     CompleteJob,
     ConcurrentUpdate,
+    ExportCallbacks,
     JobAlreadyExists,
     JobNotFound,
 )
 from sfn_callback.export.application.use_cases import CallbackResult
 from sfn_callback.export.domain import ExportJob
-
-from export_support import export_cloud  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.cloud
 

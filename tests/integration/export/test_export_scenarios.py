@@ -7,11 +7,10 @@ import json
 import uuid
 
 import pytest
+from export_support import export_cloud  # noqa: F401  (fixture)
 
 from sfn_callback.export.scenarios import FileServer, file_content, read_sink_object
 from sfn_callback.scenarios import RunOptions, all_scenarios, get
-
-from export_support import export_cloud  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.cloud
 

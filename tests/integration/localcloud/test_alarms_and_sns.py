@@ -13,6 +13,7 @@ import uuid
 import pytest
 from botocore.exceptions import ClientError
 from monitoring_support import HttpEndpoint, aws, health, last_boundary
+
 from support import wait_for
 
 pytestmark = pytest.mark.cloud

@@ -10,6 +10,7 @@ import uuid
 
 import pytest
 from monitoring_support import aws, health, iso
+
 from support import wait_execution, wait_for
 
 pytestmark = pytest.mark.cloud

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from datetime import UTC
 
 import httpx
 import pytest
@@ -111,14 +112,14 @@ def test_contains_aims_a_fault_at_the_calls_whose_body_names_it(local_cloud, fau
 
 
 def test_a_duplicate_fault_delivers_the_matching_scheduler_event_twice(local_cloud, fault_api):
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     sqs, scheduler = local_cloud.client("sqs"), local_cloud.client("scheduler")
     url = sqs.create_queue(QueueName=f"fault-dup-{uuid.uuid4().hex[:6]}")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     aimed = f"job-aimed-{uuid.uuid4().hex[:6]}"
     arm(fault_api, operation="ScheduleDelivery", action="duplicate", contains=aimed)
-    when = (datetime.now(timezone.utc) - timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S")
+    when = (datetime.now(UTC) - timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S")
     names = {}
     for job in (aimed, f"job-other-{uuid.uuid4().hex[:6]}"):
         names[job] = f"fault-dup-{uuid.uuid4().hex[:6]}"

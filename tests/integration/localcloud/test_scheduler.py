@@ -6,7 +6,7 @@ import json
 import re
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from botocore.exceptions import ClientError
@@ -69,7 +69,7 @@ def test_rate_schedule_fires_repeatedly_and_stops_when_deleted(local_cloud, coun
 def test_at_schedule_fires_once_and_deletes_itself(local_cloud, counter):
     fn_arn, fired = counter
     key = uuid.uuid4().hex[:8]
-    when = (datetime.now(timezone.utc) + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S")
+    when = (datetime.now(UTC) + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S")
     name = schedule(local_cloud, fn_arn, key, f"at({when})", ActionAfterCompletion="DELETE")
     deadline = time.monotonic() + 10
     while fired(key) == 0 and time.monotonic() < deadline:
@@ -100,7 +100,7 @@ def test_disabled_schedule_never_fires_until_enabled(local_cloud, counter):
 def test_end_date_in_the_past_stops_firing(local_cloud, counter):
     fn_arn, fired = counter
     key = uuid.uuid4().hex[:8]
-    name = schedule(local_cloud, fn_arn, key, "rate(1 second)", EndDate=datetime.now(timezone.utc) + timedelta(seconds=1.5))
+    name = schedule(local_cloud, fn_arn, key, "rate(1 second)", EndDate=datetime.now(UTC) + timedelta(seconds=1.5))
     time.sleep(4)
     assert fired(key) <= 2, "nothing fires after EndDate"
     assert local_cloud.client("scheduler").get_schedule(Name=name)["Name"] == name
@@ -115,7 +115,7 @@ def test_sqs_and_step_functions_targets(local_cloud):
     machine = sfn.create_state_machine(name="lc-scheduled-machine", roleArn=local_cloud.role_arn(), definition=json.dumps(
         {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}))["stateMachineArn"]
     scheduler = local_cloud.client("scheduler")
-    when = (datetime.now(timezone.utc) + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S")
+    when = (datetime.now(UTC) + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S")
     for name, arn in (("lc-to-sqs", queue_arn), ("lc-to-sfn", machine)):
         scheduler.create_schedule(Name=name, ScheduleExpression=f"at({when})", FlexibleTimeWindow={"Mode": "OFF"},
                                   ActionAfterCompletion="DELETE",
@@ -157,7 +157,7 @@ def test_unknown_group_and_malformed_target(local_cloud, counter):
 def test_target_that_does_not_exist_is_logged_and_the_cloud_keeps_serving(local_cloud):
     scheduler = local_cloud.client("scheduler")
     missing = "arn:aws:lambda:us-east-1:000000000000:function:lc-never-created"
-    when = (datetime.now(timezone.utc) + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S")
+    when = (datetime.now(UTC) + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S")
     scheduler.create_schedule(Name="lc-missing-target", ScheduleExpression=f"at({when})",
                               FlexibleTimeWindow={"Mode": "OFF"}, ActionAfterCompletion="DELETE",
                               Target={"Arn": missing, "RoleArn": local_cloud.role_arn()})
@@ -169,7 +169,7 @@ def test_target_that_does_not_exist_is_logged_and_the_cloud_keeps_serving(local_
 
 
 def _at_soon() -> str:
-    return (datetime.now(timezone.utc) + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S")
+    return (datetime.now(UTC) + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def test_an_undeliverable_event_lands_in_the_dead_letter_queue_with_schedulers_attributes(local_cloud):

@@ -7,6 +7,7 @@ import time
 import uuid
 
 import pytest
+
 from support import wait_execution, wait_for
 
 pytestmark = pytest.mark.cloud

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 from botocore.config import Config
+
 from support import wait_execution
 
 pytestmark = pytest.mark.cloud

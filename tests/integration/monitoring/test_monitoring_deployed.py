@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -42,7 +42,7 @@ def _listed(cw, namespace: str = n.NAMESPACE) -> set[tuple[str, frozenset]]:
 
 def _sum(cw, metric: str, dims: dict[str, str], since: datetime) -> float:
     points = cw.get_metric_statistics(Namespace=n.NAMESPACE, MetricName=metric, Period=60, Statistics=["Sum"],
-                                      StartTime=since, EndTime=datetime.now(timezone.utc) + timedelta(minutes=1),
+                                      StartTime=since, EndTime=datetime.now(UTC) + timedelta(minutes=1),
                                       Dimensions=[{"Name": k, "Value": v} for k, v in dims.items()])
     return sum(p["Sum"] for p in points["Datapoints"])
 
@@ -53,7 +53,7 @@ def svc(component: str, **extra: str) -> frozenset:
 
 def test_metrics_from_real_invocations_appear_with_their_dimensions(stack_deployed, local_cloud):
     cw, lam = local_cloud.client("cloudwatch"), local_cloud.client("lambda")
-    since = datetime.now(timezone.utc) - timedelta(seconds=5)
+    since = datetime.now(UTC) - timedelta(seconds=5)
     result = scenarios.get("complete").run(stack_deployed, scenarios.RunOptions(), None)
     assert result.passed, [c for c in result.checks if not c.passed]
     bad = lam.invoke(FunctionName="poc-create-job", Payload=json.dumps({"taskToken": 5}).encode())
@@ -78,7 +78,7 @@ def test_metrics_from_real_invocations_appear_with_their_dimensions(stack_deploy
 
 def test_approval_decisions_are_published_by_the_service_process(approval_stack, approval_api, local_cloud):
     cw = local_cloud.client("cloudwatch")
-    since = datetime.now(timezone.utc) - timedelta(seconds=5)
+    since = datetime.now(UTC) - timedelta(seconds=5)
     order, arn = approval_stack.start()
     approval_stack.wait_item(order)
     first = approval_api.service.decide(order, Action.APPROVE, "alice")

@@ -6,26 +6,26 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timezone
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 
 import httpx
 import pytest
-from support import wait_execution, wait_for
 from test_poc_cli import cli
 
 from sfn_callback import config
 from sfn_callback.approval.adapters.stepfunctions import ApprovalStepFunctions, CallbackUnavailable
-from sfn_callback.callbacks import StepFunctionsCallbacks
 from sfn_callback.approval.domain.model import Action, Decision
+from sfn_callback.callbacks import StepFunctionsCallbacks
+from sfn_callback.callbacks.retry import CALLBACK_MAX_ATTEMPTS
+from sfn_callback.common.aws import callback_client
 from sfn_callback.config import Target
 from sfn_callback.export.application import ExportCallbacks
 from sfn_callback.localcloud.faults import FAULTS_PATH
-from sfn_callback.polling.domain.lifecycle import Outcome, TaskCallbacksSender, TokenStatus
 from sfn_callback.poc.scenarios import PocObserver
-from sfn_callback.common.aws import callback_client
-from sfn_callback.callbacks.retry import CALLBACK_MAX_ATTEMPTS
+from sfn_callback.polling.domain.lifecycle import Outcome, TaskCallbacksSender, TokenStatus
+from support import wait_execution, wait_for
 
 pytestmark = pytest.mark.cloud
 
@@ -80,7 +80,7 @@ def test_ten_concurrent_polls_of_each_job_never_end_a_completed_job_max_attempts
     jobs = [start_job(cloud, f"race-{i}", maxAttempts=3, jobOptions={"completeAfterChecks": 2}) for i in range(5)]
     with ThreadPoolExecutor(max_workers=10) as pool:
         for _, job_id in jobs:
-            list(pool.map(lambda _: poll(cloud, {"jobId": job_id}), range(10)))
+            list(pool.map(lambda _: poll(cloud, {"jobId": job_id}), range(10)))  # noqa: B023
     for arn, job_id in jobs:
         desc = wait_execution(cloud.client("stepfunctions"), arn, timeout=90)
         record = record_of(cloud, job_id)
@@ -217,7 +217,7 @@ def test_a_throttled_callback_makes_one_layer_of_attempts(deployed, fault_api):
         sender.send(token, Outcome(TokenStatus.COMPLETED, output={"jobId": job_id}))
     approval = ApprovalStepFunctions(callback_client(target), base_delay=0.001, max_delay=0.01)
     with pytest.raises(CallbackUnavailable):
-        approval.send(token, Decision(Action.REJECT, actor="test", at=datetime.now(timezone.utc), claim_id="c",
+        approval.send(token, Decision(Action.REJECT, actor="test", at=datetime.now(UTC), claim_id="c",
                                       reason="throttled"))
     export = ExportCallbacks(StepFunctionsCallbacks(callback_client(target), base_delay=0.001, max_delay=0.01))
     assert not export.send_task_heartbeat(token).ok

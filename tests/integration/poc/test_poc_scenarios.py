@@ -7,12 +7,11 @@ import uuid
 
 import pytest
 
-from sfn_callback import config
+from sfn_callback import config, scenarios
 from sfn_callback.config import Target
-from sfn_callback import scenarios
 from sfn_callback.poc.scenarios import SCENARIOS, PocObserver, scenario
-from support import wait_execution, wait_for
 from sfn_callback.scenarios import RunOptions
+from support import wait_execution, wait_for
 
 pytestmark = pytest.mark.cloud
 

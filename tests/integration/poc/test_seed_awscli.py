@@ -9,6 +9,7 @@ import subprocess
 import time
 
 import pytest
+
 from support import wait_for
 
 pytestmark = pytest.mark.cloud

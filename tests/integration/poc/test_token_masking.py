@@ -12,11 +12,11 @@ import json
 import uuid
 
 import pytest
-from support import wait_execution, wait_for
 from test_poc_cli import cli
 
 from sfn_callback import config
 from sfn_callback.deploy import packaging
+from support import wait_execution, wait_for
 
 pytestmark = pytest.mark.cloud
 
@@ -83,7 +83,7 @@ def test_a_handler_logging_the_token_every_way_never_shows_it_whole(deployed, ma
     (scheduled,) = [e for e in events if e["type"] == "TaskScheduled"]
     token = json.loads(scheduled["taskScheduledEventDetails"]["parameters"])["Payload"]["taskToken"]
 
-    lines = wait_for(lambda: (m := log_messages(cloud, name)) and any(l.startswith("DELIVERED") for l in m) and m,
+    lines = wait_for(lambda: (m := log_messages(cloud, name)) and any(line.startswith("DELIVERED") for line in m) and m,
                      timeout=30, what="the function's log")
     text = "\n".join(lines)
     assert token not in text, [line for line in lines if token in line]

@@ -18,10 +18,9 @@ import subprocess
 import sys
 
 import pytest
+import seed_files
 
 from sfn_callback.localcloud import process
-
-import seed_files
 
 pytestmark = pytest.mark.cloud
 

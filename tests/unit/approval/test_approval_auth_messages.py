@@ -8,10 +8,10 @@ import pytest
 from pydantic import ValidationError
 
 from sfn_callback.approval.adapters.dynamodb import InvalidCursor, decode_cursor, encode_cursor
-from sfn_callback.approval.entrypoints.auth import KeyConfigError, KeyRing, load_keys
 from sfn_callback.approval.domain.model import Status
-from sfn_callback.approval.entrypoints.poc_approval_consumer import describe_error
+from sfn_callback.approval.entrypoints.auth import KeyConfigError, KeyRing, load_keys
 from sfn_callback.approval.entrypoints.messages import ApprovalRequest
+from sfn_callback.approval.entrypoints.poc_approval_consumer import describe_error
 
 KEY_A, KEY_B = "a" * 20, "b-secret-key-0123456789"
 GOOD = {"orderId": "o-1", "transactionId": "arn:aws:states:us-east-1:000000000000:execution:wf:o-1",

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import threading
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from approval_fakes import FakeCallbacks, FakeRepository
 
 from sfn_callback.approval.adapters.stepfunctions import Finished
+from sfn_callback.approval.application.service import ApprovalService, ConflictingRequest, Outcome, RecordOutcome
 from sfn_callback.approval.domain.model import Action, CallbackState, Decision, ExecutionEnd, Status
 from sfn_callback.approval.entrypoints.messages import ApprovalRequest
-from sfn_callback.approval.application.service import ApprovalService, ConflictingRequest, Outcome, RecordOutcome
 
-T0 = datetime(2025, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2025, 1, 1, tzinfo=UTC)
 
 
 class Clock:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -18,7 +18,7 @@ from sfn_callback.observe.history import (
     reconnect_latencies,
 )
 
-T0 = datetime(2026, 11, 21, 12, 0, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 21, 12, 0, 0, tzinfo=UTC)
 NOT_TRUNCATED = {"truncated": False}
 REGION = "us-east-1"
 CREATE_JOB = "arn:aws:lambda:us-east-1:000000000000:function:poc-create-job"
@@ -252,7 +252,7 @@ def test_no_reconnect_for_retries_plain_tasks_or_a_final_failure() -> None:
 
 
 def test_timestamps_as_strings_epochs_and_naive_datetimes() -> None:
-    aware = {"id": 1, "type": "x", "timestamp": datetime(2026, 1, 1, tzinfo=timezone.utc)}
+    aware = {"id": 1, "type": "x", "timestamp": datetime(2026, 1, 1, tzinfo=UTC)}
     assert event_time({"id": 1, "type": "x", "timestamp": "2026-01-01T00:00:00+00:00"}) == aware["timestamp"]
     assert event_time({"id": 1, "type": "x", "timestamp": "2026-01-01T00:00:00Z"}) == aware["timestamp"]
     assert event_time({"id": 1, "type": "x", "timestamp": aware["timestamp"].timestamp()}) == aware["timestamp"]

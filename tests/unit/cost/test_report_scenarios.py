@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from sfn_callback.cli.poc import save_result
 from sfn_callback.cost.pricing import load_price_table
 from sfn_callback.report.report import build_sections, load_inputs

@@ -12,7 +12,7 @@ import pytest
 from sfn_callback import config
 from sfn_callback.deploy import packaging
 from sfn_callback.deploy.plan import CREATE, DELETE, UNCHANGED, UPDATE, compute_plan
-from sfn_callback.deploy.spec import Function, Permission, StackContext, Table, Key, substitute
+from sfn_callback.deploy.spec import Function, Key, StackContext, Table, substitute
 from sfn_callback.deploy.stack import build_stack
 
 LOCAL = StackContext("000000000000", "us-east-1", local=True)

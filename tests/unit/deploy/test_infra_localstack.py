@@ -6,10 +6,10 @@ from pathlib import Path
 
 import yaml
 
+from sfn_callback.cli.common import resolve_endpoint
 from sfn_callback.config import Target
 from sfn_callback.deploy.manifest import terraform_context
 from sfn_callback.deploy.stack import build_stack
-from sfn_callback.cli.common import resolve_endpoint
 
 COMPOSE = Path(__file__).resolve().parents[3] / "docker-compose.yml"
 SERVICE_OF_KIND = {"log-group": "logs", "table": "dynamodb", "bucket": "s3", "queue": "sqs", "role": "iam",

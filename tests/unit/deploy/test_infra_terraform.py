@@ -20,10 +20,12 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
-from terraform_support import provider_mirror, terraform_binary
 
+from sfn_callback.config import Target
 from sfn_callback.deploy import manifest as mf
+from sfn_callback.deploy.deployer import Drivers
 from sfn_callback.deploy.spec import (
+    TAGGED_KINDS,
     Alarm,
     Bucket,
     Dashboard,
@@ -37,13 +39,11 @@ from sfn_callback.deploy.spec import (
     StackContext,
     StateMachine,
     Table,
-    TAGGED_KINDS,
     Topic,
     policy_document,
 )
-from sfn_callback.config import Target
-from sfn_callback.deploy.deployer import Drivers
 from sfn_callback.deploy.stack import build_stack
+from terraform_support import provider_mirror, terraform_binary
 
 hcl2 = pytest.importorskip("hcl2", reason="python-hcl2 is needed to parse infra/terraform (pip install python-hcl2)")
 
@@ -103,7 +103,7 @@ def tf_files():
 @pytest.fixture(scope="module")
 def tf(tf_files):
     parsed: dict[str, list] = {"resource": [], "output": [], "variable": [], "locals": [], "data": []}
-    for name, text in tf_files.items():
+    for text in tf_files.values():
         doc = _unquote(hcl2.loads(text))
         for key in parsed:
             parsed[key] += doc.get(key, [])

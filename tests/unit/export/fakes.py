@@ -19,7 +19,7 @@ from sfn_callback.export.application import (
     JobNotFound,
 )
 from sfn_callback.export.application.ports import ProgressCallback
-from sfn_callback.export.domain import ExportJob, ExportTask, parse_iso, iso_millis
+from sfn_callback.export.domain import ExportJob, ExportTask, iso_millis, parse_iso
 
 TOKEN = "AAAAKgAAAAIAAAAAAAAAAebfqJhRE-mock-task-token-0123456789abcdef"
 

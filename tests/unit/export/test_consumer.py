@@ -6,14 +6,14 @@ import json
 
 import pytest
 
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
-
 from sfn_callback.export.bootstrap import bootstrap, parse_sink
 from sfn_callback.export.entrypoints import poc_export_consumer as consumer
 from sfn_callback.export.entrypoints.messages import InvalidExportMessage, parse_message
 from sfn_callback.export.settings import ExportSettings, SettingsError
 
 from .fakes import TOKEN, FakeFileSource, FakeMetrics, FakeRepository, FakeSink, FakeStepFunctions
+
+pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
 SEED_MESSAGE = {
     "jobId": "550e8400-e29b-41d4-a716-446655440000",

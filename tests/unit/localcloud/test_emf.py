@@ -35,9 +35,9 @@ def test_each_dimension_set_publishes_each_metric_with_its_values():
 
 
 def test_powertools_output_and_a_lambda_prefix_are_documents():
-    powertools = ('{"_aws":{"Timestamp":%d,"CloudWatchMetrics":[{"Namespace":"SfnCallback/Export","Dimensions":'
-                  '[["service"]],"Metrics":[{"Name":"JobsStarted","Unit":"Count"}]}]},"service":"export",'
-                  '"JobsStarted":[1.0]}' % (NOW_MS - 5))
+    powertools = ('{"_aws":{"Timestamp":' + str(NOW_MS - 5) + ',"CloudWatchMetrics":[{"Namespace":'
+                  '"SfnCallback/Export","Dimensions":[["service"]],"Metrics":[{"Name":"JobsStarted","Unit":"Count"}]}]},'
+                  '"service":"export","JobsStarted":[1.0]}')
     assert [(m.name, m.values) for m in parse(powertools, now_ms=NOW_MS)] == [("JobsStarted", (1.0,))]
     prefixed = f"2027-01-15T08:00:00.000Z\t6f1d-request\tINFO\t{powertools}"
     assert len(parse(prefixed, now_ms=NOW_MS)) == 1
@@ -91,7 +91,7 @@ def test_invalid_json_that_claims_to_be_emf_is_a_parsing_error():
         parse('{"_aws": {"Timestamp": 1, "CloudWatchMetrics": [}', now_ms=NOW_MS)
     assert raised.value.kind == "parsing"
     with pytest.raises(EmfError):
-        parse('{"_aws": {"Timestamp": %d, "CloudWatchMetrics": []}, "x": NaN}' % NOW_MS, now_ms=NOW_MS)
+        parse('{"_aws": {"Timestamp": ' + str(NOW_MS) + ', "CloudWatchMetrics": []}, "x": NaN}', now_ms=NOW_MS)
 
 
 def test_every_write_path_of_motos_logs_backend_is_extracted(monkeypatch):

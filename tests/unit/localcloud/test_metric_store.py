@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from moto.cloudwatch.models import CloudWatchBackend
@@ -142,7 +142,7 @@ def test_get_metric_data_errors(queries, fragment):
 
 
 def test_round_start_follows_cloudwatch():
-    now = metric_store.to_epoch(datetime(2027, 3, 1, tzinfo=timezone.utc))
+    now = metric_store.to_epoch(datetime(2027, 3, 1, tzinfo=UTC))
     assert metric_store.round_start(now - 3600 - 34, now) == now - 3600 - 60
     assert metric_store.round_start(now - 20 * 86400 - 170, now) == now - 20 * 86400 - 300
     assert metric_store.round_start(now - 70 * 86400 - 1800, now) == now - 70 * 86400 - 3600

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
@@ -18,13 +18,13 @@ from sfn_callback.localcloud.scheduler_runner import (
     retry_plan,
 )
 
-T0 = datetime(2026, 12, 1, 12, 0, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 12, 1, 12, 0, 0, tzinfo=UTC)
 
 
 def wall_clock_now() -> datetime:
     """The runner anchors rate() schedules at their creation, which moto stamps with the wall clock: a simulated
     clock for schedules starts at the moment the test creates them."""
-    return datetime.now(timezone.utc).replace(microsecond=0)
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 def test_flexible_offset_stays_within_the_window_and_spreads():

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from sfn_callback.localcloud.schedules import ScheduleExpressionError, parse, to_datetime
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def test_rate_steps_from_its_anchor():
@@ -73,8 +73,8 @@ def test_context_attributes_are_replaced_as_scheduler_does():
     text = ('{"jobId": "j", "scheduledTime": "<aws.scheduler.scheduled-time>", "arn": "<aws.scheduler.schedule-arn>",'
             ' "id": "<aws.scheduler.execution-id>", "n": "<aws.scheduler.attempt-number>"}')
     done = with_context_attributes(text, schedule_arn="arn:s", execution_id="e1",
-                                   scheduled_time=datetime(2025, 3, 22, 18, 59, 43, 512000, tzinfo=timezone.utc))
+                                   scheduled_time=datetime(2025, 3, 22, 18, 59, 43, 512000, tzinfo=UTC))
     assert json.loads(done) == {"jobId": "j", "scheduledTime": "2025-03-22T18:59:43Z", "arn": "arn:s", "id": "e1",
                                 "n": "1"}
     assert with_context_attributes('{"jobId": "j"}', schedule_arn="a", execution_id="e",
-                                   scheduled_time=datetime.now(timezone.utc)) == '{"jobId": "j"}'
+                                   scheduled_time=datetime.now(UTC)) == '{"jobId": "j"}'

@@ -4,16 +4,16 @@ the real path, Lambda to CloudWatch Logs to metrics, is tested in tests/integrat
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from sfn_callback.callbacks import StepFunctionsCallbacks
 from sfn_callback.deploy.manifest import terraform_context
 from sfn_callback.deploy.spec import Alarm, Dashboard, Queue, StackContext, Topic
 from sfn_callback.deploy.stack import build_stack
 from sfn_callback.metrics import components, emit
 from sfn_callback.metrics import names as n
-from sfn_callback.callbacks import StepFunctionsCallbacks
 from sfn_callback.metrics.callbacks import MeteredTaskCallbacks
 from sfn_callback.monitoring.token_metrics import Waiting, summarize
 
@@ -124,7 +124,7 @@ def test_metered_poll_and_create_job(published):
 
 
 def test_decisions_conflicts_and_late_decisions(published):
-    t0 = datetime(2027, 1, 1, tzinfo=timezone.utc)
+    t0 = datetime(2027, 1, 1, tzinfo=UTC)
     components.decision(n.APPROVAL_SERVICE, "DECIDED", "APPROVE", t0, t0 + timedelta(seconds=42))
     components.decision(n.APPROVAL_SERVICE, "ALREADY_DECIDED", "REJECT", t0, t0)
     components.decision(n.APPROVAL_SERVICE, "CLOSED", "APPROVE", t0, t0)
@@ -139,7 +139,7 @@ def test_decisions_conflicts_and_late_decisions(published):
 
 
 def test_waiting_tokens_summary():
-    now = datetime(2027, 1, 1, 12, tzinfo=timezone.utc)
+    now = datetime(2027, 1, 1, 12, tzinfo=UTC)
     records = [Waiting(now - timedelta(seconds=30), now + timedelta(seconds=30)),
                Waiting(now - timedelta(seconds=90), now - timedelta(seconds=1)),
                Waiting(now - timedelta(seconds=5), None)]

@@ -9,8 +9,8 @@ from datetime import timedelta
 import boto3
 import pytest
 from moto import mock_aws
-
 from poc_fakes import T0
+
 from sfn_callback.poc.adapters.jobs_dynamodb import DynamoJobStore
 from sfn_callback.polling.adapters.dynamodb import DynamoTokenRepository
 from sfn_callback.polling.domain.events import InvalidEvent
@@ -63,8 +63,8 @@ def aws(monkeypatch):
             KeySchema=[{"AttributeName": "jobId", "KeyType": "HASH"}],
             BillingMode="PAY_PER_REQUEST",
         )
-        from sfn_callback.poc import bootstrap
         from sfn_callback.common import aws as aws_util
+        from sfn_callback.poc import bootstrap
 
         aws_util._ambient_client.cache_clear()
         for f in (bootstrap.simulated_api, bootstrap.create_job_service, bootstrap.token_poller):
@@ -87,7 +87,7 @@ def record(job_id="job-1"):
 def test_repository_round_trip_and_conditional_transitions(aws):
     repo = DynamoTokenRepository(aws, "poc-task-tokens")
     repo.put_new(record())
-    with pytest.raises(Exception):
+    with pytest.raises(aws.exceptions.ConditionalCheckFailedException):
         repo.put_new(record())
     got = repo.get("job-1")
     assert got == record()
@@ -230,7 +230,7 @@ def test_handler_logs_mask_the_token(aws, capsys):
     from sfn_callback.poc.entrypoints import poc_create_job as create_job
 
     create_job.logger.registered_handler.stream = sys.stdout  # the stream captured for this test
-    with pytest.raises(Exception):  # the simulated API function does not exist here
+    with pytest.raises(Exception):  # noqa: B017  the simulated API function does not exist here (any error)
         create_job.handler({"record": {"id": "r"}, "taskToken": TOKEN, "executionId": "e",
                             "pollingConfig": {"intervalSeconds": 1, "maxAttempts": 3, "timeoutSeconds": 9}}, Ctx())
     out = capsys.readouterr()

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-
 from poc_fakes import Interleaver, SimulatedCrash, World, all_interleavings
+
 from sfn_callback.polling.domain.lifecycle import (
     ERROR_JOB_FAILED,
     ERROR_MAX_ATTEMPTS,

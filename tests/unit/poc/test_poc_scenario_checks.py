@@ -8,8 +8,8 @@ from dataclasses import replace
 
 from sfn_callback.poc.scenarios import (
     JobObservation,
-    create_job_may_still_run,
     check_jobs,
+    create_job_may_still_run,
     job_id_from_history,
     scenario,
     token_from_history,

@@ -8,16 +8,21 @@ import random
 
 import pytest
 from botocore.exceptions import ClientError
-
 from poc_fakes import FakeJobs, FakeRepository, FakeSchedules
-from sfn_callback.poc.adapters.external_api import LambdaJobApi
-from sfn_callback.polling.adapters.scheduler import IntervalNotSupported, rate_expression
+
 from sfn_callback.callbacks import StepFunctionsCallbacks
 from sfn_callback.callbacks.retry import CALLBACK_MAX_ATTEMPTS
-from sfn_callback.polling.application.create_job import CreateJobService, ExternalApiError, SchedulingFailed, StoringFailed
+from sfn_callback.poc.adapters.external_api import LambdaJobApi
+from sfn_callback.poc.domain.simulated_api import JobNotFound, SimulatedJobApi
+from sfn_callback.polling.adapters.scheduler import IntervalNotSupported, rate_expression
+from sfn_callback.polling.application.create_job import (
+    CreateJobService,
+    ExternalApiError,
+    SchedulingFailed,
+    StoringFailed,
+)
 from sfn_callback.polling.domain.events import InvalidEvent, UnknownAction
 from sfn_callback.polling.domain.lifecycle import ExternalJobNotFound, Outcome, TaskCallbacksSender, TokenStatus
-from sfn_callback.poc.domain.simulated_api import JobNotFound, SimulatedJobApi
 
 
 def poc_sender(sfn, *, rng=None, **options):

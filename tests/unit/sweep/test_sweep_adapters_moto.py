@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
 from moto import mock_aws
 
-from sfn_callback.polling.adapters.dynamodb import DynamoTokenRepository
-from sfn_callback.polling.domain.lifecycle import Claim, Outcome, TokenStatus, new_record, parse_iso
 from sfn_callback.config import SWEEP_MODE_SCHEDULE_NAME
+from sfn_callback.polling.adapters.dynamodb import DynamoTokenRepository
 from sfn_callback.polling.adapters.sweep import LEASE_KEY_PREFIX, DynamoDueSource, DynamoSweepLease, _whole_record
+from sfn_callback.polling.domain.lifecycle import Claim, Outcome, TokenStatus, new_record, parse_iso
 
-T0 = datetime(2025, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2025, 1, 1, tzinfo=UTC)
 TABLE = "poc-task-tokens"
 
 

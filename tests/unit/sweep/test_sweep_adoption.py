@@ -13,9 +13,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "poc"))
 import pytest  # noqa: E402
 from poc_fakes import Interleaver, SimulatedCrash, World, all_interleavings  # noqa: E402
 from test_sweep_service import FakeDueSource, sweep_world  # noqa: E402
-from sfn_callback.polling.domain.lifecycle import TokenStatus  # noqa: E402
+
 from sfn_callback.config import SWEEP_MODE_SCHEDULE_NAME  # noqa: E402
 from sfn_callback.polling.application.sweep import SweepPoller  # noqa: E402
+from sfn_callback.polling.domain.lifecycle import TokenStatus  # noqa: E402
 
 GRACE = 300
 INTERVAL = 60

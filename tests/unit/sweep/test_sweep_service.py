@@ -11,10 +11,11 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "poc"))
 
 from poc_fakes import Interleaver, SimulatedCrash, World, all_interleavings  # noqa: E402
-from sfn_callback.polling.application.create_job import CreateJobService  # noqa: E402
-from sfn_callback.polling.domain.lifecycle import TokenStatus, iso, new_record  # noqa: E402
+
 from sfn_callback.config import SWEEP_MODE_SCHEDULE_NAME  # noqa: E402
+from sfn_callback.polling.application.create_job import CreateJobService  # noqa: E402
 from sfn_callback.polling.application.sweep import DueRecord, SweepPoller  # noqa: E402
+from sfn_callback.polling.domain.lifecycle import TokenStatus, iso, new_record  # noqa: E402
 
 
 class FakeDueSource:

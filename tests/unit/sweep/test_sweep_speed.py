@@ -15,8 +15,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "poc"))
 import pytest  # noqa: E402
 from poc_fakes import SimulatedCrash  # noqa: E402
 from test_sweep_service import FakeDueSource, sweep_world  # noqa: E402
-from sfn_callback.polling.domain.lifecycle import TokenStatus, iso, parse_iso  # noqa: E402
+
 from sfn_callback.polling.application.sweep import DueRecord, SweepPoller, next_slot  # noqa: E402
+from sfn_callback.polling.domain.lifecycle import TokenStatus, iso, parse_iso  # noqa: E402
 
 
 class LookingAheadSource(FakeDueSource):

@@ -31,8 +31,8 @@ from sfn_callback.approval.domain.model import (
     Decision,
     Status,
     iso,
-    parse_iso,
 )
+from sfn_callback.common.clock import parse_iso
 from sfn_callback.common.dynamo import from_item, to_value
 
 STATUS_INDEX = "status-index"

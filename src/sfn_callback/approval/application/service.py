@@ -38,12 +38,12 @@ whose deadline passed by our clock but that Step Functions still holds stays PEN
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
-from sfn_callback.common.logging import std_logger
 from sfn_callback.approval.adapters.dynamodb import ClaimConflict, InvalidCursor
 from sfn_callback.approval.adapters.stepfunctions import CallbackUnavailable, Delivered, Finished, SendResult
 from sfn_callback.approval.domain.model import (
@@ -53,9 +53,10 @@ from sfn_callback.approval.domain.model import (
     Decision,
     ExecutionEnd,
     Status,
-    utcnow,
 )
 from sfn_callback.approval.entrypoints.messages import ApprovalRequest
+from sfn_callback.common.clock import utcnow
+from sfn_callback.common.logging import std_logger
 
 log = std_logger("sfn_callback.approval")
 

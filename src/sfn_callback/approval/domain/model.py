@@ -22,12 +22,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
 
 from sfn_callback.common import clock
-from sfn_callback.common.clock import parse_iso, utcnow
 
 DEFAULT_TIMEOUT_SECONDS = 120
 MAX_TIMEOUT_SECONDS = 365 * 24 * 3600  # a task token lives at most one year
@@ -139,7 +138,7 @@ class ApprovalTask:
     def callback_pending(self) -> bool:
         return self.callback_state is CallbackState.SENDING
 
-    def with_decision(self, decision: Decision, lease_until: datetime) -> "ApprovalTask":
+    def with_decision(self, decision: Decision, lease_until: datetime) -> ApprovalTask:
         """The claimed task (what the conditional write from PENDING stores)."""
         if self.status is not Status.PENDING:
             raise ValueError(f"task {self.order_id} is {self.status.value}, not PENDING")

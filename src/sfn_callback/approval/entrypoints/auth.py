@@ -16,9 +16,9 @@ import hmac
 import json
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 KEYS_ENV = "APPROVAL_API_KEYS"
 KEYS_FILE_ENV = "APPROVAL_API_KEYS_FILE"
@@ -39,7 +39,7 @@ class KeyRing:
     _entries: tuple[tuple[str, bytes], ...] = ()
 
     @classmethod
-    def from_mapping(cls, keys: Mapping[str, str], source: str = "configuration") -> "KeyRing":
+    def from_mapping(cls, keys: Mapping[str, str], source: str = "configuration") -> KeyRing:
         seen: dict[bytes, str] = {}
         entries = []
         for name, secret in keys.items():

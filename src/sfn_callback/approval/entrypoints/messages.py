@@ -8,7 +8,7 @@ redrive policy moves it to the DLQ, where nothing of it is lost.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
@@ -32,7 +32,7 @@ class ApprovalRequest(BaseModel):
     @field_validator("start_time")
     @classmethod
     def _aware(cls, value: datetime) -> datetime:
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
 
     @field_validator("details", mode="before")
     @classmethod

@@ -14,13 +14,12 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-
 from pydantic import ValidationError
 
-from sfn_callback.common.logging import lambda_logger
+from sfn_callback.approval.application.service import ApprovalService
 from sfn_callback.approval.bootstrap import bootstrap
 from sfn_callback.approval.entrypoints.messages import ApprovalSqsRecord
-from sfn_callback.approval.application.service import ApprovalService
+from sfn_callback.common.logging import lambda_logger
 
 logger = lambda_logger("poc-approval")
 

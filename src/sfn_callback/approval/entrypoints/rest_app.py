@@ -35,10 +35,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from sfn_callback.common.logging import std_logger
 from sfn_callback.approval.adapters.dynamodb import InvalidCursor
-from sfn_callback.approval.entrypoints.auth import KeyRing
+from sfn_callback.approval.application.service import ApprovalService, Outcome
 from sfn_callback.approval.domain.model import INSECURE_ACTOR, MAX_OUTPUT_BYTES, MAX_REASON_CHARS, Action, Status, iso
+from sfn_callback.approval.entrypoints.auth import KeyRing
 from sfn_callback.approval.entrypoints.guards import (
     Authenticate,
     BodySizeLimit,
@@ -47,7 +47,7 @@ from sfn_callback.approval.entrypoints.guards import (
     SecurityHeaders,
     error_response,
 )
-from sfn_callback.approval.application.service import ApprovalService, Outcome
+from sfn_callback.common.logging import std_logger
 
 log = std_logger("sfn_callback.approval.entrypoints.rest_app")
 

@@ -13,8 +13,9 @@ The ``Choice`` state of the workflow decides from ``status``, ``attempt`` and ``
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, Callable, Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import Field
 

@@ -17,6 +17,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
+from sfn_callback.common.dynamo import from_item
 from sfn_callback.export.application.ports import (
     CallbackState,
     ConcurrentUpdate,
@@ -30,7 +31,6 @@ from sfn_callback.export.domain import (
     iso_millis,
     parse_iso,
 )
-from sfn_callback.common.dynamo import from_item
 
 _ser = TypeSerializer()
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from sfn_callback.common.clock import utcnow
 from sfn_callback.export.application.heartbeat import Heartbeat, HeartbeatSettings
 from sfn_callback.export.application.ports import (
     CallbackErrorKind,
@@ -32,10 +32,7 @@ from sfn_callback.export.domain import (
     JobNotComplete,
     SuccessCallback,
 )
-from sfn_callback.common.clock import utcnow
 from sfn_callback.export.log import logger
-
-
 
 
 # --- start ----------------------------------------------------------------------------------------------

@@ -6,11 +6,11 @@ Pure Python: no AWS code here. Everything the Step Functions callback carries is
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sfn_callback.common.clock import iso, parse_iso
+from sfn_callback.common.clock import iso, parse_iso  # noqa: F401  (parse_iso: part of the export domain's API)
 
 FAILURE_ERROR = "JobCompletedWithFailures"
 

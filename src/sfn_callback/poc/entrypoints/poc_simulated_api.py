@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-
 from sfn_callback.common.logging import lambda_logger
 from sfn_callback.poc import bootstrap
 

@@ -8,11 +8,13 @@ sort key of the ``status-index`` GSI so that listing the records in a status is 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import datetime
-from typing import Any, Iterator
+from typing import Any
 
 from botocore.exceptions import ClientError
 
+from sfn_callback.common.dynamo import from_item, to_item
 from sfn_callback.polling.domain.lifecycle import (
     Claim,
     Counted,
@@ -22,7 +24,6 @@ from sfn_callback.polling.domain.lifecycle import (
     iso,
     parse_iso,
 )
-from sfn_callback.common.dynamo import from_item, to_item
 
 STATUS_INDEX = "status-index"
 STATUS_INDEX_SORT_KEY = "nextPollAt"

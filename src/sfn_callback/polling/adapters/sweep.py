@@ -28,11 +28,10 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from sfn_callback.common.dynamo import from_item
-from sfn_callback.polling.adapters.dynamodb import STATUS_INDEX, STATUS_INDEX_SORT_KEY, item_to_record
-from sfn_callback.polling.domain.lifecycle import TokenRecord, TokenStatus, iso
 from sfn_callback.config import SWEEP_MODE_SCHEDULE_NAME
+from sfn_callback.polling.adapters.dynamodb import STATUS_INDEX, STATUS_INDEX_SORT_KEY, item_to_record
 from sfn_callback.polling.application.sweep import DueRecord
-
+from sfn_callback.polling.domain.lifecycle import TokenRecord, TokenStatus, iso
 
 LEASE_KEY_PREFIX = "sweep-lease#"
 

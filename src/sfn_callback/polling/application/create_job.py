@@ -10,13 +10,14 @@ external job that no workflow waits for.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
+from sfn_callback.config import SWEEP_MODE_SCHEDULE_NAME
 from sfn_callback.polling.domain.events import CreateJobEvent, InvalidEvent, parse
 from sfn_callback.polling.domain.lifecycle import TokenRecord, TokenRepository, iso, new_record, utcnow
-from sfn_callback.config import SWEEP_MODE_SCHEDULE_NAME
 
 
 class CreateJobFailed(RuntimeError):

@@ -62,10 +62,11 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from sfn_callback.polling.domain.lifecycle import (
     DEFAULT_CLAIM_LEASE_SECONDS,

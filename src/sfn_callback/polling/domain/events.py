@@ -14,8 +14,8 @@ nested at most 32 levels deep (DynamoDB's limit for a document), job options of 
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
-from typing import Annotated, Any, Literal, Union
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -77,7 +77,7 @@ class JobOptions(StrictModel):
     never_complete: bool = Field(default=False, alias="neverComplete")
 
     @model_validator(mode="after")
-    def _one_behaviour(self) -> "JobOptions":
+    def _one_behaviour(self) -> JobOptions:
         chosen = [
             name
             for name, on in (
@@ -116,7 +116,7 @@ SIMULATED_API_ACTIONS = ("CREATE_JOB", "CHECK_STATUS", "CANCEL_JOB")
 
 
 class SimulatedApiEvent(BaseModel):
-    request: Annotated[Union[CreateJobAction, CheckStatusAction, CancelJobAction], Field(discriminator="action")]
+    request: Annotated[CreateJobAction | CheckStatusAction | CancelJobAction, Field(discriminator="action")]
 
 
 # ------------------------------------------------------------------------------------------ create-job
@@ -167,7 +167,7 @@ class PollingConfig(StrictModel):
     """per-job: one polling schedule per job; sweep: no schedule of its own, the sweep poller polls it."""
 
     @model_validator(mode="after")
-    def _exactly_one_of_each_within_the_limits(self) -> "PollingConfig":
+    def _exactly_one_of_each_within_the_limits(self) -> PollingConfig:
         if (self.interval_minutes is None) == (self.interval_seconds is None):
             raise ValueError("give exactly one of intervalMinutes, intervalSeconds")
         if (self.timeout_minutes is None) == (self.timeout_seconds is None):
@@ -220,10 +220,10 @@ class PollerEvent(StrictModel):
         that left the placeholder unreplaced)."""
         if self.scheduled_time is None or self.scheduled_time == SCHEDULED_TIME_PLACEHOLDER:
             return None
-        return datetime.fromisoformat(self.scheduled_time.replace("Z", "+00:00")).astimezone(timezone.utc)
+        return datetime.fromisoformat(self.scheduled_time.replace("Z", "+00:00")).astimezone(UTC)
 
     @model_validator(mode="after")
-    def _scheduled_time_is_a_time(self) -> "PollerEvent":
+    def _scheduled_time_is_a_time(self) -> PollerEvent:
         if self.scheduled_time is not None and self.scheduled_time != SCHEDULED_TIME_PLACEHOLDER:
             try:
                 value = datetime.fromisoformat(self.scheduled_time.replace("Z", "+00:00"))

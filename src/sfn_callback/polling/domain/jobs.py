@@ -8,8 +8,9 @@ way (:func:`job_state`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Union
+from typing import Any
 
 ERROR_JOB_FAILED = "JobFailed"
 DEFAULT_FAILURE_CAUSE = "External job failed"
@@ -37,7 +38,7 @@ class Failed:
     cause: str = DEFAULT_FAILURE_CAUSE
 
 
-JobState = Union[InProgress, Completed, Failed]
+JobState = InProgress | Completed | Failed
 CheckJob = Callable[[str], JobState]
 """The job-status port a user implements: the job's id -> its state."""
 SubmitJob = Callable[[dict[str, Any]], str]

@@ -50,10 +50,11 @@ from __future__ import annotations
 
 import math
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from enum import Enum
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from sfn_callback.callbacks.port import TaskCallbacks
 from sfn_callback.callbacks.result import CallbackResult
@@ -138,7 +139,7 @@ class Outcome:
         return doc
 
     @classmethod
-    def from_dict(cls, doc: dict[str, Any]) -> "Outcome":
+    def from_dict(cls, doc: dict[str, Any]) -> Outcome:
         return cls(
             terminal_status=TokenStatus(doc["terminalStatus"]),
             output=doc.get("output"),
@@ -551,7 +552,7 @@ class TokenPoller:
             self.log("could not close the status check", job_id=record.job_id, error=f"{type(exc).__name__}: {exc}")
 
     def _recover(self, record: TokenRecord, now: datetime, holder: str | None) -> PollResult | None:
-        claimed_at = record.claimed_at or datetime.min.replace(tzinfo=timezone.utc)
+        claimed_at = record.claimed_at or datetime.min.replace(tzinfo=UTC)
         own = holder is not None and record.claim_holder == holder
         if not own and (now - claimed_at).total_seconds() < self.lease_seconds:
             return self._report(record, detail="callback in progress elsewhere")
