@@ -78,6 +78,21 @@ def _clients(endpoint: str):
     return lambda service: session.client(service, endpoint_url=endpoint, config=config)
 
 
+def _poller_log_of(client, job_ids: list) -> str:
+    """The poller's and the simulated API's log lines about these jobs (what explains a failed check)."""
+    wanted = [j for j in job_ids if j]
+    lines: list[str] = []
+    logs = client("logs")
+    for group in ("/aws/lambda/poc-poller", "/aws/lambda/poc-simulated-api"):
+        try:
+            for page in logs.get_paginator("filter_log_events").paginate(logGroupName=group):
+                lines += [f"{group}: {e['message'].rstrip()}" for e in page["events"]
+                          if any(j in e["message"] for j in wanted) or "Error" in e["message"]]
+        except Exception as exc:  # the failure above is the finding; this only explains it
+            lines.append(f"{group}: logs not read ({exc})")
+    return "\nfunction logs about the failed jobs:\n" + "\n".join(lines[-80:])
+
+
 def _stack_executions(client, stack) -> list[dict]:
     sfn = client("stepfunctions")
     found = []
@@ -171,7 +186,8 @@ def test_terraform_builds_the_local_stack_every_scenario_passes_and_destroy_leav
         outcome = {r["scenario"]: r["passed"] for r in result["runs"]}
         assert set(outcome) == set(scenarios.all_scenarios()), outcome
         failed = {r["scenario"]: [c for c in r["checks"] if not c["passed"]] for r in result["runs"] if not r["passed"]}
-        assert result["passed"] and not failed, json.dumps(failed, indent=1)[-6000:]
+        assert result["passed"] and not failed, json.dumps(failed, indent=1)[-6000:] + _poller_log_of(
+            client, [j.get("job") for r in result["runs"] if not r["passed"] for j in r.get("jobs", [])])
         assert result["deploy"]["skipped"] is True
 
         # The deployer sees the stack it would have built: every resource unchanged, tags included.
