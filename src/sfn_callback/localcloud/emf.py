@@ -34,6 +34,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sfn_callback.localcloud.patching import mark, replace
+
 log = logging.getLogger("sfn_callback.localcloud.emf")
 
 MAX_DIMENSIONS = 30
@@ -229,5 +231,5 @@ def install(sink: Sink, errors: Callable[[str, str, str, str], None], stats: Emf
             log.exception("EMF extraction failed for %s", self.log_group.name)
         return token
 
-    put_log_events._sfn_callback_emf = True  # type: ignore[attr-defined]
-    LogStream.put_log_events = put_log_events  # type: ignore[method-assign]
+    mark(put_log_events, "_sfn_callback_emf")
+    replace(LogStream, "put_log_events", put_log_events)

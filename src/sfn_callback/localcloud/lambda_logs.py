@@ -27,6 +27,8 @@ import time
 import uuid
 from typing import Any
 
+from sfn_callback.localcloud.patching import mark
+
 log = logging.getLogger("sfn_callback.localcloud.functions")
 
 LOGS_LOCK = threading.RLock()
@@ -51,7 +53,7 @@ def install_logs_lock() -> None:
             with LOGS_LOCK:
                 return _original(self, *args, **kwargs)
 
-        locked._sfn_callback_locked = True  # type: ignore[attr-defined]
+        mark(locked, "_sfn_callback_locked")
         setattr(LogsBackend, name, locked)
 
 

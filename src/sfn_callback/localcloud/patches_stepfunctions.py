@@ -21,6 +21,8 @@ import json
 import re
 from typing import Any
 
+from sfn_callback.localcloud.patching import replace
+
 STATE_TYPES = ("Task", "Pass", "Choice", "Wait", "Succeed", "Fail", "Parallel", "Map")
 TERMINAL_TYPES = ("Succeed", "Fail")
 MAX_STATE_NAME = 80
@@ -381,6 +383,6 @@ def install() -> None:
             body["nextToken"] = str(start + limit)
         return ActionResult(body)
 
-    StepFunctionResponse.validate_state_machine_definition = validate_state_machine_definition  # type: ignore
-    StepFunctionResponse.list_state_machine_versions = list_state_machine_versions  # type: ignore
-    StepFunctionsParserBackend._validate_definition = staticmethod(validate_definition)  # type: ignore
+    replace(StepFunctionResponse, "validate_state_machine_definition", validate_state_machine_definition)
+    replace(StepFunctionResponse, "list_state_machine_versions", list_state_machine_versions)
+    replace(StepFunctionsParserBackend, "_validate_definition", staticmethod(validate_definition))

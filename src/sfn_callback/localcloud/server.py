@@ -36,6 +36,7 @@ import boto3
 from botocore.config import Config
 
 from sfn_callback.localcloud.defaults import DEFAULT_REGION, LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS
+from sfn_callback.localcloud.patching import mark, replace
 
 log = logging.getLogger("sfn_callback.localcloud")
 
@@ -365,7 +366,7 @@ def _install_patches(cloud: LocalCloud) -> None:
         response_headers["Content-Length"] = str(len(result.payload))
         return result.payload
 
-    LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]
+    replace(LambdaSimpleBackend, "invoke", invoke)
 
     # Lambda: reject what AWS rejects at upload.
     original_zipfile_content = lambda_models._zipfile_content
@@ -380,7 +381,7 @@ def _install_patches(cloud: LocalCloud) -> None:
     lambda_models._zipfile_content = zipfile_content
 
     # SQS: no synchronous delivery inside SendMessage; the event source poller delivers instead.
-    Queue.lambda_event_source_mappings = property(lambda self: {}, lambda self, value: None)  # type: ignore
+    replace(Queue, "lambda_event_source_mappings", property(lambda self: {}, lambda self, value: None))
 
     # Scheduler: validate what AWS validates.
     backend_cls = scheduler_models.EventBridgeSchedulerBackend
@@ -406,8 +407,8 @@ def _install_patches(cloud: LocalCloud) -> None:
               kwargs.get("schedule_expression_timezone"), kwargs.get("target", {}))
         return original_update(self, **kwargs)
 
-    backend_cls.create_schedule = create_schedule  # type: ignore[method-assign]
-    backend_cls.update_schedule = update_schedule  # type: ignore[method-assign]
+    replace(backend_cls, "create_schedule", create_schedule)
+    replace(backend_cls, "update_schedule", update_schedule)
 
     _patch_heartbeat_timeout()
     _patch_finished_tokens()
@@ -437,7 +438,7 @@ def _patch_dynamodb_atomic_writes() -> None:
             with lock:
                 return _original(self, *args, **kwargs)
 
-        serialized._sfn_callback_serialized = True  # type: ignore[attr-defined]
+        mark(serialized, "_sfn_callback_serialized")
         setattr(DynamoDBBackend, name, serialized)
 
 
@@ -463,7 +464,7 @@ def _patch_heartbeat_timeout() -> None:
                 event_details=EventDetails(taskTimedOutEventDetails=TaskTimedOutEventDetails(error=name.to_name())))
         return original(self, env, ex)
 
-    StateTask._from_error = from_error  # type: ignore[method-assign]
+    replace(StateTask, "_from_error", from_error)
 
 
 def _patch_finished_tokens() -> None:
