@@ -302,11 +302,11 @@ def error_response(start_response: Callable[..., Any], protocol: str, code: str,
         kind = "Receiver" if status >= 500 else "Sender"
         inner = f"<Code>{code}</Code><Message>{_xml(message)}</Message>"
         if protocol == "query":
-            body = (f"<ErrorResponse><Error><Type>{kind}</Type>{inner}</Error><RequestId>{request_id}</RequestId>"
-                    "</ErrorResponse>")
+            xml = (f"<ErrorResponse><Error><Type>{kind}</Type>{inner}</Error><RequestId>{request_id}</RequestId>"
+                   "</ErrorResponse>")
         else:
-            body = f"<Error>{inner}<RequestId>{request_id}</RequestId></Error>"
-        return _respond(start_response, status, body.encode(), "text/xml", headers)
+            xml = f"<Error>{inner}<RequestId>{request_id}</RequestId></Error>"
+        return _respond(start_response, status, xml.encode(), "text/xml", headers)
     content_type = "application/x-amz-json-1.0" if protocol == "json" else "application/json"
     body = json.dumps({"__type": code, "message": message, "Message": message}).encode()
     return _respond(start_response, status, body, content_type, headers)

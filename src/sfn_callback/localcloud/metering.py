@@ -78,7 +78,7 @@ class Metering:
         self._lock = threading.Lock()
         self.started_at = time.time()
         self._totals = _new_usage()
-        self._untagged = {"dynamodb": {}}  # DynamoDB requests that named no job (queries), by caller
+        self._untagged: dict[str, Any] = {"dynamodb": {}}  # DynamoDB requests that named no job (queries), by caller
         self._jobs: dict[str, dict[str, Any]] = {}
         self._max_jobs = max_jobs
         self._events: deque[list[Any]] = deque(maxlen=max_events)

@@ -170,7 +170,7 @@ def install(cloud: Any) -> Monitoring:
 def _error(code: str, message: str) -> Exception:
     from moto.cloudwatch import exceptions
 
-    cls = {"InvalidParameterValue": exceptions.InvalidParameterValue,
+    cls: type[Exception] | None = {"InvalidParameterValue": exceptions.InvalidParameterValue,
            "InvalidParameterCombination": exceptions.InvalidParameterCombination,
            "ValidationError": exceptions.ValidationError,
            "ResourceNotFound": exceptions.ResourceNotFound}.get(code)
@@ -215,7 +215,7 @@ def _install_cloudwatch(monitoring: Monitoring) -> None:
                 raise _error(code, message)
         with alarms._transition_lock:
             previous = backend.alarms.get(kwargs.get("name"))
-            alarm = original_put(backend, **kwargs)
+            alarm: Any = original_put(backend, **kwargs)  # moto's Alarm, with the attributes CloudWatch has too
             if previous is not None:
                 for name in ("state_value", "state_reason", "state_reason_data", "state_updated_timestamp"):
                     setattr(alarm, name, getattr(previous, name))

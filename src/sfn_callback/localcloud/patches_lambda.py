@@ -55,7 +55,7 @@ def install() -> None:
         return
 
     def list_event_source_mappings(self: Any, event_source_arn: str, function_name: str) -> Any:
-        mappings = original(self, event_source_arn, None)
+        mappings = original(self, event_source_arn, "")
         if not function_name:
             return mappings
         wanted = parse_function(function_name)

@@ -32,7 +32,7 @@ _LONG_EXPECTING = re.compile(r" expecting \{[^}]*\}$", re.S)
 _PATH_LIKE = re.compile(r"^\$\$?(\.|\[|$)|^States\.[A-Za-z]+\(")
 
 
-class _Object(dict):  # type: ignore[type-arg]
+class _Object(dict[str, Any]):
     """A JSON object that remembers the keys it held twice (``json`` keeps the last value silently)."""
 
     duplicates: tuple[str, ...] = ()

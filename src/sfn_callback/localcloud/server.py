@@ -30,7 +30,7 @@ import threading
 import time
 import zipfile
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import boto3
 from botocore.config import Config
@@ -89,6 +89,7 @@ class LocalCloud:
         self.metering: Any = None
         self.logs: Any = None
         self.roles: Any = None
+        self.monitoring: Any = None  # set by monitoring.install
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> LocalCloud:
@@ -461,7 +462,9 @@ def _patch_heartbeat_timeout() -> None:
             name = StatesErrorNameType.StatesHeartbeatTimeout
             return FailureEvent(
                 env=env, error_name=StatesErrorName(typ=name), event_type=HistoryEventType.TaskTimedOut,
-                event_details=EventDetails(taskTimedOutEventDetails=TaskTimedOutEventDetails(error=name.to_name())))
+                # moto declares every key of EventDetails required; it builds them with one key, as here
+                event_details=cast(EventDetails, {"taskTimedOutEventDetails": TaskTimedOutEventDetails(
+                    error=name.to_name())}))
         return original(self, env, ex)
 
     replace(StateTask, "_from_error", from_error)

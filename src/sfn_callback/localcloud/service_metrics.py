@@ -172,7 +172,8 @@ class SqsMetrics:
             for region, backend in list(regions.items()):
                 for name, queue in list(backend.queues.items()):
                     key = (account, region, name)
-                    messages = list(queue._messages)
+                    # moto declares Message.sent_timestamp None; once sent it is the time in ms
+                    messages: list[Any] = list(queue._messages)
                     with self._lock:
                         last_active = self._active.get(key)
                         counts = self._counts.pop(key, None) or dict.fromkeys(self.COUNTERS, 0)

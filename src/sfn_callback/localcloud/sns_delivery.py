@@ -300,6 +300,8 @@ class SnsDelivery:
         """One POST; header names go out as written (SNS's are lower case). Returns the status code."""
         parts = urllib.parse.urlsplit(url)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        if not parts.hostname:
+            raise http.client.InvalidURL(f"no host in {url!r}")
         if parts.scheme == "https":
             connection: http.client.HTTPConnection = http.client.HTTPSConnection(
                 parts.hostname, parts.port, timeout=self.timeout, context=ssl._create_unverified_context())

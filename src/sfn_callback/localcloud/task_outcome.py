@@ -156,7 +156,7 @@ def _install_endpoint_decision() -> None:
         original_interrupt_all(self)
 
     def setup_heartbeat_endpoint(self: Any, heartbeat_seconds: int) -> Any:
-        heartbeat = original_setup_heartbeat(self, heartbeat_seconds)
+        heartbeat: Any = original_setup_heartbeat(self, heartbeat_seconds)  # moto's, with our two attributes
         heartbeat._owner = self
         heartbeat._deadline = None
         return heartbeat
