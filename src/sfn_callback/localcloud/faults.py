@@ -49,7 +49,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
@@ -161,7 +161,7 @@ class _Registry:
     armed: list[Fault] = field(default_factory=list)
     fired: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=10_000))
     calls: dict[str, dict[str, int]] = field(default_factory=dict)
-    ids: Iterable[int] = field(default_factory=lambda: itertools.count(1))
+    ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     rng: random.Random = field(default_factory=random.Random)
 
 
@@ -172,7 +172,7 @@ _registry = _Registry()
 def arm(doc: Any) -> Fault:
     fault = Fault.from_doc(doc)
     with _registry.lock:
-        fault.id = next(_registry.ids)  # type: ignore[call-overload]
+        fault.id = next(_registry.ids)
         _registry.armed.append(fault)
     log.warning("fault armed: %s", json.dumps(fault.to_doc(), sort_keys=True))
     return fault

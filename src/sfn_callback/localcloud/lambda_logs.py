@@ -67,7 +67,8 @@ class CloudWatchLogsWriter:
     def __init__(self, account_id: str, region: str) -> None:
         self.account_id = account_id
         self.region = region
-        self._queue: queue.SimpleQueue[tuple[str, str, int, str] | None] = queue.SimpleQueue()
+        # (group, stream, timestamp, message or a flush marker); None stops the writer
+        self._queue: queue.SimpleQueue[tuple[str, str, int, Any] | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="cloudwatch-logs-writer", daemon=True)
         self._thread.start()
         self.stats = {"events": 0, "errors": 0}
@@ -83,7 +84,7 @@ class CloudWatchLogsWriter:
     def flush(self, timeout: float = 5.0) -> None:
         """Wait until everything queued so far is written (tests and shutdown)."""
         marker = threading.Event()
-        self._queue.put(("", "", 0, marker))  # type: ignore[arg-type]
+        self._queue.put(("", "", 0, marker))
         marker.wait(timeout)
 
     def _run(self) -> None:

@@ -29,7 +29,7 @@ def compact(text: Any) -> Any:
 def install() -> None:
     from moto.sqs.models import Queue
 
-    original = Queue.attributes.fget  # type: ignore[attr-defined]
+    original = vars(Queue)["attributes"].fget  # the property itself (moto declares Queue.attributes one)
     if getattr(original, "_sfn_callback_compact", False):
         return
 
