@@ -400,7 +400,7 @@ class PocPart:
         if all(j.job_id for j in jobs):
             return
         prefix = self.machine.replace(":stateMachine:", ":execution:") + f":faults-{self.run_id}-"
-        found: dict[str, str] = {}
+        found: dict[str, dict[str, Any]] = {}
         kwargs: dict[str, Any] = {"TableName": config.TOKENS_TABLE, "FilterExpression": "begins_with(executionId, :p)",
                                   "ExpressionAttributeValues": {":p": {"S": prefix}},
                                   "ProjectionExpression": "jobId, executionId, createdAt"}
@@ -561,9 +561,10 @@ class PocPart:
         self.duplicated: dict[str, int] = {}
         schedule_owner = {f"{config.POLLING_SCHEDULE_GROUP}/poll-{j.job_id}": j.name for j in self.jobs if j.job_id}
         for entry in fired:
-            group, name = owners.get(entry["id"], (None, None))
-            if group is None:
+            owner = owners.get(entry["id"])
+            if owner is None:
                 continue
+            group, name = owner
             if name == "*":  # the create-job kill: one per job of the group, in the order they were started
                 injected[group] = injected.get(group, 0) + 1
                 continue
@@ -878,7 +879,7 @@ class ApprovalPart(_WorkflowPart):
                 result.injected += len(task.duplicates)
                 result.affected.add(name)
                 before = [d for d in task.duplicates if resumed is not None and d <= resumed]
-                if before:
+                if before and resumed is not None:
                     result.recovery.append(resumed - before[-1])
         return results
 
@@ -996,7 +997,7 @@ class ExportPart(_WorkflowPart):
                 result.affected.add(name)
                 resumed = _resumed_at(job.events)
                 before = [d for d in job.duplicates if resumed is not None and d <= resumed]
-                if before:
+                if before and resumed is not None:
                     result.recovery.append(resumed - before[-1])
         return {result.name: result}
 
@@ -1015,7 +1016,7 @@ def _deploy(target: Target, say: Callable[[str], None]) -> dict[str, Any]:
     return {"applied": len(applied.applied), "seconds": round(applied.seconds, 3)}
 
 
-WARM_UP = {config.POLLER_FUNCTION: ({"jobId": "faults-warm-up"}, 6),  # UnknownJob: nothing is written
+WARM_UP: dict[str, tuple[dict[str, Any], int]] = {config.POLLER_FUNCTION: ({"jobId": "faults-warm-up"}, 6),  # UnknownJob: nothing is written
            config.CREATE_JOB_FUNCTION: ({}, 3),  # InvalidEvent: refused before anything is created
            config.SIMULATED_API_FUNCTION: ({"action": "CHECK_STATUS", "jobId": "faults-warm-up"}, 3)}
 _NOT_A_MESSAGE = {"Records": [{"messageId": "faults-warm-up", "receiptHandle": "faults-warm-up", "body": "{}",

@@ -287,7 +287,7 @@ def run_scale(target: Target, cfg: ScaleConfig, progress: Callable[[str], None] 
         pid = None  # another machine or container: memory is not readable from here
     rows: list[dict[str, Any]] = []
     for index, n in enumerate(cfg.sizes):
-        modes = MODES if cfg.mode == "both" else (cfg.mode,)
+        modes: tuple[str, ...] = MODES if cfg.mode == "both" else (cfg.mode,)
         if index % 2:
             modes = tuple(reversed(modes))
         for mode in modes:

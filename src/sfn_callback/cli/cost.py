@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 
 from sfn_callback.cli.common import JsonOption, console_for, emit_json, err_console, state
+
+if TYPE_CHECKING:
+    from sfn_callback.cost.comparison import Comparison
 
 cost_app = typer.Typer(help="Measured cost of the callback pattern against polling inside Step Functions.",
                        no_args_is_help=True)
@@ -21,7 +24,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     bench_app.command("scale")(bench_scale)
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     err_console.print(f"[red]error:[/red] {message}")
     raise typer.Exit(2)
 
@@ -36,8 +39,8 @@ def _prices(ctx: typer.Context, region: str | None, prices_file: str | None) -> 
 
 
 def priced_document(measurement: dict[str, Any], prices: Any, jobs_per_month: float | None = None,
-                    polls: list[float] | None = None) -> dict[str, Any]:
-    """The measurement priced: one comparison per design against the polling baseline."""
+                    polls: list[float] | None = None) -> tuple[dict[str, Any], dict[str, Comparison]]:
+    """The measurement priced (one comparison per design against the polling baseline), and the comparisons."""
     from sfn_callback.cost.measure import comparisons
 
     found = comparisons(measurement, prices, jobs_per_month=jobs_per_month, polls=polls)
@@ -154,13 +157,15 @@ def estimate(
     for name, comparison in found.items():
         row = comparison.rows[0]
         for design, side in ((comparison.design_name, row.design), (comparison.baseline_name, row.baseline)):
+            with_free, without_free = side.monthly_with_free_tier, side.monthly_without_free_tier
+            assert with_free is not None and without_free is not None  # priced with jobs_per_month
             bills[design] = {
                 "counts_per_job": side.counts.as_dict(),
                 "counts_from": row.source,
                 "cost_per_job": side.cost_per_job.total,
-                "monthly_with_free_tier": side.monthly_with_free_tier.total,
-                "monthly_without_free_tier": side.monthly_without_free_tier.total,
-                "monthly_by_meter_without_free_tier": dict(side.monthly_without_free_tier.by_meter),
+                "monthly_with_free_tier": with_free.total,
+                "monthly_without_free_tier": without_free.total,
+                "monthly_by_meter_without_free_tier": dict(without_free.by_meter),
             }
         bills[name]["reduction_percent"] = row.reduction_percent
     result = {"jobs_per_month": jobs_per_month, "polls": polls, "price_table": prices.summary(),

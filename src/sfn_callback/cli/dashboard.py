@@ -53,7 +53,7 @@ def dashboard(
             err_console.print(f"dashboard on http://{host}:{bound}/ for {target.endpoint_url or 'AWS'} "
                               f"(refresh every {refresh:g} s); Ctrl-C stops it", highlight=False)
 
-    server.startup = startup  # type: ignore[method-assign]
+    server.startup = startup  # type: ignore[method-assign]  # uvicorn has no hook for the bound port: wrap startup
     try:
         server.run()
     except KeyboardInterrupt:  # pragma: no cover - interactive

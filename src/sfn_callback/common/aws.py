@@ -37,7 +37,7 @@ def session_for(target: Target) -> boto3.session.Session:
     return boto3.session.Session(region_name=target.region)
 
 
-def client(service: str, target: Target | None = None, **kwargs: Any):
+def client(service: str, target: Target | None = None, **kwargs: Any) -> Any:
     """A client for ``service``; with no target, the ambient AWS configuration (as in a Lambda)."""
     if target is None:
         return _ambient_client(service)
@@ -48,11 +48,11 @@ def client(service: str, target: Target | None = None, **kwargs: Any):
 
 
 @functools.cache
-def _ambient_client(service: str):
+def _ambient_client(service: str) -> Any:
     return boto3.session.Session().client(service, config=_RETRY)
 
 
-def callback_client(target: Target | None = None):
+def callback_client(target: Target | None = None) -> Any:
     """A Step Functions client for SendTaskSuccess / SendTaskFailure / SendTaskHeartbeat: botocore makes one
     attempt per call, the callback core's loop is the one retry layer (``sfn_callback.callbacks``)."""
     if target is None:
@@ -61,5 +61,5 @@ def callback_client(target: Target | None = None):
 
 
 @functools.lru_cache(maxsize=1)
-def _ambient_callback_client():
+def _ambient_callback_client() -> Any:
     return boto3.session.Session().client("stepfunctions", config=callback_client_config())

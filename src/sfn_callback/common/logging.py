@@ -21,12 +21,15 @@ import logging
 import re
 import threading
 from collections import OrderedDict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
 from sfn_callback.common.tokens import mask_token
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.logging.types import LogRecord
 
 __all__ = ["TokenMaskingFilter", "TokenMaskingFormatter", "lambda_logger", "mask_text", "mask_fields",
            "remember_token", "std_logger", "dumps_masked"]
@@ -87,7 +90,7 @@ class TokenMaskingFormatter(LambdaPowertoolsFormatter):
     """Powertools' JSON formatter with task tokens masked: fields by name before serialising, then every
     substring of the line (so values that serialise through ``str()`` are covered as well)."""
 
-    def serialize(self, log: dict[str, Any]) -> str:  # type: ignore[override]
+    def serialize(self, log: LogRecord) -> str:
         return mask_text(super().serialize(mask_fields(log)))
 
 
@@ -95,8 +98,7 @@ def lambda_logger(service: str, **options: Any) -> Logger:
     """A Powertools ``Logger`` for ``service`` whose every line has task tokens masked."""
     options.setdefault("logger_formatter", TokenMaskingFormatter())
     log = Logger(service=service, **options)
-    if not any(isinstance(f, TokenMaskingFilter) for f in log.filters):
-        log.addFilter(_FILTER)  # the record itself is masked too, for every handler it reaches
+    std_logger(log.name)  # the record itself is masked too, for every handler it reaches (on the logger it wraps)
     return log
 
 

@@ -540,8 +540,8 @@ def fetch_series(cw: Any, chosen: list[graphs_mod.Graph], start: float, end: flo
                 continue
             local_index, label = owners[query["Id"]]
             result = results.get(query["Id"], {})
-            points = sorted(([to_epoch(t), float(v)] for t, v in zip(result.get("Timestamps", []),
-                                                                    result.get("Values", []))), key=lambda p: p[0])
+            points = sorted(([at, float(v)] for t, v in zip(result.get("Timestamps", []), result.get("Values", []))
+                             if (at := to_epoch(t)) is not None), key=lambda p: p[0])
             out.setdefault(batch[local_index], []).append({"label": label, "points": points,
                                                            "status": result.get("StatusCode"),
                                                            "messages": result.get("Messages", [])})

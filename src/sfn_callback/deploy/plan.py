@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,7 +49,7 @@ def differences(desired: dict[str, Any], current: dict[str, Any]) -> tuple[str, 
 def compute_plan(
     desired: list[tuple[str, str, dict[str, Any]]],
     current: dict[tuple[str, str], dict[str, Any] | None],
-    managed_existing: set[tuple[str, str]] = frozenset(),  # type: ignore[assignment]
+    managed_existing: AbstractSet[tuple[str, str]] = frozenset(),
 ) -> Plan:
     """``desired``: (kind, name, properties) in creation order; ``current``: what the target holds for each
     (None = absent); ``managed_existing``: resources the target holds, marked as ours, maybe no longer wanted."""

@@ -84,14 +84,14 @@ class FileServer:
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
                 return
 
+        self._host = host
         self._server = ThreadingHTTPServer((host, 0), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="export-file-server", daemon=True)
 
     @property
     def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{self._host}:{self._server.server_port}"
 
     def add(self, path: str, body: bytes) -> str:
         self.files[path] = body
@@ -311,7 +311,7 @@ class ExportScenario:
                         "status": r.execution_status,
                         "error": (r.description or {}).get("error"),
                         "cause": (r.description or {}).get("cause"),
-                        "output": json.loads(r.description["output"]) if (r.description or {}).get("output") else None,
+                        "output": _output(r.description, None),
                         "record": _summary(r.record),
                     }
                     for r in runs
@@ -464,7 +464,7 @@ class ExportScenario:
             if not isinstance(got, int) or duration is None or abs(got - duration) > 1:
                 problems.append(f"durationMs={got!r}, expected {duration!r} ± 1 "
                                 "(completedAt - startedAt on the job record)")
-            output = json.loads(run.description["output"]) if (run.description or {}).get("output") else {}
+            output = _output(run.description, {})
             if output.get("result") != payload:
                 problems.append("the workflow's output result differs from the callback payload")
             return problems
@@ -476,7 +476,7 @@ class ExportScenario:
                 problems.append(f"error {details.get('error')!r}, expected {FAILURE_ERROR!r}")
             if details.get("cause") != cause:
                 problems.append(f"cause {details.get('cause')!r}, expected {cause!r}")
-            output = json.loads(run.description["output"]) if (run.description or {}).get("output") else {}
+            output = _output(run.description, {})
             if (output.get("errorInfo") or {}).get("Cause") != cause:
                 problems.append(f"HandlePartialFailure saw cause {(output.get('errorInfo') or {}).get('Cause')!r}")
             return problems
@@ -521,12 +521,18 @@ class ExportScenario:
                 if data is not None:
                     problems.append(f"{name} answered 404 but {location} exists")
                 continue
-            task = next((t for t in record.get("tasks") or [] if t["name"] == name), {})
+            task: dict[str, Any] = next((t for t in record.get("tasks") or [] if t["name"] == name), {})
             if task.get("location") != location:
                 problems.append(f"{name}: recorded location {task.get('location')!r}, expected {location!r}")
             if data != file_content(plan.job_id, name):
                 problems.append(f"{name}: {'missing' if data is None else 'different content'} at {location}")
         return problems
+
+
+def _output(description: dict[str, Any] | None, default: Any) -> Any:
+    """An execution's output from its DescribeExecution answer (``default`` while it has none)."""
+    raw = (description or {}).get("output")
+    return json.loads(raw) if raw else default
 
 
 def _settled(record: dict[str, Any] | None) -> bool:

@@ -153,8 +153,9 @@ def evaluate(rule: Rule, datapoints: list[Datapoint], now: float) -> Outcome:
         evaluated, filled = real[-n:], []
     else:
         evaluated, filled = real, missing[max(0, len(missing) - (n - len(real))):]
-    breaching = [d for d in evaluated if rule.breaches(d.value)]  # type: ignore[arg-type]
-    calm = [d for d in evaluated if not rule.breaches(d.value)]  # type: ignore[arg-type]
+    # the evaluated points all have a value (real ones); the missing ones are counted by the treatment below
+    breaching = [d for d in evaluated if d.value is not None and rule.breaches(d.value)]
+    calm = [d for d in evaluated if d.value is not None and not rule.breaches(d.value)]
     data = _reason_data(rule, evaluated, filled, now)
     if not filled:
         state = ALARM if len(breaching) >= m else OK
@@ -178,8 +179,8 @@ def evaluate(rule: Rule, datapoints: list[Datapoint], now: float) -> Outcome:
 
 
 def _listed(points: list[Datapoint]) -> str:
-    return ", ".join(f"{java_double(p.value)} ({short_date(p.timestamp)})"  # type: ignore[arg-type]
-                     for p in sorted(points, key=lambda p: p.timestamp, reverse=True))
+    return ", ".join(f"{java_double(p.value)} ({short_date(p.timestamp)})"  # breaching or calm: all have values
+                     for p in sorted(points, key=lambda p: p.timestamp, reverse=True) if p.value is not None)
 
 
 def _crossed(rule: Rule, state: str, evaluated: list[Datapoint], breaching: list[Datapoint],

@@ -32,7 +32,9 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
+
+from sfn_callback.localcloud.patching import mark, replace
 
 log = logging.getLogger("sfn_callback.localcloud.emf")
 
@@ -83,7 +85,7 @@ def _document_text(message: str) -> str | None:
     return None
 
 
-def _number(value: Any) -> bool:
+def _number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
@@ -229,5 +231,5 @@ def install(sink: Sink, errors: Callable[[str, str, str, str], None], stats: Emf
             log.exception("EMF extraction failed for %s", self.log_group.name)
         return token
 
-    put_log_events._sfn_callback_emf = True  # type: ignore[attr-defined]
-    LogStream.put_log_events = put_log_events  # type: ignore[method-assign]
+    mark(put_log_events, "_sfn_callback_emf")
+    replace(LogStream, "put_log_events", put_log_events)

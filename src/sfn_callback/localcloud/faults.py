@@ -49,7 +49,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
@@ -161,7 +161,7 @@ class _Registry:
     armed: list[Fault] = field(default_factory=list)
     fired: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=10_000))
     calls: dict[str, dict[str, int]] = field(default_factory=dict)
-    ids: Iterable[int] = field(default_factory=lambda: itertools.count(1))
+    ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     rng: random.Random = field(default_factory=random.Random)
 
 
@@ -172,7 +172,7 @@ _registry = _Registry()
 def arm(doc: Any) -> Fault:
     fault = Fault.from_doc(doc)
     with _registry.lock:
-        fault.id = next(_registry.ids)  # type: ignore[call-overload]
+        fault.id = next(_registry.ids)
         _registry.armed.append(fault)
     log.warning("fault armed: %s", json.dumps(fault.to_doc(), sort_keys=True))
     return fault
@@ -302,11 +302,11 @@ def error_response(start_response: Callable[..., Any], protocol: str, code: str,
         kind = "Receiver" if status >= 500 else "Sender"
         inner = f"<Code>{code}</Code><Message>{_xml(message)}</Message>"
         if protocol == "query":
-            body = (f"<ErrorResponse><Error><Type>{kind}</Type>{inner}</Error><RequestId>{request_id}</RequestId>"
-                    "</ErrorResponse>")
+            xml = (f"<ErrorResponse><Error><Type>{kind}</Type>{inner}</Error><RequestId>{request_id}</RequestId>"
+                   "</ErrorResponse>")
         else:
-            body = f"<Error>{inner}<RequestId>{request_id}</RequestId></Error>"
-        return _respond(start_response, status, body.encode(), "text/xml", headers)
+            xml = f"<Error>{inner}<RequestId>{request_id}</RequestId></Error>"
+        return _respond(start_response, status, xml.encode(), "text/xml", headers)
     content_type = "application/x-amz-json-1.0" if protocol == "json" else "application/json"
     body = json.dumps({"__type": code, "message": message, "Message": message}).encode()
     return _respond(start_response, status, body, content_type, headers)

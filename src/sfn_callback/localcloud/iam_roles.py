@@ -21,6 +21,8 @@ import re
 import threading
 from typing import Any
 
+from sfn_callback.localcloud.patching import replace
+
 log = logging.getLogger("sfn_callback.localcloud")
 
 LAMBDA_REFUSAL = "The role defined for the function cannot be assumed by Lambda."
@@ -99,7 +101,7 @@ def _install_lambda(policy: RolePolicy) -> None:
             self._functions[fn.function_name] = {"latest": fn, "versions": []}
         self._arns[fn.function_arn] = fn
 
-    LambdaStorage.put_function = put_function  # type: ignore[method-assign]
+    replace(LambdaStorage, "put_function", put_function)
 
 
 def _install_states(policy: RolePolicy) -> None:
@@ -124,8 +126,8 @@ def _install_states(policy: RolePolicy) -> None:
         check(self, arn.rsplit(":", 1)[-1], role_arn)
         return original_update(self, arn, definition, role_arn, *args, **kwargs)
 
-    StepFunctionsParserBackend.create_state_machine = create_state_machine  # type: ignore[method-assign]
-    StepFunctionsParserBackend.update_state_machine = update_state_machine  # type: ignore[method-assign]
+    replace(StepFunctionsParserBackend, "create_state_machine", create_state_machine)
+    replace(StepFunctionsParserBackend, "update_state_machine", update_state_machine)
 
 
 def _install_scheduler(policy: RolePolicy) -> None:
@@ -151,5 +153,5 @@ def _install_scheduler(policy: RolePolicy) -> None:
         check(self, kwargs)
         return original_update(self, **kwargs)
 
-    EventBridgeSchedulerBackend.create_schedule = create_schedule  # type: ignore[method-assign]
-    EventBridgeSchedulerBackend.update_schedule = update_schedule  # type: ignore[method-assign]
+    replace(EventBridgeSchedulerBackend, "create_schedule", create_schedule)
+    replace(EventBridgeSchedulerBackend, "update_schedule", update_schedule)

@@ -27,6 +27,8 @@ import time
 import uuid
 from typing import Any
 
+from sfn_callback.localcloud.patching import mark
+
 log = logging.getLogger("sfn_callback.localcloud.functions")
 
 LOGS_LOCK = threading.RLock()
@@ -51,7 +53,7 @@ def install_logs_lock() -> None:
             with LOGS_LOCK:
                 return _original(self, *args, **kwargs)
 
-        locked._sfn_callback_locked = True  # type: ignore[attr-defined]
+        mark(locked, "_sfn_callback_locked")
         setattr(LogsBackend, name, locked)
 
 
@@ -65,7 +67,8 @@ class CloudWatchLogsWriter:
     def __init__(self, account_id: str, region: str) -> None:
         self.account_id = account_id
         self.region = region
-        self._queue: queue.SimpleQueue[tuple[str, str, int, str] | None] = queue.SimpleQueue()
+        # (group, stream, timestamp, message or a flush marker); None stops the writer
+        self._queue: queue.SimpleQueue[tuple[str, str, int, Any] | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="cloudwatch-logs-writer", daemon=True)
         self._thread.start()
         self.stats = {"events": 0, "errors": 0}
@@ -81,7 +84,7 @@ class CloudWatchLogsWriter:
     def flush(self, timeout: float = 5.0) -> None:
         """Wait until everything queued so far is written (tests and shutdown)."""
         marker = threading.Event()
-        self._queue.put(("", "", 0, marker))  # type: ignore[arg-type]
+        self._queue.put(("", "", 0, marker))
         marker.wait(timeout)
 
     def _run(self) -> None:

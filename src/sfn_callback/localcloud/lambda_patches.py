@@ -14,6 +14,7 @@ import logging
 from typing import Any
 
 from sfn_callback.localcloud import runtimes
+from sfn_callback.localcloud.patching import mark, replace
 
 log = logging.getLogger("sfn_callback.localcloud")
 
@@ -65,8 +66,8 @@ def install() -> None:
             check_runtime(body["Runtime"], getattr(fn, "package_type", "Zip"))
         return original_update(self, function_name, qualifier, body)
 
-    LambdaBackend.create_function = create_function  # type: ignore[method-assign]
-    LambdaBackend.update_function_configuration = update_function_configuration  # type: ignore[method-assign]
+    replace(LambdaBackend, "create_function", create_function)
+    replace(LambdaBackend, "update_function_configuration", update_function_configuration)
 
     original_init = LambdaFunction.__init__
     original_configuration = LambdaFunction.get_configuration
@@ -86,7 +87,7 @@ def install() -> None:
             self.logging_config = _logging_config(self, config_updates["LoggingConfig"])
         return original_update_configuration(self, config_updates)
 
-    LambdaFunction.__init__ = init  # type: ignore[method-assign]
-    LambdaFunction.get_configuration = get_configuration  # type: ignore[method-assign]
-    LambdaFunction.update_configuration = update_configuration  # type: ignore[method-assign]
-    LambdaBackend._sfn_callback_runtimes = True  # type: ignore[attr-defined]
+    replace(LambdaFunction, "__init__", init)
+    replace(LambdaFunction, "get_configuration", get_configuration)
+    replace(LambdaFunction, "update_configuration", update_configuration)
+    mark(LambdaBackend, "_sfn_callback_runtimes")

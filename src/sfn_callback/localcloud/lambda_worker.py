@@ -296,7 +296,7 @@ def install_call_recorder(path: str, function_name: str) -> None:
         client.meta.events.register("before-parameter-build", record)
         return client
 
-    botocore.session.Session.create_client = create_client  # type: ignore[method-assign]
+    botocore.session.Session.create_client = create_client
 
 
 

@@ -26,6 +26,8 @@ import time
 from collections import deque
 from typing import Any
 
+from sfn_callback.localcloud.patching import replace
+
 CLIENT = "client"
 _APP_ID = re.compile(r"(?:^|\s)app/([A-Za-z0-9_.\-]+)")
 _SCOPE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/([a-z0-9\-]+)/aws4_request")
@@ -76,7 +78,7 @@ class Metering:
         self._lock = threading.Lock()
         self.started_at = time.time()
         self._totals = _new_usage()
-        self._untagged = {"dynamodb": {}}  # DynamoDB requests that named no job (queries), by caller
+        self._untagged: dict[str, Any] = {"dynamodb": {}}  # DynamoDB requests that named no job (queries), by caller
         self._jobs: dict[str, dict[str, Any]] = {}
         self._max_jobs = max_jobs
         self._events: deque[list[Any]] = deque(maxlen=max_events)
@@ -266,8 +268,8 @@ def install_dynamodb_metering(metering: Metering) -> None:
             self, filters, limit, exclusive_start_key, None, index_name, consistent_read, None, **kwargs)
         return evaluated(results, filter_expression, projection_expression), scanned, last_key
 
-    Table.query = query  # type: ignore[method-assign]
-    Table.scan = scan  # type: ignore[method-assign]
+    replace(Table, "query", query)
+    replace(Table, "scan", scan)
 
 
 def count_request(metering: Metering, environ: dict[str, Any]) -> None:

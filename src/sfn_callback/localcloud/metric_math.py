@@ -101,9 +101,14 @@ class _Parser:
         if not self.tokens:
             raise MathError("The expression is empty.")
         node = self.expr(0)
-        if self.peek() is not None:
-            raise MathError(f"Syntax error in expression {self.expression!r} near {self.peek()[1]!r}.")
+        rest = self.peek()
+        if rest is not None:
+            raise MathError(f"Syntax error in expression {self.expression!r} near {rest[1]!r}.")
         return node
+
+    def next_is(self, text: str) -> bool:
+        token = self.peek()
+        return token is not None and token[1] == text
 
     def expr(self, min_bp: int) -> Any:
         left = self.prefix()
@@ -132,7 +137,7 @@ class _Parser:
             return node
         if text == "[":
             items = [self.expr(0)]
-            while self.peek() and self.peek()[1] == ",":
+            while self.next_is(","):
                 self.take(",")
                 items.append(self.expr(0))
             self.take("]")
@@ -140,12 +145,12 @@ class _Parser:
         if text == "-":
             return ("neg", self.expr(5))  # binds tighter than * and /, looser than ^
         if kind == "name":
-            if self.peek() and self.peek()[1] == "(":
+            if self.next_is("("):
                 self.take("(")
                 args = []
-                if self.peek() and self.peek()[1] != ")":
+                if self.peek() is not None and not self.next_is(")"):
                     args.append(self.expr(0))
-                    while self.peek() and self.peek()[1] == ",":
+                    while self.next_is(","):
                         self.take(",")
                         args.append(self.expr(0))
                 self.take(")")
@@ -168,7 +173,8 @@ def referenced_ids(expression: str) -> set[str]:
         if node[0] == "id":
             found.add(node[1])
         elif node[0] == "bin":
-            walk(node[2]), walk(node[3])
+            walk(node[2])
+            walk(node[3])
         elif node[0] == "neg":
             walk(node[1])
         elif node[0] in ("array",):
@@ -394,8 +400,10 @@ def _fill(ctx: Context, args: list[Value]) -> Value:
             for t in ctx.grid:
                 if t in points:
                     last = points[t]
-                elif last is not None or first_known is not None:
-                    points[t] = last if last is not None else first_known
+                else:
+                    fill = last if last is not None else first_known
+                    if fill is not None:
+                        points[t] = fill
         elif isinstance(filler, _Keyword) and filler.name == "LINEAR":
             known = [t for t in ctx.grid if t in ts.points]
             for left, right in zip(known, known[1:]):

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sfn_callback.localcloud import alarms, emf, metric_store
+from sfn_callback.localcloud.patching import mark, replace
 from sfn_callback.localcloud.service_metrics import SqsMetrics, install_states_metrics
 from sfn_callback.localcloud.sns_delivery import SnsDelivery
 
@@ -169,7 +170,7 @@ def install(cloud: Any) -> Monitoring:
 def _error(code: str, message: str) -> Exception:
     from moto.cloudwatch import exceptions
 
-    cls = {"InvalidParameterValue": exceptions.InvalidParameterValue,
+    cls: type[Exception] | None = {"InvalidParameterValue": exceptions.InvalidParameterValue,
            "InvalidParameterCombination": exceptions.InvalidParameterCombination,
            "ValidationError": exceptions.ValidationError,
            "ResourceNotFound": exceptions.ResourceNotFound}.get(code)
@@ -214,7 +215,7 @@ def _install_cloudwatch(monitoring: Monitoring) -> None:
                 raise _error(code, message)
         with alarms._transition_lock:
             previous = backend.alarms.get(kwargs.get("name"))
-            alarm = original_put(backend, **kwargs)
+            alarm: Any = original_put(backend, **kwargs)  # moto's Alarm, with the attributes CloudWatch has too
             if previous is not None:
                 for name in ("state_value", "state_reason", "state_reason_data", "state_updated_timestamp"):
                     setattr(alarm, name, getattr(previous, name))
@@ -264,7 +265,7 @@ def _install_cloudwatch(monitoring: Monitoring) -> None:
 
     for name, function in (("put_metric_alarm", put_metric_alarm), ("delete_alarms", delete_alarms),
                            ("set_alarm_state", set_alarm_state)):
-        function._sfn_callback = True  # type: ignore[attr-defined]
+        mark(function, "_sfn_callback")
         setattr(CloudWatchBackend, name, function)
 
     def guarded(call: Any) -> Any:
@@ -336,10 +337,9 @@ def _install_cloudwatch(monitoring: Monitoring) -> None:
 
         return respond
 
-    CloudWatchResponse.describe_alarms = snapshot(CloudWatchResponse.describe_alarms)  # type: ignore[method-assign]
-    CloudWatchResponse.describe_alarms_for_metric = snapshot(  # type: ignore[method-assign]
-        CloudWatchResponse.describe_alarms_for_metric)
-    CloudWatchResponse.get_metric_statistics = get_metric_statistics  # type: ignore[method-assign]
-    CloudWatchResponse.get_metric_data = get_metric_data  # type: ignore[method-assign]
-    CloudWatchResponse.list_metrics = list_metrics  # type: ignore[method-assign]
-    CloudWatchResponse.describe_alarm_history = describe_alarm_history  # type: ignore[attr-defined]
+    replace(CloudWatchResponse, "describe_alarms", snapshot(CloudWatchResponse.describe_alarms))
+    replace(CloudWatchResponse, "describe_alarms_for_metric", snapshot(CloudWatchResponse.describe_alarms_for_metric))
+    replace(CloudWatchResponse, "get_metric_statistics", get_metric_statistics)
+    replace(CloudWatchResponse, "get_metric_data", get_metric_data)
+    replace(CloudWatchResponse, "list_metrics", list_metrics)
+    replace(CloudWatchResponse, "describe_alarm_history", describe_alarm_history)

@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from typing import Any, NamedTuple
 
+from sfn_callback.localcloud.patching import mark, replace
+
 _FULL = re.compile(r"^arn:aws[a-zA-Z-]*:lambda:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):function:"
                    r"(?P<name>[^:]+)(?::(?P<qualifier>[^:]+))?$")
 _PARTIAL = re.compile(r"^(?P<account>\d{12}):function:(?P<name>[^:]+)(?::(?P<qualifier>[^:]+))?$")
@@ -53,7 +55,7 @@ def install() -> None:
         return
 
     def list_event_source_mappings(self: Any, event_source_arn: str, function_name: str) -> Any:
-        mappings = original(self, event_source_arn, None)
+        mappings = original(self, event_source_arn, "")
         if not function_name:
             return mappings
         wanted = parse_function(function_name)
@@ -61,5 +63,5 @@ def install() -> None:
             return []
         return [m for m in mappings if same_function(wanted, m.function_arn)]
 
-    list_event_source_mappings._sfn_callback_filtered = True  # type: ignore[attr-defined]
-    LambdaBackend.list_event_source_mappings = list_event_source_mappings  # type: ignore[method-assign]
+    mark(list_event_source_mappings, "_sfn_callback_filtered")
+    replace(LambdaBackend, "list_event_source_mappings", list_event_source_mappings)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from sfn_callback.localcloud.patching import mark, replace
+
 JSON_ATTRIBUTES = ("RedrivePolicy", "Policy", "RedriveAllowPolicy")
 
 
@@ -27,7 +29,7 @@ def compact(text: Any) -> Any:
 def install() -> None:
     from moto.sqs.models import Queue
 
-    original = Queue.attributes.fget  # type: ignore[attr-defined]
+    original = vars(Queue)["attributes"].fget  # the property itself (moto declares Queue.attributes one)
     if getattr(original, "_sfn_callback_compact", False):
         return
 
@@ -38,5 +40,5 @@ def install() -> None:
                 result[name] = compact(result[name])
         return result
 
-    attributes._sfn_callback_compact = True  # type: ignore[attr-defined]
-    Queue.attributes = property(attributes)  # type: ignore[method-assign,assignment]
+    mark(attributes, "_sfn_callback_compact")
+    replace(Queue, "attributes", property(attributes))

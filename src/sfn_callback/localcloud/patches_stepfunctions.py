@@ -21,6 +21,8 @@ import json
 import re
 from typing import Any
 
+from sfn_callback.localcloud.patching import replace
+
 STATE_TYPES = ("Task", "Pass", "Choice", "Wait", "Succeed", "Fail", "Parallel", "Map")
 TERMINAL_TYPES = ("Succeed", "Fail")
 MAX_STATE_NAME = 80
@@ -30,7 +32,7 @@ _LONG_EXPECTING = re.compile(r" expecting \{[^}]*\}$", re.S)
 _PATH_LIKE = re.compile(r"^\$\$?(\.|\[|$)|^States\.[A-Za-z]+\(")
 
 
-class _Object(dict):  # type: ignore[type-arg]
+class _Object(dict[str, Any]):
     """A JSON object that remembers the keys it held twice (``json`` keeps the last value silently)."""
 
     duplicates: tuple[str, ...] = ()
@@ -381,6 +383,6 @@ def install() -> None:
             body["nextToken"] = str(start + limit)
         return ActionResult(body)
 
-    StepFunctionResponse.validate_state_machine_definition = validate_state_machine_definition  # type: ignore
-    StepFunctionResponse.list_state_machine_versions = list_state_machine_versions  # type: ignore
-    StepFunctionsParserBackend._validate_definition = staticmethod(validate_definition)  # type: ignore
+    replace(StepFunctionResponse, "validate_state_machine_definition", validate_state_machine_definition)
+    replace(StepFunctionResponse, "list_state_machine_versions", list_state_machine_versions)
+    replace(StepFunctionsParserBackend, "_validate_definition", staticmethod(validate_definition))

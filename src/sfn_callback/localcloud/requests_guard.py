@@ -177,10 +177,13 @@ class _Spec:
         self.sized = self.kind in ("string", "blob", "list", "map")
         self.required: tuple[str, ...] = tuple(shape.required_members) if self.kind == "structure" else ()
         self.members: dict[str, _Spec] = {}
-        self.member = self.key = self.value = None
-        # A leaf whose only rule is its JSON type (most members): checked inline, without a call.
-        self.plain = (self.types is not None and self.enum is None and self.lo is None and self.hi is None
-                      and self.kind not in ("structure", "list", "map", "blob") and not self.document)
+        self.member: _Spec | None = None  # a list's (set by _spec)
+        self.key: _Spec | None = None  # a map's key and value (set by _spec)
+        self.value: _Spec | None = None
+        # A leaf whose only rule is its JSON type (most members): its types, checked inline without a call.
+        self.plain = self.types if (self.enum is None and self.lo is None and self.hi is None
+                                    and self.kind not in ("structure", "list", "map", "blob")
+                                    and not self.document) else None
 
 
 _SPECS: dict[tuple[str, str], _Spec] = {}
@@ -227,22 +230,24 @@ def _fine(spec: _Spec, value: Any, depth: int) -> bool:
             if child is None or item is None:
                 continue
             if child.plain:
-                if type(item) not in child.types:
+                if type(item) not in child.plain:
                     return False
             elif not _fine(child, item, depth + 1):
                 return False
     elif kind == "list":
         child = spec.member
+        assert child is not None  # compiled with the list
         for item in value:
             if item is None:
                 continue
             if child.plain:
-                if type(item) not in child.types:
+                if type(item) not in child.plain:
                     return False
             elif not _fine(child, item, depth + 1):
                 return False
     elif kind == "map":
         key_spec, child = spec.key, spec.value
+        assert key_spec is not None and child is not None  # compiled with the map
         for key, item in value.items():
             if not _fine(key_spec, key, depth + 1) or (item is not None and not _fine(child, item, depth + 1)):
                 return False

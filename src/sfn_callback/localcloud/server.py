@@ -30,12 +30,13 @@ import threading
 import time
 import zipfile
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import boto3
 from botocore.config import Config
 
 from sfn_callback.localcloud.defaults import DEFAULT_REGION, LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS
+from sfn_callback.localcloud.patching import mark, replace
 
 log = logging.getLogger("sfn_callback.localcloud")
 
@@ -88,6 +89,7 @@ class LocalCloud:
         self.metering: Any = None
         self.logs: Any = None
         self.roles: Any = None
+        self.monitoring: Any = None  # set by monitoring.install
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> LocalCloud:
@@ -365,7 +367,7 @@ def _install_patches(cloud: LocalCloud) -> None:
         response_headers["Content-Length"] = str(len(result.payload))
         return result.payload
 
-    LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]
+    replace(LambdaSimpleBackend, "invoke", invoke)
 
     # Lambda: reject what AWS rejects at upload.
     original_zipfile_content = lambda_models._zipfile_content
@@ -380,7 +382,7 @@ def _install_patches(cloud: LocalCloud) -> None:
     lambda_models._zipfile_content = zipfile_content
 
     # SQS: no synchronous delivery inside SendMessage; the event source poller delivers instead.
-    Queue.lambda_event_source_mappings = property(lambda self: {}, lambda self, value: None)  # type: ignore
+    replace(Queue, "lambda_event_source_mappings", property(lambda self: {}, lambda self, value: None))
 
     # Scheduler: validate what AWS validates.
     backend_cls = scheduler_models.EventBridgeSchedulerBackend
@@ -406,8 +408,8 @@ def _install_patches(cloud: LocalCloud) -> None:
               kwargs.get("schedule_expression_timezone"), kwargs.get("target", {}))
         return original_update(self, **kwargs)
 
-    backend_cls.create_schedule = create_schedule  # type: ignore[method-assign]
-    backend_cls.update_schedule = update_schedule  # type: ignore[method-assign]
+    replace(backend_cls, "create_schedule", create_schedule)
+    replace(backend_cls, "update_schedule", update_schedule)
 
     _patch_heartbeat_timeout()
     _patch_finished_tokens()
@@ -437,7 +439,7 @@ def _patch_dynamodb_atomic_writes() -> None:
             with lock:
                 return _original(self, *args, **kwargs)
 
-        serialized._sfn_callback_serialized = True  # type: ignore[attr-defined]
+        mark(serialized, "_sfn_callback_serialized")
         setattr(DynamoDBBackend, name, serialized)
 
 
@@ -460,10 +462,12 @@ def _patch_heartbeat_timeout() -> None:
             name = StatesErrorNameType.StatesHeartbeatTimeout
             return FailureEvent(
                 env=env, error_name=StatesErrorName(typ=name), event_type=HistoryEventType.TaskTimedOut,
-                event_details=EventDetails(taskTimedOutEventDetails=TaskTimedOutEventDetails(error=name.to_name())))
+                # moto declares every key of EventDetails required; it builds them with one key, as here
+                event_details=cast(EventDetails, {"taskTimedOutEventDetails": TaskTimedOutEventDetails(
+                    error=name.to_name())}))
         return original(self, env, ex)
 
-    StateTask._from_error = from_error  # type: ignore[method-assign]
+    replace(StateTask, "_from_error", from_error)
 
 
 def _patch_finished_tokens() -> None:

@@ -29,6 +29,8 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
+from sfn_callback.localcloud.patching import mark, replace
+
 log = logging.getLogger("sfn_callback.localcloud.metrics")
 
 Record = Callable[[str, str, str, str, tuple[tuple[str, str], ...], float, str, float], None]
@@ -72,9 +74,9 @@ def install_states_metrics(record: Record) -> None:
         except Exception:
             log.exception("recording the end of an execution failed")
 
-    start._sfn_callback_metrics = True  # type: ignore[attr-defined]
-    Execution.start = start  # type: ignore[method-assign]
-    BaseExecutionWorkerCommunication.terminated = terminated  # type: ignore[method-assign]
+    mark(start, "_sfn_callback_metrics")
+    replace(Execution, "start", start)
+    replace(BaseExecutionWorkerCommunication, "terminated", terminated)
 
 
 class SqsMetrics:
@@ -136,11 +138,11 @@ class SqsMetrics:
             metrics.count(backend.account_id, backend.region_name, name, None)
             return queue
 
-        send_message._sfn_callback_metrics = True  # type: ignore[attr-defined]
-        SQSBackend.send_message = send_message  # type: ignore[method-assign]
-        SQSBackend.receive_message = receive_message  # type: ignore[method-assign]
-        SQSBackend.delete_message = delete_message  # type: ignore[method-assign]
-        SQSBackend.create_queue = create_queue  # type: ignore[method-assign]
+        mark(send_message, "_sfn_callback_metrics")
+        replace(SQSBackend, "send_message", send_message)
+        replace(SQSBackend, "receive_message", receive_message)
+        replace(SQSBackend, "delete_message", delete_message)
+        replace(SQSBackend, "create_queue", create_queue)
 
     # -- sampling --------------------------------------------------------------------------------
     def start(self) -> None:
@@ -170,7 +172,8 @@ class SqsMetrics:
             for region, backend in list(regions.items()):
                 for name, queue in list(backend.queues.items()):
                     key = (account, region, name)
-                    messages = list(queue._messages)
+                    # moto declares Message.sent_timestamp None; once sent it is the time in ms
+                    messages: list[Any] = list(queue._messages)
                     with self._lock:
                         last_active = self._active.get(key)
                         counts = self._counts.pop(key, None) or dict.fromkeys(self.COUNTERS, 0)

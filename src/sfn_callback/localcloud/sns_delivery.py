@@ -48,6 +48,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
+from sfn_callback.localcloud.patching import mark, replace
+
 log = logging.getLogger("sfn_callback.localcloud.sns")
 
 PEM_NAME = "SimpleNotificationService-sfncallbacklocal.pem"
@@ -298,6 +300,8 @@ class SnsDelivery:
         """One POST; header names go out as written (SNS's are lower case). Returns the status code."""
         parts = urllib.parse.urlsplit(url)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        if not parts.hostname:
+            raise http.client.InvalidURL(f"no host in {url!r}")
         if parts.scheme == "https":
             connection: http.client.HTTPConnection = http.client.HTTPSConnection(
                 parts.hostname, parts.port, timeout=self.timeout, context=ssl._create_unverified_context())
@@ -407,11 +411,11 @@ class SnsDelivery:
             delivery.deliver(sub, message, message_id, subject, message_attributes, group_id, deduplication_id)
             return None
 
-        publish._sfn_callback = True  # type: ignore[attr-defined]
-        Subscription.publish = publish  # type: ignore[method-assign]
+        mark(publish, "_sfn_callback")
+        replace(Subscription, "publish", publish)
         # Listings show a pending HTTP subscription as "PendingConfirmation", as SNS does.
-        Subscription.subscription_arn = property(  # type: ignore[attr-defined]
-            lambda sub: "PendingConfirmation" if _truthy(sub.attributes.get("PendingConfirmation")) else sub.arn)
+        replace(Subscription, "subscription_arn", property(
+            lambda sub: "PendingConfirmation" if _truthy(sub.attributes.get("PendingConfirmation")) else sub.arn))
 
         backend_cls = sns_models.SNSBackend
         original_subscribe = backend_cls.subscribe
@@ -442,8 +446,8 @@ class SnsDelivery:
             if subscription is not None and subscription.protocol in ("http", "https"):
                 delivery.send_unsubscribe_confirmation(subscription)
 
-        backend_cls.subscribe = subscribe  # type: ignore[method-assign]
-        backend_cls.unsubscribe = unsubscribe  # type: ignore[method-assign]
+        replace(backend_cls, "subscribe", subscribe)
+        replace(backend_cls, "unsubscribe", unsubscribe)
 
         from moto.core.responses import ActionResult
 
@@ -467,8 +471,8 @@ class SnsDelivery:
             arn = delivery.confirm(response._get_param("TopicArn"), response._get_param("Token"), authenticated=True)
             return ActionResult({"SubscriptionArn": arn})
 
-        response_cls.subscribe = subscribe_response  # type: ignore[method-assign]
-        response_cls.confirm_subscription = confirm_subscription  # type: ignore[method-assign]
+        replace(response_cls, "subscribe", subscribe_response)
+        replace(response_cls, "confirm_subscription", confirm_subscription)
         self._install_unsigned_links()
 
     def _install_unsigned_links(self) -> None:
@@ -492,8 +496,8 @@ class SnsDelivery:
                         return delivery._unsigned_action(action, query, start_response)
             return original_call(app, environ, start_response)
 
-        call._sfn_callback = True  # type: ignore[attr-defined]
-        DomainDispatcherApplication.__call__ = call  # type: ignore[method-assign]
+        mark(call, "_sfn_callback")
+        replace(DomainDispatcherApplication, "__call__", call)
 
     def _unsigned_action(self, action: str, query: dict[str, list[str]], start_response: Any) -> Any:
         from moto.sns.models import sns_backends

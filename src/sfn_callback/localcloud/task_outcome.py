@@ -44,6 +44,8 @@ import threading
 import time
 from typing import Any
 
+from sfn_callback.localcloud.patching import mark, replace
+
 _INSTALLED = False
 
 
@@ -154,7 +156,7 @@ def _install_endpoint_decision() -> None:
         original_interrupt_all(self)
 
     def setup_heartbeat_endpoint(self: Any, heartbeat_seconds: int) -> Any:
-        heartbeat = original_setup_heartbeat(self, heartbeat_seconds)
+        heartbeat: Any = original_setup_heartbeat(self, heartbeat_seconds)  # moto's, with our two attributes
         heartbeat._owner = self
         heartbeat._deadline = None
         return heartbeat
@@ -173,13 +175,13 @@ def _install_endpoint_decision() -> None:
         # Lapsed: "received" (False) only if the heartbeat clock decides the task, else what came first stands.
         return owner is not None and not timer_lapsed(owner, heartbeat=self)
 
-    CallbackEndpoint.__init__ = __init__  # type: ignore[method-assign]
-    CallbackEndpoint.notify = notify  # type: ignore[method-assign]
-    CallbackEndpoint.notify_heartbeat = notify_heartbeat  # type: ignore[method-assign]
-    CallbackEndpoint.wait = wait  # type: ignore[method-assign]
-    CallbackEndpoint.interrupt_all = interrupt_all  # type: ignore[method-assign]
-    CallbackEndpoint.setup_heartbeat_endpoint = setup_heartbeat_endpoint  # type: ignore[method-assign]
-    HeartbeatEndpoint.clear_and_wait = clear_and_wait  # type: ignore[method-assign]
+    replace(CallbackEndpoint, "__init__", __init__)
+    replace(CallbackEndpoint, "notify", notify)
+    replace(CallbackEndpoint, "notify_heartbeat", notify_heartbeat)
+    replace(CallbackEndpoint, "wait", wait)
+    replace(CallbackEndpoint, "interrupt_all", interrupt_all)
+    replace(CallbackEndpoint, "setup_heartbeat_endpoint", setup_heartbeat_endpoint)
+    replace(HeartbeatEndpoint, "clear_and_wait", clear_and_wait)
 
 
 # -- the state's TimeoutSeconds -------------------------------------------------------------------------------
@@ -212,7 +214,7 @@ def _install_state_timer() -> None:
             for event in list(self.__dict__.get("_state_waiters", ())):
                 event.set()
 
-        wake_waiters._wakes_waiters = True  # type: ignore[attr-defined]
+        mark(wake_waiters, "_wakes_waiters")
         setattr(Environment, name, wake_waiters)
 
     def _evaluate_with_timeout(self: Any, env: Any) -> None:
@@ -294,7 +296,7 @@ def _install_state_timer() -> None:
             res = env.stack.pop()
             env.states.reset(input_value=res)
 
-    ExecutionState._evaluate_with_timeout = _evaluate_with_timeout  # type: ignore[method-assign]
+    replace(ExecutionState, "_evaluate_with_timeout", _evaluate_with_timeout)
 
 
 # -- what SendTaskSuccess / SendTaskFailure / SendTaskHeartbeat answer ----------------------------------------
@@ -363,9 +365,9 @@ def _install_api_answers() -> None:
         return {}
 
     backend_cls = parser_models.StepFunctionsParserBackend
-    backend_cls.send_task_success = send_task_success  # type: ignore[method-assign]
-    backend_cls.send_task_failure = send_task_failure  # type: ignore[method-assign]
-    backend_cls.send_task_heartbeat = send_task_heartbeat  # type: ignore[method-assign]
+    replace(backend_cls, "send_task_success", send_task_success)
+    replace(backend_cls, "send_task_failure", send_task_failure)
+    replace(backend_cls, "send_task_heartbeat", send_task_heartbeat)
 
     # moto's response handler drops SendTaskFailure's cause; AWS hands it to the Catch.
     from moto.core.responses import EmptyResult
@@ -376,4 +378,4 @@ def _install_api_answers() -> None:
                                                     cause=self._get_param("cause"))
         return EmptyResult()
 
-    StepFunctionResponse.send_task_failure = send_task_failure_response  # type: ignore[method-assign]
+    replace(StepFunctionResponse, "send_task_failure", send_task_failure_response)

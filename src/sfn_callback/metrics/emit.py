@@ -60,11 +60,11 @@ def document(component: str, values: Values, dimensions: Mapping[str, str] | Non
     from aws_lambda_powertools.metrics import EphemeralMetrics
 
     metrics = EphemeralMetrics(namespace=namespace, service=component)
-    for key, value in (dimensions or {}).items():
-        metrics.add_dimension(name=key, value=str(value) or "Unknown")
+    for key, dimension in (dimensions or {}).items():
+        metrics.add_dimension(name=key, value=str(dimension) or "Unknown")
     for name, (unit, value) in values.items():
         metrics.add_metric(name=name, unit=unit, value=float(value))
-    return metrics.serialize_metric_set()
+    return dict(metrics.serialize_metric_set())
 
 
 def emit(component: str, values: Values, dimensions: Mapping[str, str] | None = None,

@@ -143,7 +143,7 @@ def dashboard_body(ctx: StackContext, alarms: list[Alarm], machines: list[str], 
     approvals = [metric(n.NAMESPACE, m, n.COMPONENT_DIMENSION, n.APPROVAL_SERVICE)
                  for m in (n.DECISION_CONFLICTS, n.LATE_DECISIONS)] + [
         metric(n.NAMESPACE, n.TIME_TO_DECISION, n.COMPONENT_DIMENSION, n.APPROVAL_SERVICE, stat="Average")]
-    machines = [metric("AWS/States", m, "StateMachineArn", arn)
+    executions = [metric("AWS/States", m, "StateMachineArn", arn)
                 for arn in map(ctx.state_machine_arn, machines) for m in ("ExecutionsTimedOut", "ExecutionsFailed")]
     queues = [metric("AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", q, stat="Maximum") for q in dlqs]
     widgets = [
@@ -154,7 +154,7 @@ def dashboard_body(ctx: StackContext, alarms: list[Alarm], machines: list[str], 
         graph("Polls and poll errors", polls, 0, 9),
         graph("Waiting tokens", tokens, 12, 9),
         graph("Approval decisions", approvals, 0, 15),
-        graph("Executions timed out or failed", machines, 12, 15),
+        graph("Executions timed out or failed", executions, 12, 15),
         graph("Dead-letter queues", queues, 0, 21, width=24),
     ]
     return json.dumps({"widgets": widgets}, sort_keys=True)

@@ -17,7 +17,7 @@ import hashlib
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -215,7 +215,7 @@ class PocObserver:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     # -- starting
-    def start(self, prefix: str, inputs: list[dict[str, Any] | None]) -> list[JobObservation]:
+    def start(self, prefix: str, inputs: Sequence[dict[str, Any] | None]) -> list[JobObservation]:
         run_id = uuid.uuid4().hex[:6]
 
         def one(index_input: tuple[int, dict[str, Any] | None]) -> JobObservation:

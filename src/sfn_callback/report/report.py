@@ -234,8 +234,10 @@ def build_sections(inputs: Inputs, prices: PriceTable, out_dir: str) -> list[Sec
     section = Section("Reconnect latency", md, h)
     if latencies:
         s = latency_summary(latencies)
-        _text(md, h, f"{s['count']} callbacks (cost measurement and scale benches): p50 {s['p50'] * 1000:.1f} ms, "
-                     f"p99 {s['p99'] * 1000:.1f} ms, max {s['max'] * 1000:.1f} ms.")
+        p50, p99, worst = s["p50"], s["p99"], s["max"]
+        assert p50 is not None and p99 is not None and worst is not None  # latencies is not empty
+        _text(md, h, f"{s['count']} callbacks (cost measurement and scale benches): p50 {p50 * 1000:.1f} ms, "
+                     f"p99 {p99 * 1000:.1f} ms, max {worst * 1000:.1f} ms.")
         path = _latency_plot(latencies, os.path.join(out_dir, "reconnect-latency.png"))
         if path:
             section.images.append(("Reconnect latency distribution", path))

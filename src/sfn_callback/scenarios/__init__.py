@@ -54,8 +54,12 @@ class RunOptions:
 
 
 class Scenario(Protocol):
-    name: str
-    description: str
+    # read-only: a frozen dataclass is a scenario too
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def description(self) -> str: ...
 
     def run(self, target: Target, options: RunOptions, progress: Callable[[ProgressRows], None]) -> ScenarioResult:
         """Deploying is the caller's job; start the executions, report progress, check the outcome."""

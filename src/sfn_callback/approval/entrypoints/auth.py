@@ -98,7 +98,7 @@ def load_file(path: str | os.PathLike[str]) -> dict[str, str]:
     if text.lstrip().startswith("{"):
         try:
             doc = json.loads(text)
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             raise KeyConfigError(f"{p}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
         if not isinstance(doc, dict):
             raise KeyConfigError(f"{p}: expected a JSON object of name: key")

@@ -43,4 +43,4 @@ class ApprovalRequest(BaseModel):
 class ApprovalSqsRecord(SqsRecordModel):
     """An SQS record whose body is an :class:`ApprovalRequest` (Powertools' BatchProcessor parses it)."""
 
-    body: Json[ApprovalRequest]  # type: ignore[assignment]
+    body: Json[ApprovalRequest]

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from pydantic import ValidationError
 
 from sfn_callback.approval.application.service import ApprovalService
@@ -64,6 +65,6 @@ def record_handler(record: ApprovalSqsRecord) -> dict[str, Any]:
     return {"orderId": request.order_id, "outcome": outcome.value}
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     """SQS event → ``{"batchItemFailures": [...]}``."""
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

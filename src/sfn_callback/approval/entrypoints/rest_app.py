@@ -126,8 +126,10 @@ class ErrorResponse(BaseModel):
 
 class ApproveBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    output: Any = Field(None, description="Any JSON value; the workflow's Approved state carries it as decision.output.")
-    reason: str | None = Field(None, max_length=MAX_REASON_CHARS, description="Why it was approved (audit trail).")
+    output: Any = Field(default=None,
+                        description="Any JSON value; the workflow's Approved state carries it as decision.output.")
+    reason: str | None = Field(default=None, max_length=MAX_REASON_CHARS,
+                               description="Why it was approved (audit trail).")
 
     @field_validator("output")
     @classmethod
@@ -328,20 +330,22 @@ def create_app(service: ApprovalService, keys: KeyRing | None, *, insecure_local
         result = service.decide(order_id, action, who, reason=reason, output=output)
         if result.outcome is Outcome.NOT_FOUND:
             raise ApiError(404, "not_found", f"no task for order {order_id!r}")
-        task = view(result.task)
+        decided = result.task
+        assert decided is not None  # every outcome but NOT_FOUND carries the task
+        task = view(decided)
         if result.outcome is Outcome.ALREADY_DECIDED:
-            existing = result.task.decision
+            existing = decided.decision
             by = f" by {existing.actor} at {task['decision']['decidedAt']}" if existing else ""
-            raise ApiError(409, "already_decided", f"order {order_id!r} is already {result.task.status.value}{by}", task)
+            raise ApiError(409, "already_decided", f"order {order_id!r} is already {decided.status.value}{by}", task)
         if result.outcome is Outcome.CLOSED:
             raise ApiError(410, "token_closed", f"Step Functions already closed the task of order {order_id!r} "
-                                                f"({result.task.closed_reason or 'timed out'}); recorded "
-                                                f"{result.task.status.value}", task)
+                                                f"({decided.closed_reason or 'timed out'}); recorded "
+                                                f"{decided.status.value}", task)
         if result.outcome is Outcome.DELIVERY_PENDING:
             return JSONResponse(status_code=202, content={
                 "outcome": "DELIVERY_PENDING", "task": task,
                 "message": "decision recorded; the callback to Step Functions is not confirmed yet and is being redelivered"})
-        return {"outcome": "DECIDED", "message": f"order {order_id!r} {result.task.status.value}", "task": task}
+        return {"outcome": "DECIDED", "message": f"order {order_id!r} {decided.status.value}", "task": task}
 
     @app.post("/tasks/{orderId}/approve", response_model=DecisionResponse, tags=["decisions"],
               responses=DECISION_RESPONSES)

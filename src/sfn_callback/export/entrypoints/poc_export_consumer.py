@@ -15,6 +15,7 @@ from typing import Any
 
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from sfn_callback.export.adapters.metrics import EmfExportMetrics
@@ -71,7 +72,7 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
 
 
 @metrics.log_metrics
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     """SQS event → ``{"batchItemFailures": [...]}``."""
     request_id = getattr(context, "aws_request_id", None)
     if request_id:
