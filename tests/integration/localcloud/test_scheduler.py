@@ -198,7 +198,11 @@ def test_an_undeliverable_event_lands_in_the_dead_letter_queue_with_schedulers_a
     assert attributes["ERROR_CODE"] == "AWS.SimpleQueueService.NonExistentQueue" and attributes["ERROR_MESSAGE"]
     assert attributes["IS_PAYLOAD_TRUNCATED"] == "false" and len(attributes["EXECUTION_ID"]) == 36
     assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", attributes["SCHEDULED_TIME"])
-    after = local_cloud.health()["scheduler"]
+    # The runner counts a dead-lettered event once its send has returned: the message can be read just before.
+    deadline = time.monotonic() + 10
+    while (after := local_cloud.health()["scheduler"])["dead_lettered"] == before["dead_lettered"] \
+            and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert after["failed_deliveries"] == before["failed_deliveries"] + 1
     assert after["dead_lettered"] == before["dead_lettered"] + 1
     assert "giving up after 3 attempt(s) (MaximumRetryAttempts)" in local_cloud.log_text()
