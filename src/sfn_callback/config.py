@@ -20,6 +20,8 @@ SIMULATED_API_FUNCTION = "poc-simulated-api"
 CREATE_JOB_FUNCTION = "poc-create-job"
 POLLER_FUNCTION = "poc-poller"
 CALLBACK_WORKFLOW = "poc-callback-workflow"
+BATCH_WORKFLOW = "poc-batch-workflow"
+"""One callback job per record of a list, in a Distributed Map (issue 14, part 4)."""
 POLLING_SCHEDULE_GROUP = "poc-polling"
 SWEEP_MODE_SCHEDULE_NAME = "sweep-mode"
 """What a sweep-mode token record stores as its ``scheduleName``: it has no schedule of its own, and the

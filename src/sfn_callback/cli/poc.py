@@ -163,6 +163,8 @@ def run_many(target: Target, names: list[str], options: Any, repeat: int, consol
 
 def run(
     ctx: typer.Context,
+    names: list[str] = typer.Argument(None, metavar="SCENARIO", show_default=False,
+                                      help="Scenario names (the same as --scenario)."),
     scenario: list[str] = typer.Option(None, "--scenario", help="Scenario name (repeatable). Default: all."),
     jobs: int = typer.Option(1, "--jobs", min=1, help=f"Executions per scenario run (at most {MAX_JOBS} "
                                                        "without --allow-many)."),
@@ -186,7 +188,8 @@ def run(
     console = console_for(as_json)
     target = state(ctx).target
     known = scenarios.all_scenarios()
-    names = list(dict.fromkeys(scenario)) if scenario else list(known)
+    asked = [*(names or []), *(scenario or [])]
+    names = list(dict.fromkeys(asked)) if asked else list(known)
     unknown = [n for n in names if n not in known]
     if unknown:
         raise _fail(f"unknown scenario {', '.join(map(repr, unknown))}; known: {', '.join(sorted(known))}", 2)

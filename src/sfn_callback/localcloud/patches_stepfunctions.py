@@ -13,15 +13,26 @@
 * ``CreateStateMachine`` / ``UpdateStateMachine`` refuse a definition with an error diagnostic with AWS's
   ``InvalidDefinition`` (moto only ran the grammar).
 * ``ListStateMachineVersions`` (read after every create and update): the published versions, newest first.
+* **Distributed Map** as on AWS: each item runs as a child workflow execution with its own history
+  (``ListExecutions(mapRunArn=...)``, ``DescribeExecution``, ``GetExecutionHistory``; ``$$.Execution.Id`` inside
+  it is the child's ARN, ``<machine>/<label>:<uuid>``), and more failed items than ``ToleratedFailureCount`` /
+  ``ToleratedFailurePercentage`` allow fail the Map with ``States.ExceedToleratedFailureThreshold`` (moto ran
+  the items with one discarded history and never failed the run). The threshold is judged once every item of
+  the run has ended (AWS stops the run as soon as it is passed).
+* A JSONPath filter (``$.items[?(@.status == 'FAILED')]``) that matches nothing is ``[]``, as on AWS (moto
+  failed the state with ``States.Runtime``).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sfn_callback.localcloud.patching import replace
+
+if TYPE_CHECKING:
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 
 STATE_TYPES = ("Task", "Pass", "Choice", "Wait", "Succeed", "Fail", "Parallel", "Map")
 TERMINAL_TYPES = ("Succeed", "Fail")
@@ -386,3 +397,294 @@ def install() -> None:
     replace(StepFunctionResponse, "validate_state_machine_definition", validate_state_machine_definition)
     replace(StepFunctionResponse, "list_state_machine_versions", list_state_machine_versions)
     replace(StepFunctionsParserBackend, "_validate_definition", staticmethod(validate_definition))
+    _install_distributed_map()
+    _install_filter_paths()
+
+
+# ---------------------------------------------------------------------------------- Distributed Map
+# moto's interpreter runs a Distributed Map's items in threads with one throwaway event history, so nothing of
+# an item is visible afterwards, and it counts failed items without ever failing the Map Run. On AWS each item
+# is a child workflow execution, listed by ``ListExecutions(mapRunArn=...)`` and read with
+# ``DescribeExecution`` / ``GetExecutionHistory`` like any execution (``$$.Execution.Id`` inside it is the child's
+# ARN), and the run fails with ``States.ExceedToleratedFailureThreshold`` when more items fail than
+# ``ToleratedFailureCount`` / ``ToleratedFailurePercentage`` allow (both 0 when neither is declared).
+
+
+def _event_details(**details: Any) -> EventDetails:
+    """One history event's details: moto's ``EventDetails`` declares every key required, an event has one."""
+    return cast("EventDetails", details)
+
+
+class _Undeclared(int):
+    """A tolerance the definition did not declare: it reads as 0 (as DescribeMapRun shows it) and limits nothing."""
+
+
+class _UndeclaredPercentage(float):
+    """Like :class:`_Undeclared`, for ``ToleratedFailurePercentage``."""
+
+
+class ChildExecution:
+    """One item of a Distributed Map run: a child workflow execution with its own history."""
+
+    def __init__(self, map_run: Any, index: int, role_arn: str | None) -> None:
+        import datetime
+        import uuid
+
+        from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
+
+        self.name = str(uuid.uuid4())
+        self.map_run_arn: str = map_run.map_run_arn
+        self.state_machine_arn: str = map_run.map_state_machine_arn  # <machine ARN>/<label>
+        self.arn = f"{self.state_machine_arn.replace(':stateMachine:', ':execution:', 1)}:{self.name}"
+        self.parent_arn: str = map_run.execution_arn
+        self.index = index
+        self.role_arn = role_arn
+        self.status = "RUNNING"
+        self.start_date = datetime.datetime.now(tz=datetime.UTC)
+        self.stop_date: Any = None
+        self.input = "{}"
+        self.output: str | None = None
+        self.error: str | None = None
+        self.cause: str | None = None
+        self.events = EventManager()
+
+    def describe(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "executionArn": self.arn, "stateMachineArn": self.state_machine_arn, "name": self.name,
+            "status": self.status, "startDate": self.start_date, "input": self.input,
+            "inputDetails": {"included": True}, "mapRunArn": self.map_run_arn,
+        }
+        if self.stop_date is not None:
+            out["stopDate"] = self.stop_date
+        if self.output is not None:
+            out.update(output=self.output, outputDetails={"included": True})
+        if self.error is not None:
+            out["error"] = self.error
+        if self.cause is not None:
+            out["cause"] = self.cause
+        return out
+
+    def list_item(self) -> dict[str, Any]:
+        out = {k: v for k, v in self.describe().items() if k in (
+            "executionArn", "stateMachineArn", "name", "status", "startDate", "stopDate", "mapRunArn")}
+        out["itemCount"] = 1
+        return out
+
+
+class ChildExecutions:
+    """The child executions of every Distributed Map run since the local cloud started."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self._lock = threading.Lock()
+        self._by_arn: dict[str, ChildExecution] = {}
+        self._by_map_run: dict[str, list[ChildExecution]] = {}
+
+    def add(self, child: ChildExecution) -> None:
+        with self._lock:
+            self._by_arn[child.arn] = child
+            self._by_map_run.setdefault(child.map_run_arn, []).append(child)
+
+    def get(self, arn: str | None) -> ChildExecution | None:
+        with self._lock:
+            return self._by_arn.get(arn or "")
+
+    def of_map_run(self, map_run_arn: str) -> list[ChildExecution] | None:
+        with self._lock:
+            children = self._by_map_run.get(map_run_arn)
+            return None if children is None else list(children)
+
+
+CHILDREN = ChildExecutions()
+
+
+def _install_distributed_map() -> None:
+    import datetime
+
+    from moto.stepfunctions.parser.api import HistoryEventType
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+        FailureEvent,
+        FailureEventException,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import StatesErrorNameType
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map import state_map, tolerated_failure
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import (
+        distributed_iteration_component as dic,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.itemprocessor import (
+        distributed_item_processor_worker as dipw,
+    )
+    from moto.stepfunctions.parser.asl.eval.event.event_manager import EventHistoryContext
+    from moto.stepfunctions.parser.asl.eval.program_state import (
+        ProgramEnded,
+        ProgramError,
+        ProgramStopped,
+        ProgramTimedOut,
+    )
+    from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    worker_cls = dipw.DistributedItemProcessorWorker
+    original_eval_job = worker_cls._eval_job
+    original_eval_input = worker_cls._eval_input
+
+    def eval_input(self: Any, env_frame: Any) -> None:
+        original_eval_input(self, env_frame)
+        child: ChildExecution | None = getattr(env_frame, "_sfn_callback_child", None)
+        if child is None:
+            return
+        child.input = to_json_str(env_frame.states.get_input(), separators=(",", ":"))
+        execution = dict(env_frame.states.context_object.context_object_data["Execution"])
+        execution.update(Id=child.arn, Name=child.name, Input=env_frame.states.get_input(),
+                         StartTime=child.start_date.isoformat().replace("+00:00", "Z"))
+        env_frame.states.context_object.context_object_data["Execution"] = execution
+        details: dict[str, Any] = {"input": child.input, "inputDetails": {"truncated": False}}
+        if child.role_arn:
+            details["roleArn"] = child.role_arn
+        child.events.add_event(context=env_frame.event_history_context, event_type=HistoryEventType.ExecutionStarted,
+                               event_details=_event_details(executionStartedEventDetails=details))
+
+    def eval_job(self: Any, env: Any, job: Any) -> None:
+        role = (env.states.context_object.context_object_data.get("Execution") or {}).get("RoleArn")
+        child = ChildExecution(self._map_run_record, job.job_index, role)
+        CHILDREN.add(child)
+        env._sfn_callback_child = child
+        env.event_manager = child.events
+        env.event_history_context = EventHistoryContext.of_program_start()
+        try:
+            original_eval_job(self, env, job)
+        finally:
+            state = env.program_state()
+            context = env.event_history_context
+            if isinstance(state, ProgramError):
+                error: dict[str, Any] = dict(state.error or {})
+                child.status, child.error, child.cause = "FAILED", error.get("error"), error.get("cause")
+                child.events.add_event(context=context, event_type=HistoryEventType.ExecutionFailed,
+                                       event_details=_event_details(executionFailedEventDetails={
+                                           k: v for k, v in error.items() if k in ("error", "cause") and v}))
+            elif isinstance(state, ProgramTimedOut):
+                child.status = "TIMED_OUT"
+                child.events.add_event(context=context, event_type=HistoryEventType.ExecutionTimedOut,
+                                       event_details=_event_details(executionTimedOutEventDetails={}))
+            elif isinstance(state, ProgramStopped):
+                child.status = "ABORTED"
+                child.events.add_event(context=context, event_type=HistoryEventType.ExecutionAborted,
+                                       event_details=_event_details(executionAbortedEventDetails={}))
+            elif isinstance(state, ProgramEnded) and job.job_output is not None:
+                child.status = "SUCCEEDED"
+                child.output = to_json_str(job.job_output, separators=(",", ":"))
+                child.events.add_event(context=context, event_type=HistoryEventType.ExecutionSucceeded,
+                                       event_details=_event_details(executionSucceededEventDetails={
+                                           "output": child.output, "outputDetails": {"truncated": False}}))
+            else:
+                child.status, child.error = "FAILED", "States.Runtime"
+                child.events.add_event(context=context, event_type=HistoryEventType.ExecutionFailed,
+                                       event_details=_event_details(executionFailedEventDetails={
+                                           "error": "States.Runtime"}))
+            child.stop_date = datetime.datetime.now(tz=datetime.UTC)
+
+    replace(worker_cls, "_eval_job", eval_job)
+    replace(worker_cls, "_eval_input", eval_input)
+
+    # Tolerances: an undeclared one limits nothing, unless neither is declared (then any failure fails the run).
+    original_from_props = state_map.StateMap.from_state_props
+
+    def from_state_props(self: Any, state_props: Any) -> None:
+        original_from_props(self, state_props)
+        count = state_props.get(tolerated_failure.ToleratedFailureCountDecl)
+        percentage = state_props.get(tolerated_failure.ToleratedFailurePercentageDecl)
+        if count is None and percentage is not None:
+            self.tolerated_failure_count_decl = tolerated_failure.ToleratedFailureCountInt(_Undeclared(0))
+        if percentage is None and count is not None:
+            self.tolerated_failure_percentage_decl = tolerated_failure.ToleratedFailurePercentage(
+                _UndeclaredPercentage(0.0))
+
+    replace(state_map.StateMap, "from_state_props", from_state_props)
+
+    original_map_run = dic.DistributedIterationComponent._map_run
+
+    def map_run(self: Any, env: Any, eval_input: Any) -> None:
+        original_map_run(self, env, eval_input)
+        record = eval_input.map_run_record
+        items = record.item_counter
+        failed = items.failed.get() + items.timed_out.get() + items.aborted.get()
+        total = items.total.get()
+        count, percentage = record.tolerated_failure_count, record.tolerated_failure_percentage
+        over_count = not isinstance(count, _Undeclared) and failed > count
+        over_percentage = (not isinstance(percentage, _UndeclaredPercentage) and total > 0
+                           and failed * 100.0 / total > percentage)
+        if failed and (over_count or over_percentage):
+            error = StatesErrorName(typ=StatesErrorNameType.StatesExceedToleratedFailureThreshold)
+            raise FailureEventException(FailureEvent(
+                env=env, error_name=error, event_type=HistoryEventType.MapRunFailed,
+                event_details=_event_details(mapRunFailedEventDetails={
+                    "error": error.error_name,
+                    "cause": "The specified tolerated failure threshold was exceeded"})))
+
+    replace(dic.DistributedIterationComponent, "_map_run", map_run)
+
+    # The child executions through the API.
+    original_list = StepFunctionResponse.list_executions
+    original_describe = StepFunctionResponse.describe_execution
+    original_history = StepFunctionResponse.get_execution_history
+
+    def list_executions(self: Any) -> Any:
+        from moto.core.responses import ActionResult
+        from moto.stepfunctions.exceptions import ResourceNotFound
+
+        map_run_arn = self._get_param("mapRunArn")
+        if not map_run_arn:
+            return original_list(self)
+        children = CHILDREN.of_map_run(map_run_arn)
+        if children is None:
+            raise ResourceNotFound(map_run_arn)
+        status = self._get_param("statusFilter")
+        items = [c.list_item() for c in sorted(children, key=lambda c: c.start_date, reverse=True)
+                 if not status or c.status == status]
+        start = int(self._get_param("nextToken") or 0)
+        limit = int(self._get_param("maxResults") or 0) or 100
+        body: dict[str, Any] = {"executions": items[start:start + limit]}
+        if start + limit < len(items):
+            body["nextToken"] = str(start + limit)
+        return ActionResult(body)
+
+    def describe_execution(self: Any) -> Any:
+        from moto.core.responses import ActionResult
+
+        child = CHILDREN.get(self._get_param("executionArn"))
+        return ActionResult(child.describe()) if child else original_describe(self)
+
+    def get_execution_history(self: Any) -> Any:
+        from moto.core.responses import ActionResult
+
+        child = CHILDREN.get(self._get_param("executionArn"))
+        if child is None:
+            return original_history(self)
+        events = child.events.get_event_history()
+        if self._get_param("reverseOrder"):
+            events.reverse()
+        start = int(self._get_param("nextToken") or 0)
+        limit = int(self._get_param("maxResults") or 0) or 1000
+        body: dict[str, Any] = {"events": events[start:start + limit]}
+        if start + limit < len(events):
+            body["nextToken"] = str(start + limit)
+        return ActionResult(body)
+
+    replace(StepFunctionResponse, "list_executions", list_executions)
+    replace(StepFunctionResponse, "describe_execution", describe_execution)
+    replace(StepFunctionResponse, "get_execution_history", get_execution_history)
+
+
+def _install_filter_paths() -> None:
+    """A JSONPath filter (``$.items[?(@.status == 'FAILED')]``) that matches nothing is ``[]``, as on AWS; moto
+    raised States.Runtime ("could not be found") for it, as for a missing field."""
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    original = json_path._contains_slice_or_wildcard_array
+
+    def contains_slice_wildcard_or_filter(path: str) -> bool:
+        return original(path) or "[?(" in path
+
+    replace(json_path, "_contains_slice_or_wildcard_array", contains_slice_wildcard_or_filter)

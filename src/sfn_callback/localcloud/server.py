@@ -15,6 +15,7 @@ moto (``ThreadedMotoServer``) serves the AWS APIs with Step Functions execution 
 * ``GET /health`` (also ``/_localstack/health``) for scripts to wait on;
 * ``GET /_sfn_callback/metrics``: metered usage (:mod:`metering`) for the cost measurement;
 * ``/_sfn_callback/faults``: fault injection (:mod:`faults`): chosen calls fail or kill their Lambda worker;
+* ``/_sfn_callback/lambda-url/<url-id>/...``: Lambda Function URLs (:mod:`function_urls`);
 * CloudWatch metrics (EMF, ``AWS/States``, ``AWS/SQS``), alarm evaluation and SNS deliveries (:mod:`monitoring`).
 
 One local cloud per process: moto's backends are process-global.
@@ -257,7 +258,8 @@ class _HealthServer:
     def __init__(self, cloud: LocalCloud, host: str, port: int) -> None:
         from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
-        from sfn_callback.localcloud import faults, requests_guard
+        from sfn_callback.localcloud import faults, function_urls, requests_guard
+        from sfn_callback.localcloud.lambda_runtime import FunctionSpec
         from sfn_callback.localcloud.metering import count_request
 
         cloud_ref = cloud
@@ -283,6 +285,11 @@ class _HealthServer:
                         return [body]
                     if (faulted := faults.handle(environ, start_response)) is not None:  # localcloud/faults.py
                         return faulted
+                    served = function_urls.serve(  # Function URLs (localcloud/function_urls.py)
+                        lambda fn, payload: cloud_ref.executor.invoke(FunctionSpec.from_moto(fn), payload),
+                        environ, start_response)
+                    if served is not None:
+                        return served
                     if cloud_ref.metering is not None:
                         count_request(cloud_ref.metering, environ)
                     return requests_guard.serve(moto_app, environ, start_response)  # JSON-protocol checks
@@ -335,7 +342,7 @@ def _install_patches(cloud: LocalCloud) -> None:
     from moto.scheduler.exceptions import ScheduleGroupNotFound, ValidationException
     from moto.sqs.models import Queue
 
-    from sfn_callback.localcloud import patches_lambda, patches_sqs, patches_stepfunctions
+    from sfn_callback.localcloud import function_urls, patches_lambda, patches_sqs, patches_stepfunctions
     from sfn_callback.localcloud.lambda_runtime import FunctionSpec
     from sfn_callback.localcloud.monitoring import install as install_monitoring
     from sfn_callback.localcloud.schedules import ScheduleExpressionError, parse
@@ -417,6 +424,7 @@ def _install_patches(cloud: LocalCloud) -> None:
     patches_stepfunctions.install()  # ValidateStateMachineDefinition, ListStateMachineVersions
     patches_sqs.install()  # JSON attributes as compact JSON
     patches_lambda.install()  # ListEventSourceMappings by function name, ARN or partial ARN
+    function_urls.install(lambda: cloud.endpoint_url)  # local Function URLs, AuthType checked
     install_monitoring(cloud)  # EMF, AWS/States and AWS/SQS metrics, alarms, SNS deliveries; sets cloud.monitoring
 
 

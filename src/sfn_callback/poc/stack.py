@@ -1,4 +1,5 @@
-"""The PoC's resources (seed names): two tables, three functions, the schedule group, the workflow."""
+"""The PoC's resources (seed names): two tables, three functions, the schedule group, the workflow, and the
+batch workflow (one callback job per record in a Distributed Map, each record a child execution)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from sfn_callback.polling.adapters.dynamodb import STATUS_INDEX, STATUS_INDEX_SO
 
 SCHEDULER_ROLE = f"{config.POLLING_SCHEDULE_GROUP}-scheduler-role"
 WORKFLOW_ROLE = f"{config.CALLBACK_WORKFLOW}-role"
+BATCH_WORKFLOW_ROLE = f"{config.BATCH_WORKFLOW}-role"
 HANDLERS = "sfn_callback.poc.entrypoints"
 
 
@@ -89,4 +91,24 @@ def contribute(stack: Stack, ctx: StackContext) -> None:
             role=WORKFLOW_ROLE,
             substitutions=(("CreateJobFunctionArn", ctx.function_arn(config.CREATE_JOB_FUNCTION)),),
         ),
+        Role(BATCH_WORKFLOW_ROLE, "states.amazonaws.com", batch_workflow_permissions(ctx)),
+        StateMachine(
+            config.BATCH_WORKFLOW,
+            "sfn_callback.poc",
+            "batch_workflow.asl.json",
+            role=BATCH_WORKFLOW_ROLE,
+            substitutions=(("CreateJobFunctionArn", ctx.function_arn(config.CREATE_JOB_FUNCTION)),),
+        ),
+    )
+
+
+def batch_workflow_permissions(ctx: StackContext) -> tuple[Permission, ...]:
+    """The batch workflow's role: create-job for each record's task, and what a Distributed Map needs to run its
+    child executions (start them as the machine itself, read and stop them)."""
+    machine_arn = ctx.state_machine_arn(config.BATCH_WORKFLOW)
+    executions_arn = machine_arn.replace(":stateMachine:", ":execution:", 1) + "/*"
+    return (
+        Permission(("lambda:InvokeFunction",), (ctx.function_arn(config.CREATE_JOB_FUNCTION),)),
+        Permission(("states:StartExecution",), (machine_arn,)),
+        Permission(("states:DescribeExecution", "states:StopExecution"), (executions_arn,)),
     )

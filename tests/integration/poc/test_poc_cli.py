@@ -71,7 +71,8 @@ def test_run_exits_nonzero_when_the_observed_outcome_is_not_the_expected_one(dep
 def test_run_rejects_an_unknown_scenario(deployed):
     done = cli(deployed, "run", "--scenario", "no-such-scenario")
     assert done.returncode == 2
-    assert "unknown scenario 'no-such-scenario'; known: alarm-callback-failures, alarm-dlq, complete," in done.stderr
+    assert cli(deployed, "run", "complete", "no-such-scenario").returncode == 2  # names as arguments too
+    assert "unknown scenario 'no-such-scenario'; known: alarm-callback-failures, alarm-dlq, batch, complete," in done.stderr
 
 
 def test_poll_reports_a_finished_job_and_rejects_an_unknown_one(deployed, completed_run):
