@@ -201,8 +201,10 @@ def test_one_functions_event_backlog_does_not_hold_up_another(local_cloud, make_
         time.sleep(0.2)
     slow = sorted(started(f"slow-{i}") for i in range(40))
     assert started("quick") is not None and None not in slow
-    # The quick event ran before the slow function's second wave began, not behind its backlog.
-    assert started("quick") < slow[10]
+    # The quick event was not queued behind the backlog: it ran before the slow function's last wave began
+    # (behind the backlog it would start after all 40; its own cold start may outlast the first wave on a
+    # loaded machine).
+    assert started("quick") < slow[30], (started("quick"), slow[::10])
 
 
 def test_oversized_payloads_are_refused_before_the_handler_runs(local_cloud, calc):
