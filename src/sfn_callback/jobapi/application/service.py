@@ -35,7 +35,7 @@ class JobService:
             self.unauthorized += 1
             job = self.jobs.get(job_id) if job_id else None
             if job is not None:
-                job.served["unauthorized"] += 1
+                job.count("unauthorized", self.clock())
         return False
 
     def create(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -63,7 +63,7 @@ class JobService:
         with self.lock:
             job = self._job(job_id)
             return {"id": job_id, "state": job.state(self.clock()), "served": dict(job.served),
-                    "cancelled": job.cancelled}
+                    "requests": [{"kind": kind, "at": at} for kind, at in job.requests], "cancelled": job.cancelled}
 
     def rotate(self, keys: list[str]) -> int:
         if not keys or any(not isinstance(k, str) or len(k) < 16 for k in keys):

@@ -61,6 +61,13 @@ class Job:
     cancelled: bool = False
     served: dict[str, int] = field(default_factory=lambda: {"real": 0, "throttled": 0, "errors": 0, "slow": 0,
                                                             "unauthorized": 0})
+    requests: list[tuple[str, float]] = field(default_factory=list)
+    """Each status request's kind and when it came (seconds after the job was created): the latest 1000."""
+
+    def count(self, kind: str, now: float) -> None:
+        self.served[kind] += 1
+        self.requests.append((kind, round(now - self.created_at, 3)))
+        del self.requests[:-1000]
 
     def state(self, now: float) -> str:
         b = self.behaviour
@@ -91,14 +98,14 @@ class Job:
         if self.scripted < len(b.answers):
             self.scripted += 1
         if scripted == "429":
-            self.served["throttled"] += 1
+            self.count("throttled", now)
             return Answer("throttled", 429, {"error": "throttled"}, {"Retry-After": str(b.retry_after)})
         if scripted in ("500", "502", "503"):
-            self.served["errors"] += 1
+            self.count("errors", now)
             return Answer("errors", int(scripted), {"error": "the service failed"})
         if scripted == "slow":
-            self.served["slow"] += 1
+            self.count("slow", now)
             return Answer("slow", 200, self.document(now), delay=b.slow_seconds)
         self.real_checks += 1
-        self.served["real"] += 1
+        self.count("real", now)
         return Answer("real", 200, self.document(now))
