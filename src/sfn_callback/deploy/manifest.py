@@ -204,6 +204,8 @@ def build_manifest(stack: Stack) -> dict[str, Any]:
     if (stack.ctx.account_id, stack.ctx.region) != (ACCOUNT_TOKEN, REGION_TOKEN):
         raise ManifestError("the Terraform manifest needs the account and region tokens; build it with "
                             "terraform_context()")
+    if stack.problems:
+        raise ManifestError("the configuration cannot work: " + "; ".join(stack.problems))
     doc: dict[str, Any] = {"version": MANIFEST_VERSION, "stack_name": stack.ctx.stack_name,
                            "target": "local" if stack.ctx.local else "aws", "tags": managed_tags(stack.ctx)}
     doc.update({section: {} for section in SECTIONS.values()})

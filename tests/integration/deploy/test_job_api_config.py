@@ -82,3 +82,11 @@ def test_an_ssm_parameter_must_exist_and_be_a_secure_string(local_cloud, monkeyp
     refused(deploy(local_cloud, config, "--plan"), "of type String, not SecureString")
     ssm.put_parameter(Name=name, Value="secret", Type="SecureString", Overwrite=True)
     accepted(local_cloud, config, monkeypatch)
+
+
+def test_package_refuses_a_broken_configuration_too(tmp_path):
+    env = {**os.environ, "SFN_CALLBACK_JOB_API_CONFIG": json.dumps({**GOOD, "jobIdPath": "job..id"})}
+    done = subprocess.run([sys.executable, "-m", "sfn_callback.cli.main", "package", "--out", str(tmp_path),
+                           "--without-dependencies"], capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode != 0 and "jobIdPath: 'job..id' is not a JMESPath expression" in done.stderr, done.stderr
+    assert not (tmp_path / "stack.json").exists()
