@@ -34,6 +34,15 @@ def test_http_scenario(deployed, name):
         if name == "http-flaky":
             assert served["throttled"] == 1 and served["errors"] == 2 and served["slow"] == 1
             assert int(record["transientChecks"]["N"]) >= 4 and int(record["maxAttempts"]["N"]) == 2
+    if name == "http-auth":  # the key in force (read from the secret) is in no log line of the run
+        key = deployed.client("secretsmanager").get_secret_value(SecretId="poc-job-api-key")["SecretString"]
+        with open(deployed.log_path, encoding="utf-8", errors="replace") as log:
+            assert key not in log.read()
+        logs = deployed.client("logs")
+        for function in (config.POLLER_FUNCTION, config.CREATE_JOB_FUNCTION):
+            pages = logs.get_paginator("filter_log_events").paginate(logGroupName=f"/aws/lambda/{function}")
+            messages = [e["message"] for page in pages for e in page["events"]]
+            assert messages and not [m for m in messages if key in m], function
     if name == "http-complete":
         modes = [ddb.get_item(TableName=config.TOKENS_TABLE, Key={"jobId": {"S": j}})["Item"]["scheduleName"]["S"]
                  for j in result.data["jobIds"]]
