@@ -15,7 +15,7 @@ class FileOrEnvKeys:
     def __init__(self, path: Path | None = None, keys: list[str] | None = None):
         self.path = path
         self._keys: list[str] = list(keys or [])
-        self._mtime: float | None = None
+        self._stamp: tuple[int, int] | None = None
         self._lock = threading.Lock()
         if path is None and not self._keys:
             self._keys = [k.strip() for k in os.environ.get(KEYS_ENV, "").split(",") if k.strip()]
@@ -26,10 +26,11 @@ class FileOrEnvKeys:
 
     def _reload(self) -> None:
         assert self.path is not None
-        mtime = self.path.stat().st_mtime_ns
-        if mtime != self._mtime:
+        stat = self.path.stat()
+        stamp = (stat.st_mtime_ns, stat.st_size)
+        if stamp != self._stamp:
             self._keys = [line.strip() for line in self.path.read_text().splitlines() if line.strip()]
-            self._mtime = mtime
+            self._stamp = stamp
 
     def accepts(self, key: str) -> bool:
         with self._lock:
@@ -45,4 +46,5 @@ class FileOrEnvKeys:
                 tmp.write_text("\n".join(keys) + "\n")
                 os.chmod(tmp, 0o600)
                 tmp.replace(self.path)
-                self._mtime = self.path.stat().st_mtime_ns
+                stat = self.path.stat()
+                self._stamp = (stat.st_mtime_ns, stat.st_size)
