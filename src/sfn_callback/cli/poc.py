@@ -280,7 +280,7 @@ def snapshot(target: Target, limit: int) -> dict[str, Any]:
         doc["tokens"] = [{
             "jobId": i.get("jobId"), "status": i.get("status"), "attempts": i.get("attemptCount"),
             "maxAttempts": i.get("maxAttempts"), "token": mask_token(i.get("taskToken")),
-            "failedChecks": i.get("failedChecks", 0),
+            "failedChecks": i.get("failedChecks", 0), "transientChecks": i.get("transientChecks", 0),
             "callbackResult": i.get("callbackResult"), "expiresAt": i.get("expiresAt"),
             "execution": str(i.get("executionId", "")).rsplit(":", 1)[-1],
         } for i in tokens[:limit]]
