@@ -18,6 +18,9 @@ from sfn_callback.polling.domain.job_api_config import InvalidJobApiConfig
 from sfn_callback.polling.domain.lifecycle import TokenRecord
 
 
+RECENT_JOBS = 64
+
+
 class JobApiRouter:
     def __init__(self, simulated: LambdaJobApi, http: HttpJobApi):
         self.simulated = simulated
@@ -31,7 +34,10 @@ class JobApiRouter:
             job = self.http.create_job(payload)
         except InvalidJobApiConfig as exc:
             raise InvalidEvent(str(exc)) from None
+        # create-job's undo (cancel_job) comes within the same invocation: the latest few are enough.
         self._http_jobs[job["jobId"]] = job["jobApi"]
+        while len(self._http_jobs) > RECENT_JOBS:
+            self._http_jobs.pop(next(iter(self._http_jobs)))
         return job
 
     def cancel_job(self, job_id: str) -> None:
