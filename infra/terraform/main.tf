@@ -115,6 +115,27 @@ locals {
   )
 }
 
+# ------------------------------------------------------------------- secrets the functions read
+# Put there by you, never created here (their values never pass through Terraform): a missing secret, or an SSM
+# parameter that is not a SecureString, fails the plan, as 'sfn-callback deploy --plan' refuses it.
+data "aws_secretsmanager_secret" "required" {
+  for_each = { for ref, s in try(local.stack.required_secrets, {}) : ref => s if s.service == "secretsmanager" }
+  name     = each.value.name
+}
+
+data "aws_ssm_parameter" "required" {
+  for_each        = { for ref, s in try(local.stack.required_secrets, {}) : ref => s if s.service == "ssm" }
+  name            = each.value.name
+  with_decryption = false
+
+  lifecycle {
+    postcondition {
+      condition     = self.type == "SecureString"
+      error_message = "ssm:${each.value.name} (${each.value.purpose}) must be a SecureString parameter."
+    }
+  }
+}
+
 # -------------------------------------------------------------------------------------- functions
 resource "aws_lambda_function" "this" {
   for_each         = local.stack.functions
@@ -134,8 +155,10 @@ resource "aws_lambda_function" "this" {
 
   tags = local.tags
 
-  # The log group exists (with its retention) before the function can write to it; the role's policy too.
-  depends_on = [aws_cloudwatch_log_group.this, aws_iam_role_policy.this]
+  # The log group exists (with its retention) before the function can write to it; the role's policy too; and
+  # the secrets it reads exist.
+  depends_on = [aws_cloudwatch_log_group.this, aws_iam_role_policy.this, data.aws_secretsmanager_secret.required,
+  data.aws_ssm_parameter.required]
 }
 
 resource "aws_lambda_event_source_mapping" "this" {

@@ -23,6 +23,7 @@ _EXPORTS = {
     "InProgress": "sfn_callback.polling.domain.jobs",
     "Completed": "sfn_callback.polling.domain.jobs",
     "Failed": "sfn_callback.polling.domain.jobs",
+    "Transient": "sfn_callback.polling.domain.jobs",
     "JobState": "sfn_callback.polling.domain.jobs",
     "CheckJob": "sfn_callback.polling.domain.jobs",
     "SubmitJob": "sfn_callback.polling.domain.jobs",
@@ -69,6 +70,6 @@ if TYPE_CHECKING:  # what type checkers and editors see
     from sfn_callback.polling.adapters.dynamodb import DynamoTokenRepository
     from sfn_callback.polling.application.create_job import CreateJobService
     from sfn_callback.polling.application.sweep import SweepPoller
-    from sfn_callback.polling.domain.jobs import CheckJob, Completed, Failed, InProgress, JobState, SubmitJob
+    from sfn_callback.polling.domain.jobs import CheckJob, Completed, Failed, InProgress, JobState, SubmitJob, Transient
     from sfn_callback.polling.domain.lifecycle import Outcome, PollResult, TokenPoller, TokenRecord, TokenStatus
     from sfn_callback.polling.entrypoints.handlers import create_job_handler, poller_handler, sweep_handler

@@ -21,7 +21,8 @@ def _names(requirements: list[str]) -> set[str]:
 
 def test_the_base_install_is_what_a_lambda_bundle_or_an_application_needs():
     base = _names(PROJECT["dependencies"])
-    assert base == {"boto3", "aws-lambda-powertools", "pydantic"}
+    # jmespath and urllib3: the HTTP job adapter (both already come with boto3's botocore)
+    assert base == {"boto3", "aws-lambda-powertools", "pydantic", "jmespath", "urllib3"}
     assert not base & {"moto", "matplotlib", "fastapi", "uvicorn", "playwright", "typer"}
 
 
@@ -29,8 +30,9 @@ def test_the_extras_split_the_rest():
     extras = PROJECT["optional-dependencies"]
     assert {"moto", "croniter", "typer", "rich", "httpx"} <= _names(extras["local"])
     assert {"fastapi", "uvicorn"} <= _names(extras["approval"])
+    assert {"fastapi", "uvicorn"} <= _names(extras["jobapi"])
     assert _names(extras["report"]) == {"matplotlib"}
-    assert extras["all"] == ["sfn-callback[local,approval,report]"]
+    assert extras["all"] == ["sfn-callback[local,approval,jobapi,report]"]
     assert "sfn-callback[all]" in extras["dev"] and {"pytest", "import-linter"} <= _names(extras["dev"])
 
 

@@ -20,7 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from sfn_callback.cli.common import JsonOption, console_for, emit_json, err_console, refuse, state
 from sfn_callback.common.aws import client as make_client
 from sfn_callback.config import Target
-from sfn_callback.deploy.deployer import Deployer, Drivers
+from sfn_callback.deploy.deployer import ConfigurationRefused, Deployer, Drivers
 from sfn_callback.deploy.plan import UNCHANGED
 from sfn_callback.deploy.terraform import DEFAULT_MAX_RETRIES
 
@@ -112,9 +112,12 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         if target.is_local or plan_only:
             err_console.print(f"{'planning' if plan_only else 'deploying'} against {endpoints(target)} "
                               f"({_describe(target)})", highlight=False)
-        deployer = _deployer(target, zip_path)
         try:
+            deployer = _deployer(target, zip_path)
             plan = deployer.plan()
+        except ConfigurationRefused as exc:
+            _fail(f"{'plan' if plan_only else 'deploy'} refused, {exc}")
+            raise  # unreachable
         except (BotoCoreError, ClientError) as exc:
             _fail(f"cannot read the target's resources: {exc}")
             raise  # unreachable

@@ -82,6 +82,7 @@ for _module in (
     "sfn_callback.cli.report",
     "sfn_callback.cli.faults",
     "sfn_callback.cli.dashboard",
+    "sfn_callback.cli.jobapi",
 ):
     try:
         _mod = importlib.import_module(_module)

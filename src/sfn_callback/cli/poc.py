@@ -63,10 +63,13 @@ def _unreachable(target: Target, exc: Exception) -> typer.Exit:
 # ------------------------------------------------------------------------------------------------- run
 def ensure_deployed(target: Target, console: Console) -> dict[str, Any]:
     """Apply the stack only when its plan has changes; what was done, for the JSON document."""
-    from sfn_callback.deploy.deployer import Deployer
+    from sfn_callback.deploy.deployer import ConfigurationRefused, Deployer
 
     deployer = Deployer(target)
-    plan = deployer.plan()
+    try:
+        plan = deployer.plan()
+    except ConfigurationRefused as exc:
+        raise _fail(f"deploy refused, {exc}", 2) from None
     if not plan.has_changes:
         console.print(f"stack up to date ({len(plan.changes)} resources)")
         return {"applied": 0, "seconds": 0.0}
@@ -280,7 +283,7 @@ def snapshot(target: Target, limit: int) -> dict[str, Any]:
         doc["tokens"] = [{
             "jobId": i.get("jobId"), "status": i.get("status"), "attempts": i.get("attemptCount"),
             "maxAttempts": i.get("maxAttempts"), "token": mask_token(i.get("taskToken")),
-            "failedChecks": i.get("failedChecks", 0),
+            "failedChecks": i.get("failedChecks", 0), "transientChecks": i.get("transientChecks", 0),
             "callbackResult": i.get("callbackResult"), "expiresAt": i.get("expiresAt"),
             "execution": str(i.get("executionId", "")).rsplit(":", 1)[-1],
         } for i in tokens[:limit]]

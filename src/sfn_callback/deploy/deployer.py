@@ -654,6 +654,23 @@ class Drivers:
     def delete_dashboard(self, name: str) -> None:
         _absent(lambda: self.c("cloudwatch").delete_dashboards(DashboardNames=[name]))
 
+    # secrets the stack reads (never created nor read by the deployer: only their existence is checked)
+    def secret_problem(self, ref: str) -> str | None:
+        service, _, name = ref.partition(":")
+        try:
+            if service == "secretsmanager":
+                self.c("secretsmanager").describe_secret(SecretId=name)
+                return None
+            parameter = self.c("ssm").get_parameter(Name=name, WithDecryption=False)["Parameter"]
+        except ClientError as exc:
+            if _code(exc) in {"ResourceNotFoundException", "ParameterNotFound"}:
+                where = "Secrets Manager" if service == "secretsmanager" else "SSM Parameter Store"
+                return f"{ref} does not exist in {where} on the target (create it before deploying)"
+            return f"cannot look up {ref}: {_code(exc)}: {exc}"
+        if parameter.get("Type") != "SecureString":
+            return f"{ref} is an SSM parameter of type {parameter.get('Type')}, not SecureString"
+        return None
+
     # ------------------------------------------------------------------------------ managed inventory
     def managed_existing(self) -> set[tuple[str, str]]:
         """Resources in the target tagged as this stack's (functions, tables, state machines, roles)."""
@@ -770,6 +787,14 @@ def context_for(target: Target, stack_name: str = "sfn-callback") -> StackContex
     return StackContext(account_id=account, region=target.region, local=target.is_local, stack_name=stack_name)
 
 
+class ConfigurationRefused(ValueError):
+    """The stack's configuration cannot work on this target; nothing was planned or changed."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("the configuration cannot work: " + "; ".join(problems))
+        self.problems = problems
+
+
 class Deployer:
     def __init__(self, target: Target, stack: Stack | None = None, drivers: Drivers | None = None):
         self.target = target
@@ -777,7 +802,22 @@ class Deployer:
         self.stack = stack if stack is not None else build_stack(ctx)
         self.drivers = drivers or Drivers(target, self.stack.ctx)
 
+    def refusals(self) -> list[str]:
+        """Why the stack cannot work on this target: its components' configuration problems, and the secrets
+        it reads that the target does not hold (each a sentence naming what to fix)."""
+        found = list(self.stack.problems)
+        for secret in self.stack.secrets:
+            if secret.optional_locally and self.stack.ctx.local:
+                continue
+            missing = self.drivers.secret_problem(secret.ref)
+            if missing:
+                found.append(f"{secret.purpose}: {missing}")
+        return found
+
     def plan(self, detect_deletes: bool = True) -> Plan:
+        refusals = self.refusals()
+        if refusals:
+            raise ConfigurationRefused(refusals)
         desired = [(r.kind, r.name, self.drivers.desired(r)) for r in self.stack.ordered()]
         current = {(r.kind, r.name): self.drivers.read(r) for r in self.stack.ordered()}
         managed = self.drivers.managed_existing() if detect_deletes else set()

@@ -204,6 +204,8 @@ def build_manifest(stack: Stack) -> dict[str, Any]:
     if (stack.ctx.account_id, stack.ctx.region) != (ACCOUNT_TOKEN, REGION_TOKEN):
         raise ManifestError("the Terraform manifest needs the account and region tokens; build it with "
                             "terraform_context()")
+    if stack.problems:
+        raise ManifestError("the configuration cannot work: " + "; ".join(stack.problems))
     doc: dict[str, Any] = {"version": MANIFEST_VERSION, "stack_name": stack.ctx.stack_name,
                            "target": "local" if stack.ctx.local else "aws", "tags": managed_tags(stack.ctx)}
     doc.update({section: {} for section in SECTIONS.values()})
@@ -223,6 +225,10 @@ def build_manifest(stack: Stack) -> dict[str, Any]:
                 target = _reference_section(section, name)
                 if entry[name] is not None and entry[name] not in doc[target]:
                     raise ManifestError(f"{section}[{key}].{name} = {entry[name]!r}: no such entry in {target}")
+    # Secrets the functions read: Terraform looks each up (a missing one fails the plan), never creates it.
+    doc["required_secrets"] = {
+        s.ref: {"service": s.ref.partition(":")[0], "name": s.ref.partition(":")[2], "purpose": s.purpose}
+        for s in stack.secrets if not (s.optional_locally and stack.ctx.local)}
     for key, queue in doc["queues"].items():
         dlq = queue["dlq"]
         if dlq is not None and doc["queues"].get(dlq, {}).get("dlq") is not None:

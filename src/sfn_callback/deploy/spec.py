@@ -64,6 +64,25 @@ class Permission:
         return {"Effect": "Allow", "Action": sorted(self.actions), "Resource": sorted(self.resources)}
 
 
+@dataclass(frozen=True)
+class SecretRequirement:
+    """A secret (``secretsmanager:<name>`` or ``ssm:<name>``) the stack reads but does not create: the user puts
+    it there (the value never passes through the deployer). ``optional_locally``: on a local target the stack's
+    own scenarios create it."""
+
+    ref: str
+    purpose: str
+    optional_locally: bool = False
+
+
+def secret_arn(ctx: StackContext, ref: str) -> str:
+    """The IAM resource of ``secretsmanager:<name>`` (any of its version suffixes) or ``ssm:<name>``."""
+    service, _, name = ref.partition(":")
+    if service == "secretsmanager":
+        return f"arn:aws:secretsmanager:{ctx.region}:{ctx.account_id}:secret:{name}-*"
+    return f"arn:aws:ssm:{ctx.region}:{ctx.account_id}:parameter/{name.lstrip('/')}"
+
+
 def policy_document(permissions: tuple[Permission, ...]) -> dict[str, Any]:
     return {"Version": "2012-10-17", "Statement": [p.statement() for p in permissions]}
 
@@ -377,6 +396,14 @@ KIND_ORDER = ("log-group", "table", "bucket", "queue", "role", "function", "even
 class Stack:
     ctx: StackContext
     resources: list[Resource] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    """What a component found wrong in its configuration while contributing: ``plan`` and ``deploy`` refuse
+    the stack, naming each."""
+    secrets: list[SecretRequirement] = field(default_factory=list)
+    """Secrets the stack's functions read at run time, which must exist on the target (checked at plan)."""
+
+    def require_secret(self, ref: str, purpose: str, optional_locally: bool = False) -> None:
+        self.secrets.append(SecretRequirement(ref, purpose, optional_locally))
 
     def add(self, *items: Resource) -> None:
         for item in items:

@@ -36,7 +36,9 @@ SERVICES_BY_KIND = {
     "alarm": "cloudwatch",
     "dashboard": "cloudwatch",
 }
-ALWAYS = ("sts",)  # data.aws_caller_identity: the account id the module puts in ARNs
+ALWAYS = ("sts", "secretsmanager", "ssm")
+"""data.aws_caller_identity (the account id the module puts in ARNs); the lookups of the secrets the functions
+read (data.aws_secretsmanager_secret, data.aws_ssm_parameter)."""
 
 
 class OverrideError(ValueError):

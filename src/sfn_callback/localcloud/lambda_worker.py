@@ -269,7 +269,7 @@ def main() -> int:
 # IAM action names that differ from ``<signing name>:<operation>``.
 _IAM_ACTION = {"lambda:Invoke": "lambda:InvokeFunction"}
 _RESOURCE_PARAMS = ("TableName", "IndexName", "FunctionName", "QueueUrl", "GroupName", "Name", "stateMachineArn", "Bucket",
-                    "Key")
+                    "Key", "SecretId")
 
 
 def install_call_recorder(path: str, function_name: str) -> None:

@@ -4,21 +4,27 @@ through ``poc-simulated-api``).
 
 Environment (the seed's names; defaults are the shared resource names): the toolkit's (``TOKENS_TABLE``,
 ``SCHEDULER_GROUP``, ``POLLER_LAMBDA_ARN``, ``SCHEDULER_ROLE_ARN``, ``SFN_CALLBACK_LOCAL``,
-``CLAIM_LEASE_SECONDS``, the sweep's), plus ``JOBS_TABLE`` and ``SIMULATED_API_LAMBDA``.
+``CLAIM_LEASE_SECONDS``, the sweep's), plus ``JOBS_TABLE``, ``SIMULATED_API_LAMBDA`` and ``JOB_API_CONFIG``
+(the HTTP job adapter's configuration, JSON; absent: jobs use the simulated API unless their input carries
+``pollingConfig.jobApi``; see :mod:`sfn_callback.poc.adapters.job_router`).
 """
 
 from __future__ import annotations
 
 import functools
+import json
+import os
 
 from sfn_callback import config
 from sfn_callback.common.aws import client
 from sfn_callback.metrics import names as metric_names
 from sfn_callback.metrics.callbacks import MeteredTaskCallbacks
 from sfn_callback.poc.adapters.external_api import LambdaJobApi
+from sfn_callback.poc.adapters.job_router import JobApiRouter
 from sfn_callback.poc.adapters.jobs_dynamodb import DynamoJobStore
 from sfn_callback.poc.domain.simulated_api import SimulatedJobApi
 from sfn_callback.polling import bootstrap as toolkit
+from sfn_callback.polling.adapters.http_job import HttpJobApi, SecretReader
 from sfn_callback.polling.application.create_job import CreateJobService
 from sfn_callback.polling.application.sweep import SweepPoller
 from sfn_callback.polling.bootstrap import env, is_local, scheduler_adapter, token_repository
@@ -28,9 +34,18 @@ __all__ = ["create_job_service", "env", "is_local", "job_api", "scheduler_adapte
            "sweep_poller", "token_poller", "token_repository"]
 
 
-def job_api() -> LambdaJobApi:
-    """The PoC's job-status and job-submitter ports: the simulated API's Lambda protocol."""
-    return LambdaJobApi(client("lambda"), env("SIMULATED_API_LAMBDA", config.SIMULATED_API_FUNCTION))
+def job_api() -> JobApiRouter:
+    """The PoC's job-status and job-submitter ports: the simulated API's Lambda protocol, and the HTTP job
+    adapter for the jobs that use it."""
+    simulated = LambdaJobApi(client("lambda"), env("SIMULATED_API_LAMBDA", config.SIMULATED_API_FUNCTION))
+    return JobApiRouter(simulated, http_job_api())
+
+
+@functools.lru_cache(maxsize=1)
+def http_job_api() -> HttpJobApi:
+    raw = os.environ.get("JOB_API_CONFIG", "")
+    deployment = json.loads(raw) if raw.strip() else None
+    return HttpJobApi(deployment, SecretReader(client))
 
 
 @functools.lru_cache(maxsize=1)

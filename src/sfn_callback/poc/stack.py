@@ -16,6 +16,7 @@ from sfn_callback.deploy.spec import (
     StateMachine,
     Table,
 )
+from sfn_callback.poc.job_api import contribute_config
 from sfn_callback.polling.adapters.dynamodb import STATUS_INDEX, STATUS_INDEX_SORT_KEY
 
 SCHEDULER_ROLE = f"{config.POLLING_SCHEDULE_GROUP}-scheduler-role"
@@ -39,6 +40,9 @@ def contribute(stack: Stack, ctx: StackContext) -> None:
         ("SCHEDULER_ROLE_ARN", ctx.role_arn(SCHEDULER_ROLE)),
         ("POWERTOOLS_SERVICE_NAME", "poc-callback"),
     )
+    # The HTTP job adapter's configuration (sfn_callback.poc.job_api) for the functions that talk to the job API.
+    job_api_env, job_api_permissions = contribute_config(stack, ctx)
+    job_env = tuple(sorted(common_env + job_api_env))
     stack.add(
         Table(
             config.TOKENS_TABLE,
@@ -58,8 +62,8 @@ def contribute(stack: Stack, ctx: StackContext) -> None:
         Function(
             config.CREATE_JOB_FUNCTION,
             f"{HANDLERS}.poc_create_job.handler",
-            env=common_env,
-            permissions=(
+            env=job_env,
+            permissions=job_api_permissions + (
                 Permission(("lambda:InvokeFunction",), (api_arn,)),
                 Permission(("dynamodb:PutItem", "dynamodb:DeleteItem"), (tokens_arn,)),
                 Permission(("scheduler:CreateSchedule",), (schedules_arn,)),
@@ -69,8 +73,8 @@ def contribute(stack: Stack, ctx: StackContext) -> None:
         Function(
             config.POLLER_FUNCTION,
             f"{HANDLERS}.poc_poller.handler",
-            env=common_env,
-            permissions=(
+            env=job_env,
+            permissions=job_api_permissions + (
                 Permission(("lambda:InvokeFunction",), (api_arn,)),
                 Permission(("dynamodb:GetItem", "dynamodb:UpdateItem"), (tokens_arn,)),
                 Permission(("states:SendTaskSuccess", "states:SendTaskFailure"), ("*",)),

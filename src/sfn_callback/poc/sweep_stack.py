@@ -20,6 +20,7 @@ import os
 
 from sfn_callback import config
 from sfn_callback.deploy.spec import Function, Permission, Role, Schedule, ScheduleGroup, Stack, StackContext
+from sfn_callback.poc.job_api import contribute_config
 
 SWEEP_FUNCTION = "poc-sweep-poller"
 SWEEP_SCHEDULE_GROUP = "poc-sweep"
@@ -66,6 +67,7 @@ def contribute(stack: Stack, ctx: StackContext) -> None:
     tokens_arn = ctx.table_arn(config.TOKENS_TABLE)
     sweep_arn = ctx.function_arn(SWEEP_FUNCTION)
     lookahead = min(sweep_seconds(ctx), AWS_LOOKAHEAD_SECONDS)
+    job_api_env, job_api_permissions = contribute_config(stack, ctx)
     stack.add(
         Function(
             SWEEP_FUNCTION,
@@ -80,9 +82,9 @@ def contribute(stack: Stack, ctx: StackContext) -> None:
                 ("SWEEP_LEASE", SWEEP_SCHEDULE),
                 ("SWEEP_ADOPT_AFTER_SECONDS", str(adopt_after_seconds(ctx))),
                 ("POWERTOOLS_SERVICE_NAME", "poc-sweep"),
-            ),
+            ) + job_api_env,
             timeout=SWEEP_TIMEOUT_SECONDS,
-            permissions=(
+            permissions=job_api_permissions + (
                 Permission(("lambda:InvokeFunction",), (ctx.function_arn(config.SIMULATED_API_FUNCTION),)),
                 Permission(("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:DeleteItem"),
                            (tokens_arn,)),

@@ -15,7 +15,8 @@ from typing import Any, Protocol
 
 from sfn_callback.config import Target
 
-SCENARIO_MODULES = ("sfn_callback.poc.scenarios", "sfn_callback.poc.batch_scenarios", "sfn_callback.export.scenarios", "sfn_callback.monitoring.scenarios")
+SCENARIO_MODULES = ("sfn_callback.poc.scenarios", "sfn_callback.poc.batch_scenarios", "sfn_callback.poc.http_scenarios",
+                    "sfn_callback.export.scenarios", "sfn_callback.monitoring.scenarios")
 
 ProgressRows = list[dict[str, Any]]  # one row per job: column name -> value, shown live
 

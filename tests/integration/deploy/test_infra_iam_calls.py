@@ -5,7 +5,8 @@ every function of the stack, so for every one of them each action the policy gra
 called, except the paths listed in RARE_PATHS (each with the reason it does not run here).
 
 What runs: the PoC workflow with per-job schedules (a job that completes and one that fails) and in sweep mode
-(likewise), the polling baseline's workflow, an approval execution (its request delivered twice, as SQS may,
+(likewise), two jobs of the reference HTTP job service (per-job and sweep: the job API's key read from Secrets
+Manager), the polling baseline's workflow, an approval execution (its request delivered twice, as SQS may,
 then approved through the approval service), and two export jobs through the queue (one slow enough for a
 heartbeat, one with a missing file)."""
 
@@ -30,6 +31,7 @@ from sfn_callback.deploy.spec import Function, StackContext
 from sfn_callback.deploy.stack import build_stack
 from sfn_callback.export.scenarios import FileServer, file_content
 from sfn_callback.localcloud import process
+from sfn_callback.poc.http_scenarios import JobApiProcess, put_secret
 from support import wait_execution, wait_for
 
 pytestmark = pytest.mark.cloud
@@ -58,6 +60,14 @@ def _callback_input(name: str, job_options: dict, mode: str | None = None) -> di
     return {"record": {"id": name, "data": {}}, "pollingConfig": polling, "taskTimeoutSeconds": 120}
 
 
+def _http_input(name: str, url: str, mode: str | None = None) -> dict:
+    doc = _callback_input(name, {}, mode)
+    doc["record"]["data"] = {"job": {"completeAfterChecks": 1}}
+    doc["pollingConfig"].pop("jobOptions")
+    doc["pollingConfig"]["jobApi"] = {"submit": {"url": f"{url}/jobs"}, "status": {"url": f"{url}/jobs/{{jobId}}"}}
+    return doc
+
+
 def _redeliver_approval_request(session, endpoint: str, order_id: str) -> None:
     """Send the stored request's message again (SQS delivers at least once): the consumer finds it stored."""
     ddb, sqs = session.client("dynamodb", endpoint_url=endpoint), session.client("sqs", endpoint_url=endpoint)
@@ -83,6 +93,7 @@ def recorded(tmp_path_factory):
     ]
     proc, endpoint = process.start_detached("127.0.0.1", process.free_port(), log_path=str(state / "cloud.log"),
                                             env={"SFN_CALLBACK_STATE_DIR": str(state)}, timeout=60)
+    job_api = JobApiProcess()
     try:
         Deployer(Target(endpoint_url=endpoint), stack=stack).apply()
         session = boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name=REGION)
@@ -92,6 +103,8 @@ def recorded(tmp_path_factory):
             return sfn.start_execution(stateMachineArn=CTX.state_machine_arn(workflow),
                                        name=f"iam-{uuid.uuid4().hex[:8]}", input=json.dumps(doc))["executionArn"]
 
+        job_api.start()
+        put_secret(Target(endpoint_url=endpoint), job_api.key)
         with FileServer() as files:
             export_id = f"iam-{uuid.uuid4().hex[:8]}"
             ok = files.add(f"/{export_id}/ok.csv", file_content(export_id, "ok.csv"))
@@ -101,6 +114,8 @@ def recorded(tmp_path_factory):
                 start(config.CALLBACK_WORKFLOW, _callback_input("iam-2", {"failAfterChecks": 1})),
                 start(config.CALLBACK_WORKFLOW, _callback_input("iam-3", {"completeAfterChecks": 1}, "sweep")),
                 start(config.CALLBACK_WORKFLOW, _callback_input("iam-4", {"failAfterChecks": 1}, "sweep")),
+                start(config.CALLBACK_WORKFLOW, _http_input("iam-http-1", job_api.url)),
+                start(config.CALLBACK_WORKFLOW, _http_input("iam-http-2", job_api.url, "sweep")),
                 start(config.POLLING_WORKFLOW, _callback_input("iam-5", {"completeAfterChecks": 1})),
                 start(config.EXPORT_WORKFLOW, {"jobId": f"{export_id}-ok", "exportId": export_id, "userId": "iam",
                                                "files": [{"url": ok, "name": "ok.csv"}],
@@ -125,6 +140,7 @@ def recorded(tmp_path_factory):
             by_function[entry["function"]].append(entry)
         yield stack, dict(by_function)
     finally:
+        job_api.stop()
         process.stop_process(proc.pid)
 
 
@@ -143,6 +159,10 @@ def _arn(entry: dict) -> str:
         return CTX.queue_arn(res["QueueUrl"].rstrip("/").rsplit("/", 1)[-1])
     if service == "iam":
         return res["RoleArn"]
+    if service == "secretsmanager":  # a secret's ARN ends in a random six-character suffix
+        return f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{res['SecretId']}-AbCdEf"
+    if service == "ssm":
+        return f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/{res['Name'].lstrip('/')}"
     if service == "s3":
         return f"arn:aws:s3:::{res['Bucket']}/{res.get('Key', '')}"
     return "*"  # task tokens and the like: not resources IAM can name

@@ -471,7 +471,7 @@ def test_tf_endpoints_points_every_service_of_the_stack_at_the_endpoint(tmp_path
     assert proc.returncode == 0, proc.stderr
     provider = _unquote(hcl2.loads(out.read_text()))["provider"][0]["aws"]
     endpoints = {k: v.strip('"') for k, v in provider["endpoints"][0].items() if not k.startswith("__")}
-    assert set(endpoints) == {tfo.SERVICES_BY_KIND[k] for k in KIND_ORDER} | {"sts"}
+    assert set(endpoints) == {tfo.SERVICES_BY_KIND[k] for k in KIND_ORDER} | {"sts", "secretsmanager", "ssm"}
     assert set(endpoints.values()) == {"http://127.0.0.1:4599"}
     assert provider["max_retries"] == 2 and provider["s3_use_path_style"] is True
     assert provider["skip_credentials_validation"] and provider["skip_requesting_account_id"]

@@ -103,6 +103,22 @@ class FakeRepository:
                 self.items[job_id] = replace(rec, failed_checks=rec.failed_checks + 1, last_check_error=error)
                 self.writes += 1
 
+    def give_back_attempt(self, job_id, check_until, restore, *, error, not_before=None, next_poll_at=None) -> bool:
+        self.gate("give_back_attempt")
+        with self.lock:
+            rec = self.items.get(job_id)
+            if rec is None or rec.status is not TokenStatus.POLLING:
+                return False
+            self.items[job_id] = replace(
+                rec, attempt_count=rec.attempt_count - 1,
+                transient_checks=rec.transient_checks + (1 if error is not None else 0),
+                last_check_error=error if error is not None else rec.last_check_error,
+                check_until=restore if rec.check_until == check_until else rec.check_until,
+                not_before=not_before if not_before is not None else rec.not_before,
+                next_poll_at=next_poll_at if next_poll_at is not None else rec.next_poll_at)
+            self.writes += 1
+            return True
+
     def claim(self, job_id: str, claim: Claim, previous_claim_id: str | None, open_checks_before=None) -> bool:
         self.gate("claim")
         with self.lock:

@@ -63,6 +63,9 @@ def record_to_item(record: TokenRecord) -> dict[str, Any]:
         "claimHolder": record.claim_holder,
         "failedChecks": record.failed_checks or None,
         "lastCheckError": record.last_check_error,
+        "transientChecks": record.transient_checks or None,
+        "notBefore": iso(record.not_before) if record.not_before else None,
+        "jobApi": json.dumps(record.job_api, sort_keys=True) if record.job_api is not None else None,
     }
     return doc
 
@@ -98,6 +101,9 @@ def item_to_record(doc: dict[str, Any]) -> TokenRecord:
         claim_holder=doc.get("claimHolder"),
         failed_checks=int(doc.get("failedChecks", 0)),
         last_check_error=doc.get("lastCheckError"),
+        transient_checks=int(doc.get("transientChecks", 0)),
+        not_before=ts("notBefore"),
+        job_api=json.loads(doc["jobApi"]) if doc.get("jobApi") else None,
     )
 
 
@@ -217,6 +223,50 @@ class DynamoTokenRepository:
         except ClientError as exc:
             if not _condition_failed(exc):
                 raise
+
+    def give_back_attempt(self, job_id: str, check_until: datetime, restore: datetime | None, *,
+                          error: str | None, not_before: datetime | None = None,
+                          next_poll_at: datetime | None = None) -> bool:
+        adds = ["attemptCount :minus"]
+        sets: list[str] = []
+        values: dict[str, Any] = {
+            ":minus": {"N": "-1"}, ":mine": {"S": iso(check_until)}, ":polling": {"S": TokenStatus.POLLING.value},
+        }
+        if error is not None:
+            adds.append("transientChecks :one")
+            sets.append("lastCheckError = :error")
+            values[":one"] = {"N": "1"}
+            values[":error"] = {"S": error}
+        if not_before is not None:
+            sets.append("notBefore = :nb")
+            values[":nb"] = {"S": iso(not_before)}
+        if next_poll_at is not None:
+            sets.append("nextPollAt = :next")
+            values[":next"] = {"S": iso(next_poll_at)}
+        # First with this check's window closed in the same write; if another poll's check replaced it, the
+        # attempt alone (each poll gives back only its own increment, so the order of give-backs plays no part).
+        with_check = sets + (["checkUntil = :restore"] if restore is not None else [])
+        first = "ADD " + ", ".join(adds) + (" SET " + ", ".join(with_check) if with_check else "")
+        if restore is None:
+            first += " REMOVE checkUntil"
+        else:
+            values[":restore"] = {"S": iso(restore)}
+        second = "ADD " + ", ".join(adds) + (" SET " + ", ".join(sets) if sets else "")
+        for update, condition in ((first, "#s = :polling AND checkUntil = :mine"), (second, "#s = :polling")):
+            try:
+                self._ddb.update_item(
+                    TableName=self._table,
+                    Key=self._key(job_id),
+                    UpdateExpression=update,
+                    ConditionExpression=condition,
+                    ExpressionAttributeNames={"#s": "status"},
+                    ExpressionAttributeValues={k: v for k, v in values.items() if k in update or k in condition},
+                )
+                return True
+            except ClientError as exc:
+                if not _condition_failed(exc):
+                    raise
+        return False
 
     def claim(self, job_id: str, claim: Claim, previous_claim_id: str | None,
               open_checks_before: datetime | None = None) -> bool:

@@ -37,7 +37,9 @@ class ExternalApiError(RuntimeError):
 
 
 class JobCreator(Protocol):
-    def create_job(self, payload: dict[str, Any]) -> dict[str, Any]: ...
+    def create_job(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Submit the job; ``{"jobId": ...}``, plus ``"jobApi"`` (an object) when the job's status checks need
+        more than its id: it is stored on the token record (``TokenRecord.job_api``)."""
 
     def cancel_job(self, job_id: str) -> None:
         """Cancel the job (a job the API no longer knows is fine)."""
@@ -75,10 +77,14 @@ class CreateJobService:
         payload: dict[str, Any] = {"recordId": request.record.id, "data": request.record.data or {}}
         if config.job_options is not None:
             payload.update(config.job_options.as_payload())
+        if config.job_api is not None:
+            payload["jobApi"] = config.job_api
         job = self.jobs.create_job(payload)
         job_id = job.get("jobId") if isinstance(job, dict) else None
         if not isinstance(job_id, str) or not job_id:
             raise ExternalApiError(f"the external job API returned no jobId: {job!r}")
+        # What the job's status checks need beyond its id (the HTTP adapter's per-job config and fields).
+        job_api = job.get("jobApi")
 
         now = self.clock()
         record: TokenRecord = new_record(
@@ -90,6 +96,8 @@ class CreateJobService:
             timeout_seconds=config.timeout,
             max_attempts=config.max_attempts,
         )
+        if isinstance(job_api, dict):
+            record = replace(record, job_api=job_api)
         if config.mode == "sweep":
             # No schedule of its own: the sweep poller finds the record through the status GSI.
             record = replace(record, schedule_name=SWEEP_MODE_SCHEDULE_NAME)

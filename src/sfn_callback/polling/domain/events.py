@@ -165,6 +165,9 @@ class PollingConfig(StrictModel):
     job_options: JobOptions | None = Field(default=None, alias="jobOptions")
     mode: Literal["per-job", "sweep"] = "per-job"
     """per-job: one polling schedule per job; sweep: no schedule of its own, the sweep poller polls it."""
+    job_api: dict[str, Any] | None = Field(default=None, alias="jobApi")
+    """This job's HTTP job API configuration, merged over the deployment's (``JOB_API_CONFIG``); checked by the
+    job-submitter port (:mod:`sfn_callback.polling.domain.job_api_config`)."""
 
     @model_validator(mode="after")
     def _exactly_one_of_each_within_the_limits(self) -> PollingConfig:

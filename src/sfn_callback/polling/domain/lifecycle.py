@@ -44,6 +44,19 @@ normal case, a check whose window could still be open when a verdict falls due a
 1-second local interval the last 15 attempts or so and the checks within 15 s of ``expiresAt``; with AWS's
 1-minute minimum, only a check within 15 s of ``expiresAt``), or any check of a manual poll (manual polls keep
 no cadence), removes its ``checkUntil`` when it answers: one extra write, only for those checks.
+
+Transient answers. A check that answers :class:`~sfn_callback.polling.domain.jobs.Transient` (the job API was
+unreachable, timed out, answered 5xx or throttled with 429) says nothing about the job: the poll gives its
+attempt back (``ADD attemptCount -1, transientChecks 1``, ``lastCheckError``) while the record is POLLING, and
+closes its check in the same write when the record still holds this check's ``checkUntil`` (if another poll's
+check replaced it, that one stays). Each poll gives back only its own increment, so the count is the attempts
+that were answered (or that failed) whatever the order of the writes, never below them; once another poll
+decided the job nothing is written. An attempts verdict deferred for an open check gives its attempt back the
+same way (it did nothing): with a transient check racing it, the verdict's attempt must not spend the budget
+that the transient answer gave back. With a ``retry_after`` the same write sets
+``notBefore`` (and moves ``nextPollAt`` there, so the sweep does not find the job due before it): scheduled and
+sweep polls before ``notBefore`` skip without counting; a manual poll asks anyway; past ``expiresAt`` nothing
+skips, so the polling timeout still ends a job whose API keeps throttling.
 """
 
 from __future__ import annotations
@@ -59,7 +72,7 @@ from typing import Any, Protocol
 from sfn_callback.callbacks.port import TaskCallbacks
 from sfn_callback.callbacks.result import CallbackResult
 from sfn_callback.common.clock import iso, parse_iso, utcnow
-from sfn_callback.polling.domain.jobs import ERROR_JOB_FAILED, Completed, Failed, job_state
+from sfn_callback.polling.domain.jobs import ERROR_JOB_FAILED, Completed, Failed, Transient, job_state
 
 DEFAULT_CLAIM_LEASE_SECONDS = 60.0
 TTL_AFTER_EXPIRY = timedelta(days=7)
@@ -69,6 +82,8 @@ MAX_CHECK_MARGIN_SECONDS = 5.0
 """A verdict waits this long (half an interval at most) past the end of an open check's window."""
 MAX_CHECK_ERROR_CHARS = 300
 """How much of a failed status check's error the record keeps (``lastCheckError``)."""
+MAX_RETRY_AFTER_SECONDS = 86400.0
+"""The longest wait a transient answer's ``retry_after`` may impose (the polling timeout still ends the job)."""
 
 
 class TokenStatus(str, Enum):
@@ -180,6 +195,13 @@ class TokenRecord:
     failed_checks: int = 0
     """Attempts whose status check raised (the API failed or was unreachable): counted, but never answered."""
     last_check_error: str | None = None
+    transient_checks: int = 0
+    """Status checks answered :class:`Transient` whose attempt was given back (see "Transient answers")."""
+    not_before: datetime | None = None
+    """Scheduled and sweep polls before then skip without counting (a transient answer's ``retry_after``)."""
+    job_api: dict[str, Any] | None = None
+    """What the job's status checks need beyond its id, stored by create-job (the HTTP adapter: the per-job
+    configuration and the fields of the submit answer); None for a job checked by its id alone."""
 
     @property
     def check_window(self) -> timedelta:
@@ -280,6 +302,15 @@ class TokenRepository(Protocol):
     def count_failed_check(self, job_id: str, error: str) -> None:
         """A counted attempt's status check raised: ``ADD failedChecks 1``, set ``lastCheckError``."""
 
+    def give_back_attempt(self, job_id: str, check_until: datetime, restore: datetime | None, *,
+                          error: str | None, not_before: datetime | None = None,
+                          next_poll_at: datetime | None = None) -> bool:
+        """A counted attempt did not spend itself: ``ADD attemptCount -1`` if the record is POLLING, and, if it
+        still holds ``checkUntil = check_until``, remove it (or set it back to ``restore``). With an
+        ``error`` (its check answered :class:`Transient`) also ``ADD transientChecks 1`` and set
+        ``lastCheckError``; without one, a verdict deferred for an open check. ``notBefore``, ``nextPollAt``
+        when given. True when written."""
+
     def claim(self, job_id: str, claim: Claim, previous_claim_id: str | None,
               open_checks_before: datetime | None = None) -> bool:
         """POLLING -> CALLBACK_PENDING (``previous_claim_id`` None), or take over a stale claim (status
@@ -347,6 +378,20 @@ class JobApi(Protocol):
     def check_status(self, job_id: str) -> Any:
         """The external job's state: a :data:`~sfn_callback.polling.domain.jobs.JobState`, or a status document
         (``status`` is IN_PROGRESS, COMPLETED or FAILED)."""
+
+
+class RecordJobApi(JobApi, Protocol):
+    def check_record(self, record: TokenRecord) -> Any:
+        """As ``check_status``, for a job whose check needs what create-job stored (``record.job_api``). A
+        job API that has this method is asked through it."""
+
+
+def check_job(jobs: JobApi, record: TokenRecord) -> Any:
+    """Ask ``jobs`` for ``record``'s job: through ``check_record`` when the port has it, else by the job's id."""
+    check_record = getattr(jobs, "check_record", None)
+    if callable(check_record):
+        return check_record(record)
+    return jobs.check_status(record.job_id)
 
 
 # ----------------------------------------------------------------------------------------- decisions
@@ -438,6 +483,10 @@ class TokenPoller:
                 result = self._recover(record, now, holder)
             elif slot is not None and record.polled_slot is not None and record.polled_slot >= slot:
                 return self._report(record, detail=f"slot {iso(slot)} already polled", skipped=True)
+            elif (slot is not None and record.not_before is not None and now < record.not_before
+                  and now <= record.expires_at):
+                return self._report(record, detail=f"the job API asked to wait until {iso(record.not_before)}",
+                                    skipped=True)
             else:
                 result = self._count_and_decide(record, now, slot, adopt, holder)
             if result is not None:
@@ -451,8 +500,11 @@ class TokenPoller:
                           holder: str | None) -> PollResult | None:
         """Count this poll's attempt, then the verdict or the status check; None: re-read (not counted)."""
         next_poll_at = next_slot(slot, now, now + timedelta(seconds=record.interval_seconds))
-        # An attempt that will ask the API opens a status check in the same write that counts it.
-        will_check = decide_before_check(record, record.attempt_count + 1, now) is None
+        # An attempt that will ask the API opens a status check in the same write that counts it. Whether it
+        # will is known only once counted: the count this read shows may still drop (a transient answer gives
+        # its attempt back), so every attempt opens one except past the timeout (time only moves on); an attempt
+        # that turns out to be a verdict closes it again before claiming.
+        will_check = now <= record.expires_at
         check_until = now + record.check_window if will_check else None
         counted = self.repository.increment_attempt(record.job_id, now, next_poll_at, slot=slot,
                                                     check_until=check_until, adopt=adopt)
@@ -461,6 +513,12 @@ class TokenPoller:
         attempt = counted.attempt
         verdict = decide_before_check(record, attempt, now)
         if verdict is not None:
+            open_until = counted.previous_check_until
+            if check_until is not None and open_until is not None and open_until + record.check_margin > self.clock():
+                # The verdict waits for another poll's open check: this poll does nothing, so it spends no
+                # attempt (that check may yet give its own back, and then this one must not count either).
+                given = self._give_back(record, check_until, open_until, error=None)
+                return self._deferred(record, attempt - 1 if given else attempt, verdict, open_until)
             if check_until is not None:  # other polls counted attempts first: this one asks nothing after all
                 self._end_check(record, check_until, counted.previous_check_until)
             return self._verdict(record, attempt, verdict, counted.previous_check_until, holder)
@@ -469,13 +527,16 @@ class TokenPoller:
         # limits, or any check of a manual poll (manual polls keep no cadence).
         closes = slot is None or self._check_is_critical(record, attempt, check_until, next_poll_at)
         try:
-            job = self.jobs.check_status(record.job_id)
+            job = check_job(self.jobs, record)
         except Exception as exc:
             self._count_failed_check(record, attempt, exc)
             if closes:
                 self._end_check(record, check_until, counted.previous_check_until)
             raise
         answered = self.clock()
+        if isinstance(job, Transient):
+            return self._transient(record, attempt, job, check_until, counted.previous_check_until, next_poll_at,
+                                   answered)
         if answered > check_until:
             self.log("status check answered after its window; not used", job_id=record.job_id, attempt=attempt,
                      check_until=iso(check_until))
@@ -534,6 +595,34 @@ class TokenPoller:
         reach = (check_until + record.check_margin - next_poll_at).total_seconds()
         slots = math.floor(reach / max(record.interval_seconds, 1)) + 1 if reach >= 0 else 0
         return attempt + slots > record.max_attempts or record.expires_at <= check_until + record.check_margin
+
+    def _transient(self, record: TokenRecord, attempt: int, answer: Transient, check_until: datetime,
+                   previous: datetime | None, next_poll_at: datetime, answered: datetime) -> PollResult:
+        """The check said nothing about the job: give the attempt back, and wait ``retry_after`` if asked."""
+        not_before = None
+        if answer.retry_after is not None and answer.retry_after > 0:
+            not_before = answered + timedelta(seconds=min(float(answer.retry_after), MAX_RETRY_AFTER_SECONDS))
+        restore = previous if previous is not None and previous + record.check_margin > answered else None
+        text = f"attempt {attempt}: transient: {answer.reason}"[:MAX_CHECK_ERROR_CHARS]
+        given = self._give_back(record, check_until, restore, error=text, not_before=not_before,
+                                next_poll_at=max(next_poll_at, not_before) if not_before is not None else None)
+        self.log("transient answer from the job API", job_id=record.job_id, attempt=attempt,
+                 reason=answer.reason, retry_after=answer.retry_after, attempt_given_back=given)
+        detail = f"transient: {answer.reason}" + (f"; next poll not before {iso(not_before)}" if not_before else "")
+        if not given:
+            detail += "; attempt kept (another poll moved the record)"
+        return PollResult(status=TokenStatus.POLLING.value, attempt=attempt - 1 if given else attempt,
+                          max_attempts=record.max_attempts, job_id=record.job_id, detail=detail)
+
+    def _give_back(self, record: TokenRecord, check_until: datetime, restore: datetime | None, *,
+                   error: str | None, not_before: datetime | None = None,
+                   next_poll_at: datetime | None = None) -> bool:
+        try:
+            return self.repository.give_back_attempt(record.job_id, check_until, restore, error=error,
+                                                     not_before=not_before, next_poll_at=next_poll_at)
+        except Exception as exc:  # the attempt stays counted and the window ends by itself
+            self.log("could not give back an attempt", job_id=record.job_id, error=f"{type(exc).__name__}: {exc}")
+            return False
 
     def _count_failed_check(self, record: TokenRecord, attempt: int, error: Exception) -> None:
         """Keep on the record that this attempt asked and got no answer (the error itself propagates)."""

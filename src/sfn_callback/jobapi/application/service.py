@@ -1,0 +1,74 @@
+"""The reference job service's use cases: create, answer status requests, cancel, rotate keys, report counts."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from sfn_callback.jobapi.domain.jobs import Answer, Behaviour, Job
+
+
+class UnknownJob(KeyError):
+    pass
+
+
+class KeyStore(Protocol):
+    def accepts(self, key: str) -> bool: ...
+
+    def replace(self, keys: list[str]) -> None: ...
+
+
+class JobService:
+    def __init__(self, keys: KeyStore, clock: Callable[[], float] = time.monotonic):
+        self.keys = keys
+        self.clock = clock
+        self.jobs: dict[str, Job] = {}
+        self.lock = threading.Lock()
+        self.unauthorized = 0
+
+    def authorized(self, key: str | None, job_id: str | None = None) -> bool:
+        if key is not None and self.keys.accepts(key):
+            return True
+        with self.lock:
+            self.unauthorized += 1
+            job = self.jobs.get(job_id) if job_id else None
+            if job is not None:
+                job.count("unauthorized", self.clock())
+        return False
+
+    def create(self, body: dict[str, Any]) -> dict[str, Any]:
+        behaviour = Behaviour.model_validate(body)
+        job = Job(f"j-{secrets.token_hex(6)}", behaviour, self.clock())
+        with self.lock:
+            self.jobs[job.job_id] = job
+        return job.document(self.clock())
+
+    def _job(self, job_id: str) -> Job:
+        job = self.jobs.get(job_id)
+        if job is None:
+            raise UnknownJob(job_id)
+        return job
+
+    def status(self, job_id: str) -> Answer:
+        with self.lock:
+            return self._job(job_id).answer(self.clock())
+
+    def cancel(self, job_id: str) -> None:
+        with self.lock:
+            self._job(job_id).cancelled = True
+
+    def served(self, job_id: str) -> dict[str, Any]:
+        with self.lock:
+            job = self._job(job_id)
+            return {"id": job_id, "state": job.state(self.clock()), "served": dict(job.served),
+                    "requests": [{"kind": kind, "at": at} for kind, at in job.requests], "cancelled": job.cancelled}
+
+    def rotate(self, keys: object) -> int:
+        """Replace the accepted keys (a request's JSON, checked here)."""
+        if not isinstance(keys, list) or not keys or any(not isinstance(k, str) or len(k) < 16 for k in keys):
+            raise ValueError("keys: a non-empty list of keys of at least 16 characters")
+        self.keys.replace(keys)
+        return len(keys)
