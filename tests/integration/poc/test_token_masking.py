@@ -97,7 +97,7 @@ def test_the_poc_handlers_never_log_a_whole_token(deployed):
     done = cli(deployed, "run", "--scenario", "complete", "--no-deploy", "--json", timeout=240)
     assert done.returncode == 0, done.stderr[-3000:]
     items = deployed.client("dynamodb").scan(TableName=config.TOKENS_TABLE)["Items"]
-    tokens = {item["taskToken"]["S"] for item in items}
+    tokens = {item["taskToken"]["S"] for item in items if "taskToken" in item}  # the sweep's lease item has none
     assert tokens
     for function in (config.CREATE_JOB_FUNCTION, config.POLLER_FUNCTION, config.SIMULATED_API_FUNCTION):
         text = "\n".join(log_messages(deployed, function))
