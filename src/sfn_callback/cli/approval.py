@@ -72,7 +72,7 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
         from sfn_callback.approval.bootstrap import bootstrap, table_name
         from sfn_callback.approval.entrypoints.auth import KeyConfigError, load_keys
         from sfn_callback.approval.entrypoints.rest_app import create_app
-        from sfn_callback.approval.entrypoints.server import is_loopback
+        from sfn_callback.common.net import is_loopback
 
         target = state(ctx).target
         if endpoint is not None:

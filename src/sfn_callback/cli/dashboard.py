@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import ipaddress
-
 import typer
 
 from sfn_callback.cli.common import err_console, refuse, state
+from sfn_callback.common.net import is_loopback as _is_loopback
 
 VALID_PERIODS = (1, 5, 10, 20, 30)
 
@@ -64,10 +63,3 @@ def dashboard(
         refuse(f"cannot listen on {host}:{port} (in use?)", 1)
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

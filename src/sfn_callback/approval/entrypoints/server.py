@@ -2,21 +2,11 @@
 
 from __future__ import annotations
 
-import ipaddress
 import threading
 import time
 from typing import Any
 
 import uvicorn
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class ServerThread:

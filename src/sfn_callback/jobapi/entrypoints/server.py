@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import json
 import socket
 import sys
@@ -14,18 +13,10 @@ from typing import Any
 
 import uvicorn
 
+from sfn_callback.common.net import is_loopback
 from sfn_callback.jobapi.adapters.keys import FileOrEnvKeys
 from sfn_callback.jobapi.application.service import JobService
 from sfn_callback.jobapi.entrypoints.app import create_app
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def serve(host: str = "127.0.0.1", port: int = 0, keys_file: Path | None = None) -> None:
