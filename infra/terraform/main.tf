@@ -219,6 +219,7 @@ resource "aws_sfn_state_machine" "this" {
 resource "aws_sns_topic" "this" {
   for_each = local.stack.topics
   name     = each.value.name
+  tags     = local.tags
 }
 
 # One metric (namespace, metric_name, statistic, period) or metric math (metric_query blocks).
@@ -238,6 +239,7 @@ resource "aws_cloudwatch_metric_alarm" "this" {
   dimensions          = each.value.dimensions
   statistic           = each.value.statistic
   period              = each.value.period
+  tags                = local.tags
 
   dynamic "metric_query" {
     for_each = each.value.queries

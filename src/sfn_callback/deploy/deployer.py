@@ -144,6 +144,12 @@ class Drivers:
         if kind == "state-machine":
             tags = self.c("stepfunctions").list_tags_for_resource(resourceArn=self.ctx.state_machine_arn(r.name))
             return {t["key"]: t["value"] for t in tags.get("tags", [])}
+        if kind == "topic":
+            tags = self.c("sns").list_tags_for_resource(ResourceArn=self.ctx.topic_arn(r.name)).get("Tags", [])
+            return {t["Key"]: t["Value"] for t in tags}
+        if kind == "alarm":
+            tags = self.c("cloudwatch").list_tags_for_resource(ResourceARN=self.ctx.alarm_arn(r.name)).get("Tags", [])
+            return {t["Key"]: t["Value"] for t in tags}
         raise DeployError(f"no tag reader for {kind}")
 
     def _bucket_tags(self, name: str) -> list[dict[str, str]]:
@@ -176,6 +182,10 @@ class Drivers:
         elif kind == "state-machine":
             self.c("stepfunctions").tag_resource(resourceArn=self.ctx.state_machine_arn(r.name),
                                                  tags=[{"key": k, "value": v} for k, v in tags.items()])
+        elif kind == "topic":
+            self.c("sns").tag_resource(ResourceArn=self.ctx.topic_arn(r.name), Tags=pairs)
+        elif kind == "alarm":  # PutMetricAlarm ignores Tags for an existing alarm
+            self.c("cloudwatch").tag_resource(ResourceARN=self.ctx.alarm_arn(r.name), Tags=pairs)
         else:
             raise DeployError(f"no tag writer for {kind}")
 
@@ -617,7 +627,7 @@ class Drivers:
         return {} if found is not None else None
 
     def create_topic(self, r: Topic) -> None:
-        self.c("sns").create_topic(Name=r.name)
+        self.c("sns").create_topic(Name=r.name, Tags=[{"Key": k, "Value": v} for k, v in self.tags().items()])
 
     def update_topic(self, r: Topic, diff: tuple[str, ...]) -> None:
         return None
@@ -632,10 +642,11 @@ class Drivers:
         return alarm_properties(alarm) if alarm is not None else None
 
     def create_alarm(self, r: Alarm) -> None:
-        self.c("cloudwatch").put_metric_alarm(**alarm_request(r, self.ctx))
+        self.c("cloudwatch").put_metric_alarm(**alarm_request(r, self.ctx),
+                                              Tags=[{"Key": k, "Value": v} for k, v in self.tags().items()])
 
     def update_alarm(self, r: Alarm, diff: tuple[str, ...]) -> None:
-        self.create_alarm(r)  # PutMetricAlarm replaces the definition and keeps the state
+        self.c("cloudwatch").put_metric_alarm(**alarm_request(r, self.ctx))  # replaces the definition, keeps the state
 
     def delete_alarm(self, name: str) -> None:
         self.c("cloudwatch").delete_alarms(AlarmNames=[name])
@@ -673,7 +684,7 @@ class Drivers:
 
     # ------------------------------------------------------------------------------ managed inventory
     def managed_existing(self) -> set[tuple[str, str]]:
-        """Resources in the target tagged as this stack's (functions, tables, state machines, roles)."""
+        """Resources in the target tagged as this stack's (functions, tables, state machines, topics, alarms)."""
         found: set[tuple[str, str]] = set()
         lam = self.c("lambda")
         for page in lam.get_paginator("list_functions").paginate():
@@ -693,6 +704,18 @@ class Drivers:
                 tags = (_absent(sfn.list_tags_for_resource, resourceArn=sm["stateMachineArn"]) or {}).get("tags", [])
                 if {t["key"]: t["value"] for t in tags or []}.get(MANAGED_TAG) == self.ctx.stack_name:
                     found.add(("state-machine", sm["name"]))
+        sns = self.c("sns")
+        for page in sns.get_paginator("list_topics").paginate():
+            for topic in page.get("Topics", []):
+                tags = (_absent(sns.list_tags_for_resource, ResourceArn=topic["TopicArn"]) or {}).get("Tags", [])
+                if {t["Key"]: t["Value"] for t in tags}.get(MANAGED_TAG) == self.ctx.stack_name:
+                    found.add(("topic", topic["TopicArn"].rsplit(":", 1)[-1]))
+        cw = self.c("cloudwatch")
+        for page in cw.get_paginator("describe_alarms").paginate(AlarmTypes=["MetricAlarm"]):
+            for alarm in page.get("MetricAlarms", []):
+                tags = (_absent(cw.list_tags_for_resource, ResourceARN=alarm["AlarmArn"]) or {}).get("Tags", [])
+                if {t["Key"]: t["Value"] for t in tags}.get(MANAGED_TAG) == self.ctx.stack_name:
+                    found.add(("alarm", alarm["AlarmName"]))
         return found
 
 

@@ -16,7 +16,8 @@ MANAGED_TAG = "sfn-callback:stack"
 DEFAULT_STACK = "sfn-callback"
 # Kinds whose resources carry the stack's tags (the others, event source mappings and schedules, take none
 # from either deploy route).
-TAGGED_KINDS = ("log-group", "table", "bucket", "queue", "role", "function", "schedule-group", "state-machine")
+TAGGED_KINDS = ("log-group", "table", "bucket", "queue", "role", "function", "schedule-group", "state-machine", "topic",
+                "alarm")
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,9 @@ class StackContext:
 
     def topic_arn(self, name: str) -> str:
         return f"arn:aws:sns:{self.region}:{self.account_id}:{name}"
+
+    def alarm_arn(self, name: str) -> str:
+        return f"arn:aws:cloudwatch:{self.region}:{self.account_id}:alarm:{name}"
 
 
 def managed_tags(ctx: StackContext) -> dict[str, str]:
