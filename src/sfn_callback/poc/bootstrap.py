@@ -4,7 +4,8 @@ through ``poc-simulated-api``).
 
 Environment (the seed's names; defaults are the shared resource names): the toolkit's (``TOKENS_TABLE``,
 ``SCHEDULER_GROUP``, ``POLLER_LAMBDA_ARN``, ``SCHEDULER_ROLE_ARN``, ``SFN_CALLBACK_LOCAL``,
-``CLAIM_LEASE_SECONDS``, the sweep's), plus ``JOBS_TABLE``, ``SIMULATED_API_LAMBDA`` and ``JOB_API_CONFIG``
+``CLAIM_LEASE_SECONDS``, the sweep's), plus ``JOBS_TABLE``, ``SIMULATED_API_LAMBDA``, ``PUSH_URL`` (the push
+endpoint's Function URL, for jobs whose ``push`` names none) and ``JOB_API_CONFIG``
 (the HTTP job adapter's configuration, JSON; absent: jobs use the simulated API unless their input carries
 ``pollingConfig.jobApi``; see :mod:`sfn_callback.poc.adapters.job_router`).
 """
@@ -26,11 +27,12 @@ from sfn_callback.poc.domain.simulated_api import SimulatedJobApi
 from sfn_callback.polling import bootstrap as toolkit
 from sfn_callback.polling.adapters.http_job import HttpJobApi, SecretReader
 from sfn_callback.polling.application.create_job import CreateJobService
+from sfn_callback.polling.application.push import PushReceiver
 from sfn_callback.polling.application.sweep import SweepPoller
 from sfn_callback.polling.bootstrap import env, is_local, scheduler_adapter, token_repository
 from sfn_callback.polling.domain.lifecycle import TokenPoller
 
-__all__ = ["create_job_service", "env", "is_local", "job_api", "scheduler_adapter", "simulated_api",
+__all__ = ["create_job_service", "env", "is_local", "job_api", "push_receiver", "scheduler_adapter", "simulated_api",
            "sweep_poller", "token_poller", "token_repository"]
 
 
@@ -45,7 +47,7 @@ def job_api() -> JobApiRouter:
 def http_job_api() -> HttpJobApi:
     raw = os.environ.get("JOB_API_CONFIG", "")
     deployment = json.loads(raw) if raw.strip() else None
-    return HttpJobApi(deployment, SecretReader(client))
+    return HttpJobApi(deployment, SecretReader(client), push_url=os.environ.get("PUSH_URL") or None)
 
 
 @functools.lru_cache(maxsize=1)
@@ -66,3 +68,10 @@ def token_poller() -> TokenPoller:
 @functools.lru_cache(maxsize=1)
 def sweep_poller() -> SweepPoller:
     return toolkit.sweep_poller(job_api(), MeteredTaskCallbacks(toolkit.task_callbacks(), metric_names.SWEEP))
+
+
+@functools.lru_cache(maxsize=1)
+def push_receiver() -> PushReceiver:
+    """The push endpoint's service (``poc-job-push``): pushes complete tokens through the poller's own claim."""
+    return PushReceiver(token_repository(), toolkit.token_poller(
+        job_api(), MeteredTaskCallbacks(toolkit.task_callbacks(), metric_names.POLLER)))

@@ -3,6 +3,9 @@ with every interleaving of a push and a poll (the token lifecycle over the fakes
 
 from __future__ import annotations
 
+import base64
+import json
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -101,3 +104,95 @@ def test_a_push_resends_a_stale_claim_outcome_instead_of_its_own():
     resent = p.complete_from_push("job-1", Failed(), holder="push-1")
     assert resent.recovered and resent.status == "COMPLETED"
     assert len(w.sfn.accepted) == 1 and w.sfn.accepted[0][1].error is None
+
+
+# ------------------------------------------------------------------ the push endpoint's service (signature, refusals)
+SECRET = "per-job-secret-0123456789"
+
+
+def push_world():
+    from sfn_callback.polling.application.push import PushReceiver
+
+    w = World(max_attempts=5)
+    w.repo.items["job-1"] = replace(w.record, job_api={"fields": {}, "push": {"secret": SECRET}})
+    receiver = PushReceiver(w.repo, w.poller(), clock=w.clock)
+    return w, receiver
+
+
+def signed(doc, secret=SECRET, at=None, w=None, body=None):
+    from sfn_callback.polling.application.push import sign_push
+
+    body = body if body is not None else json.dumps(doc).encode()
+    ts = str(int(at if at is not None else w.clock().timestamp()))
+    return {"x-push-timestamp": ts, "x-push-signature": sign_push(secret, ts, body)}, body
+
+
+def test_a_signed_push_completes_the_job_and_its_replay_is_refused():
+    w, receiver = push_world()
+    doc = {"pushId": "p-1", "jobId": "job-1", "status": "COMPLETED", "result": {"rows": 2}}
+    headers, body = signed(doc, w=w)
+    answer = receiver.receive(headers, body, holder="req-1")
+    assert answer.status_code == 200 and answer.body["status"] == "COMPLETED" and answer.body["reconnected"]
+    assert w.sfn.accepted[0][1].output["result"] == {"rows": 2}
+    again = receiver.receive(headers, body, holder="req-2")
+    assert (again.status_code, again.body["error"]) == (409, "Replay") and w.sender.calls == 1
+    other = receiver.receive(*signed(dict(doc, pushId="p-2"), w=w), holder="req-3")
+    assert other.status_code == 200 and other.body["detail"] == "already finished" and w.sender.calls == 1
+
+
+@pytest.mark.parametrize(("case", "code", "error"), [
+    ("too large", 413, "PayloadTooLarge"),
+    ("not json", 400, "BadRequest"),
+    ("no push id", 400, "BadRequest"),
+    ("bad status", 400, "BadRequest"),
+    ("no timestamp", 400, "BadRequest"),
+    ("unknown job", 404, "UnknownJob"),
+    ("job expects no push", 404, "UnknownJob"),
+    ("wrong secret", 401, "BadSignature"),
+    ("body changed", 401, "BadSignature"),
+    ("stale", 401, "StaleTimestamp"),
+    ("future", 401, "StaleTimestamp"),
+])
+def test_a_refused_push_answers_a_json_error_and_changes_nothing(case, code, error):
+    w, receiver = push_world()
+    doc = {"pushId": "p-1", "jobId": "job-1", "status": "COMPLETED"}
+    headers, body = signed(doc, w=w)
+    if case == "too large":
+        headers, body = signed(dict(doc, result="x" * 70000), w=w)
+    elif case == "not json":
+        headers, body = signed(None, w=w, body=b"{nope")
+    elif case == "no push id":
+        headers, body = signed({"jobId": "job-1", "status": "COMPLETED"}, w=w)
+    elif case == "bad status":
+        headers, body = signed(dict(doc, status="RUNNING"), w=w)
+    elif case == "no timestamp":
+        del headers["x-push-timestamp"]
+    elif case == "unknown job":
+        headers, body = signed(dict(doc, jobId="job-404"), w=w)
+    elif case == "job expects no push":
+        w.repo.items["job-1"] = replace(w.record, job_api=None)
+    elif case == "wrong secret":
+        headers, body = signed(doc, secret="another-jobs-secret", w=w)
+    elif case == "body changed":
+        body = json.dumps(dict(doc, status="FAILED")).encode()
+    elif case == "stale":
+        headers, body = signed(doc, at=w.clock().timestamp() - 301)
+    elif case == "future":
+        headers, body = signed(doc, at=w.clock().timestamp() + 301)
+    before = w.record
+    answer = receiver.receive(headers, body, holder="req-1")
+    assert (answer.status_code, answer.body["error"]) == (code, error) and answer.body["message"]
+    assert w.record == before and w.sender.calls == 0 and not w.repo.pushes.get("job-1")
+
+
+def test_a_function_url_event_is_answered_over_http_terms():
+    w, receiver = push_world()
+    headers, body = signed({"pushId": "p-1", "jobId": "job-1", "status": "FAILED", "error": "disk full"}, w=w)
+    event = {"version": "2.0", "requestContext": {"http": {"method": "POST"}},
+             "headers": {k.title(): v for k, v in headers.items()},
+             "body": base64.b64encode(body).decode(), "isBase64Encoded": True}
+    answer = receiver.handle_function_url(event, holder="req-1")
+    assert answer["statusCode"] == 200 and json.loads(answer["body"])["status"] == "FAILED"
+    assert (w.sfn.accepted[0][1].error, w.sfn.accepted[0][1].cause) == ("JobFailed", "disk full")
+    get = receiver.handle_function_url(dict(event, requestContext={"http": {"method": "GET"}}))
+    assert get["statusCode"] == 405 and json.loads(get["body"])["error"] == "MethodNotAllowed"
