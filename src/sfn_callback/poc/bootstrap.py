@@ -4,8 +4,9 @@ through ``poc-simulated-api``).
 
 Environment (the seed's names; defaults are the shared resource names): the toolkit's (``TOKENS_TABLE``,
 ``SCHEDULER_GROUP``, ``POLLER_LAMBDA_ARN``, ``SCHEDULER_ROLE_ARN``, ``SFN_CALLBACK_LOCAL``,
-``CLAIM_LEASE_SECONDS``, the sweep's), plus ``JOBS_TABLE``, ``SIMULATED_API_LAMBDA``, ``PUSH_URL`` (the push
-endpoint's Function URL, for jobs whose ``push`` names none) and ``JOB_API_CONFIG``
+``CLAIM_LEASE_SECONDS``, the sweep's), plus ``JOBS_TABLE``, ``SIMULATED_API_LAMBDA``, ``PUSH_FUNCTION`` (the push
+endpoint, whose Function URL jobs whose ``push`` names no URL are given; ``PUSH_URL`` overrides it) and
+``JOB_API_CONFIG``
 (the HTTP job adapter's configuration, JSON; absent: jobs use the simulated API unless their input carries
 ``pollingConfig.jobApi``; see :mod:`sfn_callback.poc.adapters.job_router`).
 """
@@ -47,7 +48,13 @@ def job_api() -> JobApiRouter:
 def http_job_api() -> HttpJobApi:
     raw = os.environ.get("JOB_API_CONFIG", "")
     deployment = json.loads(raw) if raw.strip() else None
-    return HttpJobApi(deployment, SecretReader(client), push_url=os.environ.get("PUSH_URL") or None)
+    return HttpJobApi(deployment, SecretReader(client), push_url=os.environ.get("PUSH_URL") or push_function_url)
+
+
+def push_function_url() -> str | None:
+    """The push endpoint's Function URL (``PUSH_FUNCTION``'s), or None when it has none."""
+    found = client("lambda").get_function_url_config(FunctionName=env("PUSH_FUNCTION", config.PUSH_FUNCTION))
+    return str(found["FunctionUrl"])
 
 
 @functools.lru_cache(maxsize=1)

@@ -100,10 +100,11 @@ class HttpJobApi:
     """Submit, check and cancel jobs of one deployment's HTTP job API (per-job overrides included)."""
 
     def __init__(self, deployment: dict[str, Any] | None, secrets: SecretReader,
-                 http: urllib3.PoolManager | None = None, push_url: str | None = None):
+                 http: urllib3.PoolManager | None = None, push_url: str | Callable[[], str | None] | None = None):
         self.deployment = deployment
         self.push_url = push_url
-        """The push endpoint's URL for jobs whose ``push`` names none (the deployment's ``PUSH_URL``)."""
+        """The push endpoint's URL for jobs whose ``push`` names none, or how to find it (read once, when the
+        first such job is created)."""
         if deployment is not None:
             parse_config(deployment, "JOB_API_CONFIG")  # refuse a broken deployment at once
         self.secrets = secrets
@@ -142,6 +143,11 @@ class HttpJobApi:
                                          timeout=timeout, retries=False, redirect=False)
         return response
 
+    def deployment_push_url(self) -> str | None:
+        if callable(self.push_url):
+            self.push_url = self.push_url()
+        return self.push_url
+
     # -- the job-submitter port (create-job)
     def create_job(self, payload: dict[str, Any]) -> dict[str, Any]:
         override = payload.get("jobApi")
@@ -150,7 +156,7 @@ class HttpJobApi:
         body = jmespath.search(config.submit.body, document) if config.submit.body else document
         push_secret = None
         if config.push is not None:
-            push_url = config.push.url or self.push_url
+            push_url = config.push.url or self.deployment_push_url()
             if not push_url:
                 raise InvalidJobApiConfig("push: no push URL (push.url, or the deployment's PUSH_URL)")
             if not isinstance(body, dict):
