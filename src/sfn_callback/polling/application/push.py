@@ -36,11 +36,14 @@ from sfn_callback.common.clock import utcnow
 from sfn_callback.polling.domain.jobs import ERROR_JOB_FAILED, Completed, Failed
 from sfn_callback.polling.domain.lifecycle import TokenPoller, TokenRecord, UnknownJob
 
-__all__ = ["MAX_PUSH_AGE_SECONDS", "MAX_PUSH_BODY_BYTES", "SIGNATURE_HEADER", "TIMESTAMP_HEADER", "PushAnswer",
+__all__ = ["MAX_PUSH_AGE_SECONDS", "MAX_PUSH_BODY_BYTES", "PUSH_HOLDER_PREFIX", "SIGNATURE_HEADER", "TIMESTAMP_HEADER", "PushAnswer",
            "PushReceiver", "PushRepository", "push_secret_of", "sign_push"]
 
 MAX_PUSH_BODY_BYTES = 64 * 1024
 MAX_PUSH_AGE_SECONDS = 300.0
+PUSH_HOLDER_PREFIX = "push:"
+"""The claim holder of a callback claimed by a push is ``push:<request id>`` (a record shows which path called
+back)."""
 SIGNATURE_HEADER = "x-push-signature"
 TIMESTAMP_HEADER = "x-push-timestamp"
 MAX_PUSH_ID_CHARS = 128

@@ -27,6 +27,7 @@ Metrics never fail the handler's work.
 from __future__ import annotations
 
 import functools
+import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -38,7 +39,7 @@ from sfn_callback.metrics import components
 from sfn_callback.metrics import names as metric_names
 from sfn_callback.polling import bootstrap
 from sfn_callback.polling.application.create_job import CreateJobService
-from sfn_callback.polling.application.push import PushReceiver
+from sfn_callback.polling.application.push import PUSH_HOLDER_PREFIX, PushReceiver
 from sfn_callback.polling.application.sweep import SweepPoller
 from sfn_callback.polling.domain.events import PollerEvent, parse
 from sfn_callback.polling.domain.jobs import CheckJob, SubmitJob
@@ -128,7 +129,9 @@ def push_handler(receiver: Callable[[], PushReceiver], *, logger: Logger | None 
         service = receiver()
         service.log = lambda message, **fields: log.info(message, extra=fields)
         service.poller.log = service.log
-        answer = service.handle_function_url(event, holder=_holder(context))
+        request_id = _holder(context)
+        # A claim taken by a push names it (``push:<request id>``): a record shows which path called back.
+        answer = service.handle_function_url(event, holder=f"{PUSH_HOLDER_PREFIX}{request_id or uuid.uuid4().hex}")
         log.info("push answered", extra={"statusCode": answer["statusCode"]})
         return answer
 
