@@ -17,6 +17,8 @@ import functools
 import json
 import os
 
+from botocore.exceptions import ClientError
+
 from sfn_callback import config
 from sfn_callback.common.aws import client
 from sfn_callback.metrics import names as metric_names
@@ -53,7 +55,12 @@ def http_job_api() -> HttpJobApi:
 
 def push_function_url() -> str | None:
     """The push endpoint's Function URL (``PUSH_FUNCTION``'s), or None when it has none."""
-    found = client("lambda").get_function_url_config(FunctionName=env("PUSH_FUNCTION", config.PUSH_FUNCTION))
+    try:
+        found = client("lambda").get_function_url_config(FunctionName=env("PUSH_FUNCTION", config.PUSH_FUNCTION))
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+            return None  # create-job refuses the job: no push URL (nothing is submitted)
+        raise
     return str(found["FunctionUrl"])
 
 

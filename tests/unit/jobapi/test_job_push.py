@@ -97,6 +97,7 @@ def test_the_job_service_pushes_the_end_and_the_token_completes_without_a_poll(w
     assert wait_for(lambda: repo.items[job_id].status is TokenStatus.COMPLETED)
     assert [o.output["result"] for t, o in sfn.accepted if t == token] == [{"rows": 7}]
     assert record.attempt_count == repo.items[job_id].attempt_count == 0
+    assert wait_for(lambda: jobs_service.jobs[job_id].push is not None)  # kept once the push was answered
     assert jobs_service.served(job_id)["push"]["statusCode"] == 200 and jobs_service.jobs[job_id].served["real"] == 0
 
 
@@ -117,3 +118,23 @@ def test_the_job_service_refuses_a_push_url_off_loopback(world):
     _, _, _, jobs_service, _ = world
     with pytest.raises(ValueError, match="loopback"):
         jobs_service.create({"pushUrl": "http://example.com/x", "pushSecret": "s" * 32})
+
+
+def test_a_push_job_without_a_push_url_or_an_object_body_is_refused_before_anything_is_submitted(world):
+    from sfn_callback.polling.domain.job_api_config import InvalidJobApiConfig
+
+    service, _, _, jobs_service, _ = world
+    http = service.jobs
+    saved, before = http.push_url, len(jobs_service.jobs)
+    lookups = []
+    http.push_url = lambda: lookups.append(1)  # the deployment has no push endpoint (yet): looked up each time
+    try:
+        for _ in range(2):
+            with pytest.raises(InvalidJobApiConfig, match="no push URL"):
+                http.create_job({"recordId": "r", "data": {"job": {}}})
+        assert len(lookups) == 2
+    finally:
+        http.push_url = saved
+    with pytest.raises(InvalidJobApiConfig, match="JSON object"):
+        http.create_job({"recordId": "r", "data": {"job": [1, 2]}})
+    assert len(jobs_service.jobs) == before

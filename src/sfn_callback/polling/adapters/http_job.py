@@ -144,9 +144,13 @@ class HttpJobApi:
         return response
 
     def deployment_push_url(self) -> str | None:
-        if callable(self.push_url):
-            self.push_url = self.push_url()
-        return self.push_url
+        """The deployment's push URL; a lookup is kept once it found one (a missing URL is looked up again)."""
+        if not callable(self.push_url):
+            return self.push_url
+        found = self.push_url()
+        if found:
+            self.push_url = found
+        return found
 
     # -- the job-submitter port (create-job)
     def create_job(self, payload: dict[str, Any]) -> dict[str, Any]:
