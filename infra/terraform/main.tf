@@ -170,11 +170,13 @@ resource "aws_lambda_function_url" "this" {
 
 resource "aws_lambda_permission" "function_url" {
   for_each               = { for k, v in local.stack.function_urls : k => v if v.auth_type == "NONE" }
-  statement_id           = "FunctionURLAllowPublicAccess"
+  statement_id           = "AllowPublicFunctionUrl"
   action                 = "lambda:InvokeFunctionUrl"
   function_name          = aws_lambda_function.this[each.value.function].function_name
   principal              = "*"
   function_url_auth_type = "NONE"
+  # Created after the URL and removed before it, never at the same moment (as the deployer does).
+  depends_on = [aws_lambda_function_url.this]
 }
 
 # AWS asks for lambda:InvokeFunction too since October 2025. The deployer limits it to calls through the URL
@@ -182,10 +184,11 @@ resource "aws_lambda_permission" "function_url" {
 # direct invocation is handled exactly as a request to the URL (the signature check included).
 resource "aws_lambda_permission" "function_url_invoke" {
   for_each      = { for k, v in local.stack.function_urls : k => v if v.auth_type == "NONE" }
-  statement_id  = "FunctionURLInvokeAllowPublicAccess"
+  statement_id  = "AllowPublicInvokeViaUrl"
   action        = "lambda:InvokeFunction"
   function_name = aws_lambda_function.this[each.value.function].function_name
   principal     = "*"
+  depends_on    = [aws_lambda_function_url.this]
 }
 
 resource "aws_lambda_event_source_mapping" "this" {

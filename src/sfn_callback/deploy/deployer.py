@@ -47,8 +47,8 @@ from sfn_callback.deploy.spec import (
 from sfn_callback.deploy.stack import build_stack
 
 INLINE_POLICY = "inline"
-FUNCTION_URL_STATEMENT = "FunctionURLAllowPublicAccess"
-FUNCTION_URL_INVOKE_STATEMENT = "FunctionURLInvokeAllowPublicAccess"
+FUNCTION_URL_STATEMENT = "AllowPublicFunctionUrl"
+FUNCTION_URL_INVOKE_STATEMENT = "AllowPublicInvokeViaUrl"
 _PUBLIC_ACCESS_BLOCK = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
 
 
