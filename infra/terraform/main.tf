@@ -161,6 +161,36 @@ resource "aws_lambda_function" "this" {
   data.aws_ssm_parameter.required]
 }
 
+# Function URLs (the push endpoint): AuthType NONE, the function checks each request's HMAC signature itself.
+resource "aws_lambda_function_url" "this" {
+  for_each           = local.stack.function_urls
+  function_name      = aws_lambda_function.this[each.value.function].function_name
+  authorization_type = each.value.auth_type
+}
+
+resource "aws_lambda_permission" "function_url" {
+  for_each               = { for k, v in local.stack.function_urls : k => v if v.auth_type == "NONE" }
+  statement_id           = "AllowPublicFunctionUrl"
+  action                 = "lambda:InvokeFunctionUrl"
+  function_name          = aws_lambda_function.this[each.value.function].function_name
+  principal              = "*"
+  function_url_auth_type = "NONE"
+  # Created after the URL and removed before it, never at the same moment (as the deployer does).
+  depends_on = [aws_lambda_function_url.this]
+}
+
+# AWS asks for lambda:InvokeFunction too since October 2025. The deployer limits it to calls through the URL
+# (InvokedViaFunctionUrl); the AWS provider 5.x cannot express that condition, so here it is unconditioned: a
+# direct invocation is handled exactly as a request to the URL (the signature check included).
+resource "aws_lambda_permission" "function_url_invoke" {
+  for_each      = { for k, v in local.stack.function_urls : k => v if v.auth_type == "NONE" }
+  statement_id  = "AllowPublicInvokeViaUrl"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.this[each.value.function].function_name
+  principal     = "*"
+  depends_on    = [aws_lambda_function_url.this]
+}
+
 resource "aws_lambda_event_source_mapping" "this" {
   for_each                = local.stack.event_source_mappings
   function_name           = aws_lambda_function.this[each.value.function].arn

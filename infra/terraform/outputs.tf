@@ -35,6 +35,11 @@ output "poller_lambda" {
   value       = aws_lambda_function.this["poc-poller"].function_name
 }
 
+output "push_url" {
+  description = "The push endpoint's Function URL (job APIs POST signed job ends here)"
+  value       = aws_lambda_function_url.this["poc-job-push"].function_url
+}
+
 output "simulated_api_lambda" {
   description = "Simulated API Lambda function name"
   value       = aws_lambda_function.this["poc-simulated-api"].function_name

@@ -5,6 +5,10 @@ For every polls-per-job value P, ``jobs_per_point`` simulated jobs that need exa
 
 * ``callback``: ``poc-callback-workflow`` with one polling schedule per job (``mode: per-job``);
 * ``sweep``: the same workflow with ``mode: sweep`` (one schedule, one sweep poller for every job);
+* ``push``: the callback workflow against the reference job service (``sfn-callback job-api``, started for the
+  run on a free loopback port) with ``push``: the job lasts as long as P polls would take (``completeAfterSeconds:
+  P x interval``), pushes its end to ``poc-job-push``'s Function URL, and is polled at the fallback cadence
+  (5 x the interval) meanwhile;
 * ``polling``: ``poc-polling-workflow`` (Wait -> status check Lambda -> Choice loop).
 
 Counted per job, from real data:
@@ -17,7 +21,10 @@ Counted per job, from real data:
   design, and is left out of both;
 * the sweep poller's invocations name no job: each sweep invocation (its Lambda request and duration, its
   Scheduler delivery and its GSI query's read units) is shared equally among the sweep-mode jobs waiting at
-  that moment. The sweep's per-job share therefore shrinks as more jobs wait at once.
+  that moment. The sweep's per-job share therefore shrinks as more jobs wait at once;
+* a push invocation names no job either (its job is in the Function URL request's body): each is given to the push
+  job whose callback is nearest to the moment it ended (the push sends that callback). The reference job service
+  itself, like the simulated API, is the job system being waited on and is left out.
 
 The saved measurement keeps raw usage per job (durations, not GB-seconds), so that pricing, including
 Lambda's billing granularity, follows whatever price table is applied later.
@@ -46,9 +53,12 @@ from sfn_callback.cost.usage import UsageCounts
 from sfn_callback.deploy.deployer import ensure_deployed
 from sfn_callback.observe.history import history_counts, reconnect_latencies
 from sfn_callback.observe.records import execution_history, token_records
+from sfn_callback.poc.http_scenarios import JobApiProcess, put_secret
+from sfn_callback.polling.application.push import PUSH_HOLDER_PREFIX
+from sfn_callback.polling.domain.job_api_config import FALLBACK_FACTOR
 
-CALLBACK, SWEEP, POLLING = "callback", "sweep", "polling"
-DESIGNS = (CALLBACK, SWEEP, POLLING)
+CALLBACK, SWEEP, PUSH, POLLING = "callback", "sweep", "push", "polling"
+DESIGNS = (CALLBACK, SWEEP, PUSH, POLLING)
 BASELINE = POLLING
 DEFAULT_POLLS = (1, 3, 5, 10, 15, 30)
 MEASUREMENT_FILE = "cost-measurement.json"
@@ -60,9 +70,11 @@ SWEEP_FUNCTION = "poc-sweep-poller"
 DESIGN_FUNCTIONS: dict[str, tuple[str, ...]] = {
     CALLBACK: (config.CREATE_JOB_FUNCTION, config.POLLER_FUNCTION),
     SWEEP: (config.CREATE_JOB_FUNCTION, SWEEP_FUNCTION),
+    PUSH: (config.CREATE_JOB_FUNCTION, config.POLLER_FUNCTION, config.PUSH_FUNCTION),
     POLLING: (POLLING_JOB_FUNCTION,),
 }
-WORKFLOWS = {CALLBACK: config.CALLBACK_WORKFLOW, SWEEP: config.CALLBACK_WORKFLOW, POLLING: config.POLLING_WORKFLOW}
+WORKFLOWS = {CALLBACK: config.CALLBACK_WORKFLOW, SWEEP: config.CALLBACK_WORKFLOW, PUSH: config.CALLBACK_WORKFLOW,
+             POLLING: config.POLLING_WORKFLOW}
 TERMINAL_RECORD = {"COMPLETED", "FAILED", "MAX_ATTEMPTS", "TIMEOUT"}
 
 
@@ -119,8 +131,9 @@ def parse_polls(text: str) -> tuple[int, ...]:
     return tuple(values)
 
 
-def job_input(design: str, polls: int, interval_seconds: int, name: str) -> dict[str, Any]:
-    """The execution input of one measured job (a job that needs exactly ``polls`` status checks)."""
+def job_input(design: str, polls: int, interval_seconds: int, name: str, job_api_url: str | None = None) -> dict[str, Any]:
+    """The execution input of one measured job (a job that needs exactly ``polls`` status checks; for ``push``,
+    a job of the reference service at ``job_api_url`` that lasts as long)."""
     polling_config: dict[str, Any] = {
         "intervalSeconds": interval_seconds,
         # Far from the limit, as a job that completes normally is: with 1 s intervals a check near the limit
@@ -132,8 +145,16 @@ def job_input(design: str, polls: int, interval_seconds: int, name: str) -> dict
     }
     if design == SWEEP:
         polling_config["mode"] = "sweep"
-    doc: dict[str, Any] = {"record": {"id": name, "data": {"measure": design, "polls": polls}},
-                           "pollingConfig": polling_config}
+    data: dict[str, Any] = {"measure": design, "polls": polls}
+    if design == PUSH:
+        if job_api_url is None:
+            raise ValueError("the push design needs the reference job service's URL")
+        del polling_config["jobOptions"]
+        polling_config["jobApi"] = {"submit": {"url": f"{job_api_url}/jobs"},
+                                    "status": {"url": f"{job_api_url}/jobs/{{jobId}}"},
+                                    "cancel": {"url": f"{job_api_url}/jobs/{{jobId}}"}, "push": {}}
+        data["job"] = {"completeAfterSeconds": polls * interval_seconds}
+    doc: dict[str, Any] = {"record": {"id": name, "data": data}, "pollingConfig": polling_config}
     if design != POLLING:
         doc["taskTimeoutSeconds"] = polling_config["timeoutSeconds"] + 60
     return doc
@@ -231,8 +252,24 @@ def _epoch(value: Any) -> float:
     return float(value)
 
 
+def attribute_push_invocations(jobs: list[dict[str, Any]], events: list[list[Any]], push_function: str) -> int:
+    """Give each push invocation (``events``: ``[epoch it ended, function, duration_ms]``, untagged) to the push
+    job whose callback (``waiting_until``) is nearest to its end; returns how many were given."""
+    given = 0
+    for ended, function, duration_ms in events:
+        if function != push_function or not jobs:
+            continue
+        job = min(jobs, key=lambda j: abs(j["waiting_until"] - ended))
+        entry = job["usage"]["lambda"].setdefault(function, {"invocations": 0.0, "durations": []})
+        entry["invocations"] += 1.0
+        entry["durations"].append([duration_ms, 1.0])
+        given += 1
+    return given
+
+
 def _run_jobs(sfn: Any, target: Target, account: str, cfg: MeasureConfig, run_id: str,
-              polls_values: Iterable[int], per_point: int, progress: Callable[[str], None]) -> list[dict[str, Any]]:
+              polls_values: Iterable[int], per_point: int, progress: Callable[[str], None],
+              job_api_url: str | None = None) -> list[dict[str, Any]]:
     """Start the jobs (the longest first, so the run ends sooner) and wait until every execution ends."""
     jobs: list[dict[str, Any]] = []
     for polls in sorted(polls_values, reverse=True):
@@ -240,8 +277,8 @@ def _run_jobs(sfn: Any, target: Target, account: str, cfg: MeasureConfig, run_id
             for i in range(per_point):
                 name = f"cost-{run_id}-{design}-p{polls}-{i}"
                 arn = f"arn:aws:states:{target.region}:{account}:stateMachine:{WORKFLOWS[design]}"
-                execution = sfn.start_execution(stateMachineArn=arn, name=name,
-                                                input=json.dumps(job_input(design, polls, cfg.interval_seconds, name)))
+                execution = sfn.start_execution(stateMachineArn=arn, name=name, input=json.dumps(
+                    job_input(design, polls, cfg.interval_seconds, name, job_api_url)))
                 jobs.append({"design": design, "polls": polls, "name": name,
                              "executionArn": execution["executionArn"]})
     deadline = time.monotonic() + cfg.wait_budget
@@ -270,6 +307,21 @@ def measure(target: Target, cfg: MeasureConfig, progress: Callable[[str], None] 
     fetch_metrics(target.endpoint_url or "", detail=False)  # fail early and clearly
     if deploy:
         ensure_deployed(target, progress)
+    service = None
+    if PUSH in cfg.designs:
+        progress("starting the reference job service for the push design")
+        service = JobApiProcess().start()
+    try:
+        if service is not None:
+            put_secret(target, service.key)
+        return _measure(target, cfg, progress, service.url if service is not None else None)
+    finally:
+        if service is not None:
+            service.stop()
+
+
+def _measure(target: Target, cfg: MeasureConfig, progress: Callable[[str], None],
+             job_api_url: str | None) -> dict[str, Any]:
     sfn, ddb, lam = make_client("stepfunctions", target), make_client("dynamodb", target), make_client("lambda", target)
     ctx_account = make_client("sts", target).get_caller_identity()["Account"]
     memory = {}
@@ -282,7 +334,7 @@ def measure(target: Target, cfg: MeasureConfig, progress: Callable[[str], None] 
         # as a system with steady traffic does (the first call in a new environment also builds its clients).
         progress("warming up the functions (one unmeasured job per design)")
         _run_jobs(sfn, target, ctx_account, cfg, f"w{uuid.uuid4().hex[:8]}", polls_values=(1,), per_point=1,
-                  progress=lambda message: None)
+                  progress=lambda message: None, job_api_url=job_api_url)
 
     run_id = f"m{uuid.uuid4().hex[:8]}"
     before = fetch_metrics(target.endpoint_url or "", detail=False)
@@ -290,7 +342,7 @@ def measure(target: Target, cfg: MeasureConfig, progress: Callable[[str], None] 
     progress(f"starting {len(cfg.polls) * len(cfg.designs) * cfg.jobs_per_point} executions "
              f"({', '.join(cfg.designs)} x polls {list(cfg.polls)} x {cfg.jobs_per_point})")
     deadline = time.monotonic() + cfg.wait_budget
-    jobs = _run_jobs(sfn, target, ctx_account, cfg, run_id, cfg.polls, cfg.jobs_per_point, progress)
+    jobs = _run_jobs(sfn, target, ctx_account, cfg, run_id, cfg.polls, cfg.jobs_per_point, progress, job_api_url)
 
     # The token records end (and their schedules go) just after the callback: wait for them too.
     records: dict[str, dict[str, Any]] = {}
@@ -328,6 +380,8 @@ def measure(target: Target, cfg: MeasureConfig, progress: Callable[[str], None] 
             job["jobId"] = record.get("jobId", {}).get("S")
             job["attempts"] = int(record["attemptCount"]["N"]) if "attemptCount" in record else None
             job["callbacks_accepted"] = int(record.get("callbacksAccepted", {}).get("N", "0"))
+            if job["design"] == PUSH:
+                job["pushed"] = record.get("claimHolder", {}).get("S", "").startswith(PUSH_HOLDER_PREFIX)
             job["reconnect_latencies_seconds"] = reconnect_latencies(history)
             waits = [e for e in history if e["type"] in ("TaskScheduled", "TaskSucceeded", "TaskFailed",
                                                          "TaskTimedOut")]
@@ -335,7 +389,13 @@ def measure(target: Target, cfg: MeasureConfig, progress: Callable[[str], None] 
             job["waiting_until"] = _epoch(waits[-1]["timestamp"]) if waits else finished_at
         if job["jobId"]:
             tags.append(job["jobId"])
-        if job["attempts"] != job["polls"]:
+        if job["design"] == PUSH:
+            # Fallback polls only: one per fallback interval the job lasted (the last may race the push).
+            most = job["polls"] // FALLBACK_FACTOR + 1
+            if job["attempts"] is None or job["attempts"] > most or job.get("callbacks_accepted") != 1:
+                problems.append(f"{job['name']}: {job['attempts']} fallback polls (at most {most}), "
+                                f"{job.get('callbacks_accepted')} callbacks")
+        elif job["attempts"] != job["polls"]:
             problems.append(f"{job['name']}: needed {job['polls']} polls, the data shows {job['attempts']}")
         for tag in tags:
             _merge(job["usage"], _design_usage((after.get("jobs") or {}).get(tag, {}),
@@ -365,6 +425,16 @@ def measure(target: Target, cfg: MeasureConfig, progress: Callable[[str], None] 
         if shared == 0:
             problems.append("no sweep invocation fell inside the sweep jobs' waiting time")
 
+    push_note = None
+    if PUSH in cfg.designs:
+        push_jobs = [j for j in jobs if j["design"] == PUSH]
+        events = [e for e in after.get("untagged_invocations", []) if started_at <= e[0] <= finished_at]
+        given = attribute_push_invocations(push_jobs, events, config.PUSH_FUNCTION)
+        push_note = {"push_invocations": given, "completed_by_push": sum(1 for j in push_jobs if j.get("pushed")),
+                     "jobs": len(push_jobs)}
+        if given < len(push_jobs):
+            problems.append(f"{given} push invocations for {len(push_jobs)} push jobs")
+
     latencies = [x for j in jobs for x in j.get("reconnect_latencies_seconds", [])]
     doc = {
         "kind": MEASUREMENT_KIND,
@@ -380,6 +450,7 @@ def measure(target: Target, cfg: MeasureConfig, progress: Callable[[str], None] 
         "lambda_memory_mb": memory,
         "wall_seconds": round(finished_at - started_at, 3),
         "sweep": sweep_note,
+        "push": push_note,
         "problems": problems,
         "reconnect_latencies_seconds": latencies,
         "jobs": [{k: v for k, v in j.items() if k not in ("execution",)} for j in jobs],

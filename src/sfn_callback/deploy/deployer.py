@@ -29,6 +29,7 @@ from sfn_callback.deploy.spec import (
     Dashboard,
     EventSourceMapping,
     Function,
+    FunctionUrl,
     LogGroup,
     Queue,
     Resource,
@@ -46,6 +47,8 @@ from sfn_callback.deploy.spec import (
 from sfn_callback.deploy.stack import build_stack
 
 INLINE_POLICY = "inline"
+FUNCTION_URL_STATEMENT = "AllowPublicFunctionUrl"
+FUNCTION_URL_INVOKE_STATEMENT = "AllowPublicInvokeViaUrl"
 _PUBLIC_ACCESS_BLOCK = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
 
 
@@ -263,6 +266,12 @@ class Drivers:
             "role": cfg.get("Role"),
             "codeSha256": cfg.get("CodeSha256"),
         }
+
+    def read_function_url(self, r: FunctionUrl) -> dict[str, Any] | None:
+        found = _absent(lambda: self.c("lambda").get_function_url_config(FunctionName=r.function))
+        if found is None:
+            return None
+        return {"functionArn": found.get("FunctionArn"), "authType": found.get("AuthType")}
 
     def _mapping(self, r: EventSourceMapping) -> dict[str, Any] | None:
         resp = _absent(lambda: self.c("lambda").list_event_source_mappings(FunctionName=r.function))
@@ -509,6 +518,30 @@ class Drivers:
 
     def delete_function(self, name: str) -> None:
         _absent(lambda: self.c("lambda").delete_function(FunctionName=name))
+
+    # function URLs (and, for AuthType NONE, the resource policy that lets callers use the URL)
+    def create_function_url(self, r: FunctionUrl) -> None:
+        lam = self.c("lambda")
+        lam.create_function_url_config(FunctionName=r.function, AuthType=r.auth_type)
+        if r.auth_type == "NONE":
+            for statement, extra in ((FUNCTION_URL_STATEMENT, {"Action": "lambda:InvokeFunctionUrl",
+                                                               "FunctionUrlAuthType": "NONE"}),
+                                     (FUNCTION_URL_INVOKE_STATEMENT, {"Action": "lambda:InvokeFunction",
+                                                                      "InvokedViaFunctionUrl": True})):
+                try:
+                    lam.add_permission(FunctionName=r.function, StatementId=statement, Principal="*", **extra)
+                except ClientError as exc:
+                    if _code(exc) != "ResourceConflictException":  # the statement is there already
+                        raise
+
+    def update_function_url(self, r: FunctionUrl, diff: tuple[str, ...]) -> None:
+        self.c("lambda").update_function_url_config(FunctionName=r.function, AuthType=r.auth_type)
+
+    def delete_function_url(self, name: str) -> None:
+        lam = self.c("lambda")
+        _absent(lambda: lam.delete_function_url_config(FunctionName=name))
+        for statement in (FUNCTION_URL_STATEMENT, FUNCTION_URL_INVOKE_STATEMENT):
+            _absent(lam.remove_permission, FunctionName=name, StatementId=statement)
 
     # event source mappings
     def create_event_source_mapping(self, r: EventSourceMapping) -> None:

@@ -26,6 +26,7 @@ from sfn_callback.deploy.spec import (
     Dashboard,
     EventSourceMapping,
     Function,
+    FunctionUrl,
     LogGroup,
     Queue,
     Role,
@@ -58,6 +59,7 @@ SECTIONS = {
     "queue": "queues",
     "role": "roles",
     "function": "functions",
+    "function-url": "function_urls",
     "event-source-mapping": "event_source_mappings",
     "schedule-group": "schedule_groups",
     "schedule": "schedules",
@@ -72,6 +74,7 @@ SECTIONS = {
 REFERENCES = {
     "queues": ("dlq",),
     "functions": ("role", "log_group"),
+    "function_urls": ("function",),
     "event_source_mappings": ("function", "queue"),
     "schedules": ("group", "function", "role"),
     "state_machines": ("role",),
@@ -139,6 +142,8 @@ def _entry(r: Any, ctx: StackContext) -> dict[str, Any]:
         return {"name": r.name, "handler": r.handler, "runtime": r.runtime, "timeout": r.timeout,
                 "memory": r.memory, "environment": r.environment(ctx), "role": r.role_name,
                 "log_group": f"/aws/lambda/{r.name}"}
+    if isinstance(r, FunctionUrl):
+        return {"function": r.function, "auth_type": r.auth_type}
     if isinstance(r, EventSourceMapping):
         return {"function": r.function, "queue": r.queue, "batch_size": r.batch_size,
                 "report_batch_item_failures": r.report_batch_item_failures}

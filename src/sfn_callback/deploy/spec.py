@@ -207,6 +207,25 @@ class Function:
 
 
 @dataclass(frozen=True)
+class FunctionUrl:
+    """A Lambda Function URL for ``function`` (its name is the function's). ``AuthType NONE``: the function
+    authenticates the request itself (the push endpoint checks an HMAC signature); both routes add the
+    resource policy that lets anyone invoke it through the URL (``lambda:InvokeFunctionUrl`` with
+    ``FunctionUrlAuthType NONE``, and ``lambda:InvokeFunction`` only via the Function URL)."""
+
+    function: str
+    auth_type: str = "NONE"
+    kind = "function-url"
+
+    @property
+    def name(self) -> str:
+        return self.function
+
+    def properties(self, ctx: StackContext) -> dict[str, Any]:
+        return {"functionArn": ctx.function_arn(self.function), "authType": self.auth_type}
+
+
+@dataclass(frozen=True)
 class EventSourceMapping:
     function: str
     queue: str
@@ -388,11 +407,11 @@ class Dashboard:
         return {"body": json.loads(self.body)}
 
 
-Resource = (Table | Bucket | Queue | Role | Function | EventSourceMapping | ScheduleGroup | Schedule | LogGroup
+Resource = (Table | Bucket | Queue | Role | Function | FunctionUrl | EventSourceMapping | ScheduleGroup | Schedule | LogGroup
             | StateMachine | Topic | Alarm | Dashboard)
 
 # Creation order; deletion runs in reverse.
-KIND_ORDER = ("log-group", "table", "bucket", "queue", "role", "function", "event-source-mapping", "schedule-group", "schedule",
+KIND_ORDER = ("log-group", "table", "bucket", "queue", "role", "function", "function-url", "event-source-mapping", "schedule-group", "schedule",
               "state-machine", "topic", "alarm", "dashboard")
 
 

@@ -28,6 +28,7 @@ SERVICES_BY_KIND = {
     "queue": "sqs",
     "role": "iam",
     "function": "lambda",
+    "function-url": "lambda",
     "event-source-mapping": "lambda",
     "schedule-group": "scheduler",
     "schedule": "scheduler",

@@ -15,7 +15,10 @@ counted for each job (``GET /jobs/{id}/served``):
   the way, with ``maxAttempts`` 2: the job completes, attempts = real answers, every fault a transient check,
   and the request after the 429 came no sooner than ``Retry-After``;
 * ``http-auth``: the key is rotated (the secret first, then the service) after the first real answer; the
-  poller's cached key is refused once, read again, and the job completes.
+  poller's cached key is refused once, read again, and the job completes;
+* ``http-push``: three jobs that push their end to the push endpoint (``poc-job-push``'s Function URL), polled
+  at the fallback cadence: the push arrives (resumed within 1 s of it, compared with the time the service
+  records), is lost (a fallback poll completes the job), races the first fallback poll (one callback).
 """
 
 from __future__ import annotations
@@ -37,9 +40,20 @@ import urllib3
 from botocore.exceptions import ClientError
 
 from sfn_callback.common.aws import client
-from sfn_callback.config import Target
+from sfn_callback.config import PUSH_FUNCTION, Target
 from sfn_callback.poc.job_api import REFERENCE_SECRET
-from sfn_callback.poc.scenarios import Expectation, JobObservation, PocObserver, _check, _fmt, check_jobs
+from sfn_callback.poc.scenarios import (
+    CALLBACK_EVENTS,
+    Expectation,
+    JobObservation,
+    PocObserver,
+    _check,
+    _fmt,
+    check_jobs,
+    count_events,
+)
+from sfn_callback.polling.application.push import PUSH_HOLDER_PREFIX
+from sfn_callback.polling.domain.job_api_config import FALLBACK_FACTOR
 from sfn_callback.scenarios import Check, ProgressRows, RunOptions, ScenarioResult, register
 
 START_TIMEOUT_SECONDS = 30.0
@@ -275,3 +289,201 @@ SCENARIOS: tuple[HttpScenario, ...] = (
 
 for _scenario in SCENARIOS:
     register(_scenario)
+
+
+# ------------------------------------------------------------------------------------------------- push
+PUSH_RESUME_SECONDS = 1.0
+"""The workflow resumes within this long of the push leaving the job service (the callback's history event)."""
+
+
+@dataclass(frozen=True)
+class PushCase:
+    name: str
+    behaviour: dict[str, Any]  # in units of the fallback interval: *AfterFallbacks keys are scaled per run
+
+
+PUSH_CASES = (
+    PushCase("arrives", {"completeAfterFallbacks": 0.4}),
+    PushCase("lost", {"completeAfterFallbacks": 0.2, "pushLost": True}),
+    # The job ends just before the first fallback poll; its push leaves when that poll is measured to come
+    # (about 5.2 s after the job is created with a 1 s interval, the schedule's first delivery), so either
+    # may claim first.
+    PushCase("race", {"completeAfterFallbacks": 0.9, "pushDelayFallbacks": 0.14}),
+)
+
+
+@dataclass(frozen=True)
+class PushScenario:
+    """``http-push``: three jobs of the reference job service that push their end to the push endpoint
+    (``poc-job-push``'s Function URL), polled at the fallback cadence (5 x the interval): the push arrives
+    (the workflow resumes within 1 s of it, no poll needed), the push is lost (a fallback poll completes the
+    job), push and first fallback poll race (one callback, whichever claims first). The push endpoint is
+    warmed with one refused request first."""
+
+    name: str = "http-push"
+    description: str = ("push with polling as the fallback: the push arrives (resumed within 1 s), is lost (a "
+                        "fallback poll completes it), races a poll (one callback)")
+    expect: Expectation = Expectation("SUCCESS", None, "COMPLETED", min_attempts=0)
+
+    def behaviour(self, case: PushCase, fallback: float) -> dict[str, Any]:
+        doc: dict[str, Any] = {"result": {"case": case.name}}
+        for key, value in case.behaviour.items():
+            if key == "completeAfterFallbacks":
+                doc["completeAfterSeconds"] = round(value * fallback, 3)
+            elif key == "pushDelayFallbacks":
+                doc["pushDelaySeconds"] = round(value * fallback, 3)
+            else:
+                doc[key] = value
+        return doc
+
+    def execution_input(self, interval: int, case: PushCase, url: str, record_id: str) -> dict[str, Any]:
+        fallback = FALLBACK_FACTOR * interval
+        polling = {"intervalSeconds": interval, "maxAttempts": 10, "timeoutSeconds": 24 * fallback,
+                   "jobApi": {"submit": {"url": f"{url}/jobs"}, "status": {"url": f"{url}/jobs/{{jobId}}"},
+                              "cancel": {"url": f"{url}/jobs/{{jobId}}"}, "timeoutSeconds": REQUEST_TIMEOUT_SECONDS,
+                              "push": {}}}
+        return {"record": {"id": record_id, "data": {"scenario": self.name, "job": self.behaviour(case, fallback)}},
+                "pollingConfig": polling, "taskTimeoutSeconds": 48 * fallback}
+
+    def run(self, target: Target, options: RunOptions,
+            progress: Callable[[ProgressRows], None] | None = None) -> ScenarioResult:
+        started = time.monotonic()
+        service = JobApiProcess()
+        observer = PocObserver(target)
+        served: dict[str, dict[str, Any] | None] = {}
+        interval = options.interval_seconds
+        try:
+            service.start()
+            put_secret(target, service.key)
+            warmed = warm_push_endpoint(target, service.http)
+            inputs = [self.execution_input(interval, case, service.url, f"{self.name}-{case.name}")
+                      for case in PUSH_CASES]
+            jobs = observer.start(self.name, inputs)
+            settled = observer.wait_settled(jobs, options.timeout_seconds, progress, every=0.25)
+            observer.refresh(jobs, full=True)
+            for job in jobs:
+                served[job.job_id or job.execution_name] = service.served(job.job_id) if job.job_id else None
+        finally:
+            observer.close()
+            service.stop()
+        by_case = dict(zip((c.name for c in PUSH_CASES), jobs, strict=True))
+        checks = [c for c in check_jobs(self.expect, jobs) if c.name != "polled by the schedule"]
+        checks += [self.cadence_check(jobs, interval), self.secret_check(jobs),
+                   self.arrives_check(by_case["arrives"], served),
+                   self.lost_check(by_case["lost"], served),
+                   self.race_check(by_case["race"], served)]
+        if not settled:
+            unsettled = [j.execution_name for j in jobs if not j.settled]
+            checks.append(Check("finished in time", False, f"{len(unsettled)} not settled after "
+                                f"{options.timeout_seconds:.0f} s: {_fmt(unsettled, 3)}"))
+        return ScenarioResult(
+            scenario=self.name, expected=self.expect.describe() + "; arrives: resumed by the push within "
+            f"{PUSH_RESUME_SECONDS:.0f} s; lost: by a fallback poll; race: one callback",
+            checks=checks, jobs=[dict(j.row(), case=c) for c, j in by_case.items()],
+            duration_s=round(time.monotonic() - started, 3),
+            data={"executions": [j.execution_arn for j in jobs], "jobIds": [j.job_id for j in jobs],
+                  "cases": {c: {"jobId": j.job_id, "claimHolder": (j.record or {}).get("claimHolder"),
+                                "attempts": (j.record or {}).get("attemptCount"),
+                                "push": (served.get(j.job_id or "") or {}).get("push"),
+                                "resumedAfterPushSeconds": resumed_after_push(j, served)}
+                            for c, j in by_case.items()},
+                  "served": served, "jobApiUrl": service.url, "intervalSeconds": interval,
+                  "fallbackIntervalSeconds": FALLBACK_FACTOR * interval, "warmUpAnswer": warmed},
+        )
+
+    @staticmethod
+    def cadence_check(jobs: list[JobObservation], interval: int) -> Check:
+        want = FALLBACK_FACTOR * interval
+
+        def bad(job: JobObservation) -> str | None:
+            got = (job.record or {}).get("intervalSeconds")
+            return None if got == want else f"intervalSeconds {got}, expected the fallback cadence {want}"
+
+        return _check("polled at the fallback cadence", jobs, bad, f"every job polled every {want} s "
+                      f"({FALLBACK_FACTOR} x {interval} s)")
+
+    @staticmethod
+    def secret_check(jobs: list[JobObservation]) -> Check:
+        def bad(job: JobObservation) -> str | None:
+            job_api = json.loads((job.record or {}).get("jobApi") or "{}")
+            secret = (job_api.get("push") or {}).get("secret")
+            if not secret:
+                return "no push secret on the token record"
+            if secret in json.dumps(job.events, default=str) or secret in json.dumps(job.output):
+                return "the push secret is in the workflow's history or output"
+            return None
+
+        return _check("a per-job push secret, not in the workflow", jobs, bad,
+                      "each record holds its own secret; none in the history (input, create-job's answer) or output")
+
+    @staticmethod
+    def arrives_check(job: JobObservation, served: dict[str, Any]) -> Check:
+        push = (served.get(job.job_id or "") or {}).get("push") or {}
+        holder = str((job.record or {}).get("claimHolder") or "")
+        after = resumed_after_push(job, served)
+        problems = []
+        if push.get("statusCode") != 200:
+            problems.append(f"the push was answered {push.get('statusCode') or push.get('error')}")
+        if not holder.startswith(PUSH_HOLDER_PREFIX):
+            problems.append(f"the callback was claimed by {holder or 'nobody'}, not by the push")
+        if after is None or not -0.05 <= after < PUSH_RESUME_SECONDS:
+            problems.append(f"resumed {after} s after the push (at most {PUSH_RESUME_SECONDS:.0f} s)")
+        attempts = int((job.record or {}).get("attemptCount", 0))
+        detail = "; ".join(problems) or (f"resumed {after:.3f} s after the push left the job service, "
+                                         f"{attempts} fallback poll(s)")
+        return Check("push arrives: the workflow resumes within 1 s", not problems, detail)
+
+    @staticmethod
+    def lost_check(job: JobObservation, served: dict[str, Any]) -> Check:
+        push = (served.get(job.job_id or "") or {}).get("push") or {}
+        record = job.record or {}
+        holder = str(record.get("claimHolder") or "")
+        problems = []
+        if not push.get("lost"):
+            problems.append("the job service did not lose the push")
+        if holder.startswith(PUSH_HOLDER_PREFIX) or int(record.get("attemptCount", 0)) < 1:
+            problems.append(f"claimed by {holder or 'nobody'} after {record.get('attemptCount')} attempts")
+        return Check("push lost: a fallback poll completes the job", not problems,
+                     "; ".join(problems) or f"completed by a poll at attempt {record.get('attemptCount')}")
+
+    @staticmethod
+    def race_check(job: JobObservation, served: dict[str, Any]) -> Check:
+        push = (served.get(job.job_id or "") or {}).get("push") or {}
+        record = job.record or {}
+        holder = str(record.get("claimHolder") or "")
+        callbacks = count_events(job.events, CALLBACK_EVENTS)
+        winner = "the push" if holder.startswith(PUSH_HOLDER_PREFIX) else "a poll"
+        problems = []
+        if push.get("statusCode") != 200:
+            problems.append(f"the push was answered {push.get('statusCode') or push.get('error')}")
+        if callbacks != 1 or int(record.get("claimCount", 0)) != 1:
+            problems.append(f"{callbacks} callbacks in history, {record.get('claimCount')} claims")
+        answer = str(push.get("answer") or "")
+        return Check("push and poll race: one callback", not problems,
+                     "; ".join(problems) or f"{winner} claimed first; the push was answered {answer[:120]}")
+
+
+def warm_push_endpoint(target: Target, http: urllib3.PoolManager) -> int | None:
+    """One unsigned request to the push endpoint before the jobs start (refused with 400, nothing changed), so
+    that the resume time measures the push path rather than the function's cold start."""
+    try:
+        url = client("lambda", target).get_function_url_config(FunctionName=PUSH_FUNCTION)["FunctionUrl"]
+        return int(http.request("POST", url, body=b"{}", headers={"Content-Type": "application/json"},
+                                timeout=urllib3.Timeout(total=30)).status)
+    except (ClientError, urllib3.exceptions.HTTPError):
+        return None
+
+
+def resumed_after_push(job: JobObservation, served: dict[str, Any]) -> float | None:
+    """Seconds from the push leaving the job service to the callback's history event (None: no push or no
+    callback)."""
+    push = (served.get(job.job_id or "") or {}).get("push") or {}
+    sent = push.get("sentAt")
+    event = next((e for e in job.events if e.get("type") in CALLBACK_EVENTS), None)
+    if sent is None or event is None:
+        return None
+    at = event["timestamp"]
+    return round((at.timestamp() if hasattr(at, "timestamp") else float(at)) - float(sent), 3)
+
+
+register(PushScenario())

@@ -1,4 +1,5 @@
-"""The PoC's resources (seed names): two tables, three functions, the schedule group, the workflow, and the
+"""The PoC's resources (seed names): two tables, four functions (the push endpoint with its Function URL), the
+schedule group, the workflow, and the
 batch workflow (one callback job per record in a Distributed Map, each record a child execution)."""
 
 from __future__ import annotations
@@ -6,6 +7,7 @@ from __future__ import annotations
 from sfn_callback import config
 from sfn_callback.deploy.spec import (
     Function,
+    FunctionUrl,
     Gsi,
     Key,
     Permission,
@@ -39,6 +41,7 @@ def contribute(stack: Stack, ctx: StackContext) -> None:
         ("POLLER_LAMBDA_ARN", poller_arn),
         ("SCHEDULER_ROLE_ARN", ctx.role_arn(SCHEDULER_ROLE)),
         ("POWERTOOLS_SERVICE_NAME", "poc-callback"),
+        ("PUSH_FUNCTION", config.PUSH_FUNCTION),
     )
     # The HTTP job adapter's configuration (sfn_callback.poc.job_api) for the functions that talk to the job API.
     job_api_env, job_api_permissions = contribute_config(stack, ctx)
@@ -68,6 +71,8 @@ def contribute(stack: Stack, ctx: StackContext) -> None:
                 Permission(("dynamodb:PutItem", "dynamodb:DeleteItem"), (tokens_arn,)),
                 Permission(("scheduler:CreateSchedule",), (schedules_arn,)),
                 Permission(("iam:PassRole",), (ctx.role_arn(SCHEDULER_ROLE),)),
+                # The push URL given to job APIs for jobs that expect a push (read at the first such job).
+                Permission(("lambda:GetFunctionUrlConfig",), (ctx.function_arn(config.PUSH_FUNCTION),)),
             ),
         ),
         Function(
@@ -81,6 +86,19 @@ def contribute(stack: Stack, ctx: StackContext) -> None:
                 Permission(("scheduler:DeleteSchedule",), (schedules_arn,)),
             ),
         ),
+        Function(
+            config.PUSH_FUNCTION,
+            f"{HANDLERS}.poc_job_push.handler",
+            env=job_env,
+            timeout=30,
+            permissions=(
+                # Read the record, ADD pushIds (the replay check), claim and finalize.
+                Permission(("dynamodb:GetItem", "dynamodb:UpdateItem"), (tokens_arn,)),
+                Permission(("states:SendTaskSuccess", "states:SendTaskFailure"), ("*",)),
+                Permission(("scheduler:DeleteSchedule",), (schedules_arn,)),
+            ),
+        ),
+        FunctionUrl(config.PUSH_FUNCTION),
         Role(SCHEDULER_ROLE, "scheduler.amazonaws.com", (Permission(("lambda:InvokeFunction",), (poller_arn,)),)),
         ScheduleGroup(config.POLLING_SCHEDULE_GROUP),
         Role(

@@ -122,7 +122,7 @@ def test_measure_price_estimate_and_report(deployed, tmp_path):
     proc = cli(cloud, tmp_path, "cost", "measure", "--polls", "1,3", "--json")
     assert time.monotonic() - started < 90
     priced = json.loads(proc.stdout)
-    assert set(priced["comparisons"]) == {"callback", "sweep"}
+    assert set(priced["comparisons"]) == {"callback", "sweep", "push"}
     saved = json.loads((tmp_path / "cost-measurement.json").read_text())
     by = {(j["design"], j["polls"]): j for j in saved["jobs"]}
     assert by[("polling", 1)]["usage"]["state_transitions"] == 7 and by[("polling", 3)]["usage"]["state_transitions"] == 13
@@ -130,7 +130,10 @@ def test_measure_price_estimate_and_report(deployed, tmp_path):
     for key in by:
         usage = by[key]["usage"]
         assert sum(v["invocations"] for v in usage["lambda"].values()) > 0
-        if key[0] != "polling":
+        if key[0] == "push":  # one push each; a fallback poll only for a job that outlasts its interval
+            assert usage["lambda"]["poc-job-push"]["invocations"] == 1 and usage["dynamodb_wcu"] > 0
+            assert by[key]["callbacks_accepted"] == 1 and by[key]["attempts"] <= 1
+        elif key[0] != "polling":
             assert usage["dynamodb_wcu"] > 0 and usage["dynamodb_rcu"] > 0 and usage["scheduler_invocations"] > 0
             assert by[key]["callbacks_accepted"] == 1
     for png in priced["plots"].values():
@@ -142,14 +145,14 @@ def test_measure_price_estimate_and_report(deployed, tmp_path):
         meter["price"] *= 2
     (tmp_path / "doubled.json").write_text(json.dumps(doubled))
     again = json.loads(cli(cloud, tmp_path, "cost", "show", "--prices", str(tmp_path / "doubled.json"), "--json").stdout)
-    for design in ("callback", "sweep"):
+    for design in ("callback", "sweep", "push"):
         for a, b in zip(priced["comparisons"][design]["rows"], again["comparisons"][design]["rows"]):
             assert b["design"]["cost_per_job"]["total"] == pytest.approx(2 * a["design"]["cost_per_job"]["total"])
             assert b["baseline"]["cost_per_job"]["total"] == pytest.approx(2 * a["baseline"]["cost_per_job"]["total"])
 
     estimate = json.loads(cli(cloud, tmp_path, "cost", "estimate", "--jobs-per-month", "1000000", "--polls", "10",
                               "--json").stdout)
-    assert set(estimate["designs"]) == {"callback", "sweep", "polling"}
+    assert set(estimate["designs"]) == {"callback", "sweep", "push", "polling"}
     for bill in estimate["designs"].values():
         assert 0 <= bill["monthly_with_free_tier"] <= bill["monthly_without_free_tier"]
     assert estimate["designs"]["polling"]["monthly_without_free_tier"] > estimate["designs"]["callback"][

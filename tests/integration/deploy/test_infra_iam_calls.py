@@ -68,6 +68,14 @@ def _http_input(name: str, url: str, mode: str | None = None) -> dict:
     return doc
 
 
+def _push_input(name: str, url: str, outcome: str = "succeed") -> dict:
+    """A job that pushes its end to poc-job-push (create-job reads the Function URL; the push completes it)."""
+    doc = _http_input(name, url)
+    doc["record"]["data"] = {"job": {"completeAfterSeconds": 1, "outcome": outcome}}
+    doc["pollingConfig"]["jobApi"]["push"] = {}
+    return doc
+
+
 def _redeliver_approval_request(session, endpoint: str, order_id: str) -> None:
     """Send the stored request's message again (SQS delivers at least once): the consumer finds it stored."""
     ddb, sqs = session.client("dynamodb", endpoint_url=endpoint), session.client("sqs", endpoint_url=endpoint)
@@ -116,6 +124,8 @@ def recorded(tmp_path_factory):
                 start(config.CALLBACK_WORKFLOW, _callback_input("iam-4", {"failAfterChecks": 1}, "sweep")),
                 start(config.CALLBACK_WORKFLOW, _http_input("iam-http-1", job_api.url)),
                 start(config.CALLBACK_WORKFLOW, _http_input("iam-http-2", job_api.url, "sweep")),
+                start(config.CALLBACK_WORKFLOW, _push_input("iam-push-1", job_api.url)),
+                start(config.CALLBACK_WORKFLOW, _push_input("iam-push-2", job_api.url, "fail")),
                 start(config.POLLING_WORKFLOW, _callback_input("iam-5", {"completeAfterChecks": 1})),
                 start(config.EXPORT_WORKFLOW, {"jobId": f"{export_id}-ok", "exportId": export_id, "userId": "iam",
                                                "files": [{"url": ok, "name": "ok.csv"}],

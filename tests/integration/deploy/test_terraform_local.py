@@ -214,7 +214,9 @@ def test_terraform_builds_the_local_stack_every_scenario_passes_and_destroy_leav
 
 
 def _terraform_resource_count(stack) -> int:
-    """Terraform's resources for the stack: one per spec resource, plus each role's inline policy and each
-    bucket's public access block (separate resources in the AWS provider)."""
+    """Terraform's resources for the stack: one per spec resource, plus each role's inline policy, each
+    bucket's public access block and the two resource-policy statements of each Function URL with AuthType NONE
+    (separate resources in the AWS provider)."""
     roles_with_policy = sum(1 for r in stack.find("role") if r.permissions)
-    return len(stack.resources) + roles_with_policy + len(stack.find("bucket"))
+    public_urls = sum(1 for r in stack.find("function-url") if r.auth_type == "NONE")
+    return len(stack.resources) + roles_with_policy + len(stack.find("bucket")) + 2 * public_urls

@@ -95,3 +95,18 @@ def test_job_input_asks_for_exactly_the_polls_and_the_mode():
     assert doc["pollingConfig"]["mode"] == "sweep" and doc["pollingConfig"]["maxAttempts"] > 5
     assert "mode" not in job_input("callback", 5, 2, "n")["pollingConfig"]
     assert "taskTimeoutSeconds" not in job_input("polling", 5, 2, "n")
+
+
+def test_a_push_job_lasts_as_long_as_its_polls_and_each_push_goes_to_the_job_it_completed():
+    from sfn_callback.cost.measure import attribute_push_invocations
+
+    doc = job_input("push", 5, 2, "n", job_api_url="http://127.0.0.1:9")
+    assert doc["record"]["data"]["job"] == {"completeAfterSeconds": 10}
+    assert doc["pollingConfig"]["jobApi"]["push"] == {} and "jobOptions" not in doc["pollingConfig"]
+    assert doc["pollingConfig"]["jobApi"]["status"]["url"] == "http://127.0.0.1:9/jobs/{jobId}"
+    with pytest.raises(ValueError, match="job service"):
+        job_input("push", 5, 2, "n")
+    jobs = [{"waiting_until": 100.0, "usage": {"lambda": {}}}, {"waiting_until": 103.0, "usage": {"lambda": {}}}]
+    events = [[100.05, "poc-job-push", 40.0], [102.9, "poc-job-push", 35.0], [101.0, "poc-poller", 9.0]]
+    assert attribute_push_invocations(jobs, events, "poc-job-push") == 2
+    assert [j["usage"]["lambda"]["poc-job-push"]["durations"] for j in jobs] == [[[40.0, 1.0]], [[35.0, 1.0]]]

@@ -144,15 +144,18 @@ def test_deploy_twice_then_destroy_on_in_process_moto(monkeypatch):
         sqs.untag_queue(QueueUrl=queue_url, TagKeys=[MANAGED_TAG])
         sqs.tag_queue(QueueUrl=queue_url, Tags={"team": "exports"})
         lam.tag_resource(Resource=ctx.function_arn("poc-create-job"), Tags={"team": "poc"})
+        lam.update_function_url_config(FunctionName="poc-job-push", AuthType="AWS_IAM")  # the push URL's auth
         sch = boto3.client("scheduler", region_name="us-east-1")
         sch.create_schedule(Name="poll-job-x", GroupName="poc-polling", ScheduleExpression="rate(1 minute)",
                             FlexibleTimeWindow={"Mode": "OFF"},
                             Target={"Arn": ctx.function_arn("poc-poller"), "RoleArn": ctx.role_arn("r"), "Input": "{}"})
         drift = Deployer(target, stack, Drivers(target, ctx, zip_bytes)).plan()
         assert sorted((c.action, c.name, c.differences) for c in drift.changes if c.action != UNCHANGED) == \
-            [(UPDATE, "poc-export-jobs", ("tags",)), (UPDATE, "poc-poller", ("timeout",))]
+            [(UPDATE, "poc-export-jobs", ("tags",)), (UPDATE, "poc-job-push", ("authType",)),
+             (UPDATE, "poc-poller", ("timeout",))]
         Deployer(target, stack, Drivers(target, ctx, zip_bytes)).apply(drift)
         assert lam.get_function_configuration(FunctionName="poc-poller")["Timeout"] == 60
+        assert lam.get_function_url_config(FunctionName="poc-job-push")["AuthType"] == "NONE"
         assert sqs.list_queue_tags(QueueUrl=queue_url)["Tags"] == {MANAGED_TAG: ctx.stack_name, "team": "exports"}
         assert not Deployer(target, stack, Drivers(target, ctx, zip_bytes)).plan().has_changes
 
@@ -160,6 +163,8 @@ def test_deploy_twice_then_destroy_on_in_process_moto(monkeypatch):
         assert len(removed) == len(stack.resources)
         assert sch.list_schedules()["Schedules"] == []
         assert lam.list_functions()["Functions"] == []
+        with pytest.raises(lam.exceptions.ResourceNotFoundException):
+            lam.get_function_url_config(FunctionName="poc-job-push")
         after = Deployer(target, stack, Drivers(target, ctx, zip_bytes)).plan()
         assert after.summary()[CREATE] == len(stack.resources)
 

@@ -13,7 +13,7 @@ from sfn_callback.deploy.stack import build_stack
 
 COMPOSE = Path(__file__).resolve().parents[3] / "docker-compose.yml"
 SERVICE_OF_KIND = {"log-group": "logs", "table": "dynamodb", "bucket": "s3", "queue": "sqs", "role": "iam",
-                   "function": "lambda", "event-source-mapping": "lambda", "schedule-group": "scheduler",
+                   "function": "lambda", "function-url": "lambda", "event-source-mapping": "lambda", "schedule-group": "scheduler",
                    "schedule": "scheduler", "state-machine": "stepfunctions",
                    "topic": "sns", "alarm": "cloudwatch", "dashboard": "cloudwatch"}
 

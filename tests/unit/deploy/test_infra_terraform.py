@@ -31,6 +31,7 @@ from sfn_callback.deploy.spec import (
     Dashboard,
     EventSourceMapping,
     Function,
+    FunctionUrl,
     LogGroup,
     Queue,
     Role,
@@ -59,6 +60,7 @@ TERRAFORM_TYPES = {
     "queues": ("aws_sqs_queue",),
     "roles": ("aws_iam_role", "aws_iam_role_policy"),
     "functions": ("aws_lambda_function",),
+    "function_urls": ("aws_lambda_function_url", "aws_lambda_permission"),
     "event_source_mappings": ("aws_lambda_event_source_mapping",),
     "schedule_groups": ("aws_scheduler_schedule_group",),
     "schedules": ("aws_scheduler_schedule",),
@@ -149,8 +151,8 @@ def test_every_name_carries_the_prefix_token(stack):
     doc = mf.build_manifest(stack)
     for section in mf.SECTIONS.values():
         for key, entry in doc[section].items():
-            if section == "event_source_mappings":
-                continue  # named by the function and queue it joins
+            if section in ("event_source_mappings", "function_urls"):
+                continue  # named by the function (and queue) it joins
             if section == "alarms":
                 continue  # seed 004's alarm names (CallbackFailureRate, ...), the same in every stack
             assert mf.PREFIX_TOKEN in entry["name"], f"{section}[{key}] name {entry['name']!r} ignores name_prefix"
@@ -187,6 +189,9 @@ def test_rendered_manifest_gives_each_resources_properties(deployed_stack, rende
                    "environment": e["environment"], "role": ctx.role_arn(role["name"]),
                    "codeSha256": want["codeSha256"]}  # Terraform uploads build/lambda.zip: not in the manifest
             assert rendered["log_groups"][e["log_group"]]["name"] == f"/aws/lambda/{r.name}"
+        elif isinstance(r, FunctionUrl):
+            got = {"functionArn": ctx.function_arn(rendered["functions"][e["function"]]["name"]),
+                   "authType": e["auth_type"]}
         elif isinstance(r, EventSourceMapping):
             got = {"functionArn": ctx.function_arn(rendered["functions"][e["function"]]["name"]),
                    "queueArn": ctx.queue_arn(rendered["queues"][e["queue"]]["name"]),

@@ -45,6 +45,7 @@ class FakeRepository:
         self.lock = threading.Lock()
         self.gate = gate
         self.writes = 0
+        self.pushes: dict[str, set[str]] = {}
 
     def get(self, job_id: str) -> TokenRecord | None:
         self.gate("get")
@@ -142,6 +143,15 @@ class FakeRepository:
                 claim_count=rec.claim_count + 1,
                 claim_holder=claim.holder,
             )
+            self.writes += 1
+            return True
+
+    def record_push(self, job_id: str, push_id: str) -> bool:
+        with self.lock:
+            seen = self.pushes.setdefault(job_id, set())
+            if job_id not in self.items or push_id in seen:
+                return False
+            seen.add(push_id)
             self.writes += 1
             return True
 

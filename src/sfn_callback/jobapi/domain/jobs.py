@@ -10,6 +10,10 @@ A job is created with a ``behaviour`` (the body of ``POST /jobs``, all optional)
                                         # "500" / "502" / "503" that error; "slow" answers after slowSeconds
                                         # (default 3 s), without counting as a real answer
     "result": {...}                     # the result of a job that succeeds (default {"records": n})
+    "pushUrl": "http://127.0.0.1:...",  # with "pushSecret": notify this URL when the job ends (a signed POST,
+    "pushSecret": "...",                # see sfn_callback.jobapi.application.push); loopback URLs only
+    "pushLost": true                    # the push is "sent" but never arrives (the fallback poll must finish it)
+    "pushDelaySeconds": 0.5             # the push leaves this long after the job ended
 
 Every status request the job receives is counted by kind (``served``: real, throttled, errors, slow,
 unauthorized), so a scenario can compare the poller's attempts with what the service really answered.
@@ -19,8 +23,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 ANSWERS = ("ok", "429", "500", "502", "503", "slow")
 MAX_ANSWERS = 1000
@@ -38,6 +43,20 @@ class Behaviour(BaseModel):
     retry_after: int = Field(default=1, ge=0, le=3600, alias="retryAfter")
     slow_seconds: float = Field(default=3.0, ge=0, le=60, alias="slowSeconds")
     result: Any = None
+    push_url: str | None = Field(default=None, max_length=2048, alias="pushUrl")
+    push_secret: str | None = Field(default=None, min_length=16, max_length=256, alias="pushSecret")
+    push_lost: bool = Field(default=False, alias="pushLost")
+    push_delay_seconds: float = Field(default=0.0, ge=0, le=3600, alias="pushDelaySeconds")
+
+    @model_validator(mode="after")
+    def _push_pair(self) -> Behaviour:
+        if (self.push_url is None) != (self.push_secret is None):
+            raise ValueError("pushUrl and pushSecret go together")
+        if self.push_url is not None:
+            host = urlsplit(self.push_url).hostname or ""
+            if urlsplit(self.push_url).scheme not in ("http", "https") or host not in ("127.0.0.1", "localhost"):
+                raise ValueError("pushUrl must be an http(s) URL on loopback (127.0.0.1)")
+        return self
 
 
 @dataclass(frozen=True)
@@ -61,6 +80,8 @@ class Job:
     cancelled: bool = False
     served: dict[str, int] = field(default_factory=lambda: {"real": 0, "throttled": 0, "errors": 0, "slow": 0,
                                                             "unauthorized": 0})
+    push: dict[str, Any] | None = None
+    """The push sent when the job ended: ``sentAt`` (epoch seconds), ``lost``, ``statusCode`` / ``error``."""
     requests: list[tuple[str, float]] = field(default_factory=list)
     """Each status request's kind and when it came (seconds after the job was created): the latest 1000."""
 
@@ -68,6 +89,11 @@ class Job:
         self.served[kind] += 1
         self.requests.append((kind, round(now - self.created_at, 3)))
         del self.requests[:-1000]
+
+    def ends_at(self) -> float | None:
+        """When a job that ends by time ends (None: it ends at a status answer)."""
+        b = self.behaviour
+        return None if b.complete_after_seconds is None else self.created_at + b.complete_after_seconds
 
     def state(self, now: float) -> str:
         b = self.behaviour

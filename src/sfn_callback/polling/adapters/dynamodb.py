@@ -306,6 +306,22 @@ class DynamoTokenRepository:
                 return False
             raise
 
+    def record_push(self, job_id: str, push_id: str) -> bool:
+        """The push endpoint's replay check: ``ADD pushIds`` unless the record already holds ``push_id``."""
+        try:
+            self._ddb.update_item(
+                TableName=self._table,
+                Key=self._key(job_id),
+                UpdateExpression="ADD pushIds :ids",
+                ConditionExpression="attribute_exists(jobId) AND NOT contains(pushIds, :id)",
+                ExpressionAttributeValues={":ids": {"SS": [push_id]}, ":id": {"S": push_id}},
+            )
+            return True
+        except ClientError as exc:
+            if _condition_failed(exc):
+                return False
+            raise
+
     def finalize(
         self,
         job_id: str,

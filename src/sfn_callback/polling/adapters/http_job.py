@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from secrets import token_urlsafe
 from typing import Any
 from urllib.parse import quote
 
@@ -99,8 +100,11 @@ class HttpJobApi:
     """Submit, check and cancel jobs of one deployment's HTTP job API (per-job overrides included)."""
 
     def __init__(self, deployment: dict[str, Any] | None, secrets: SecretReader,
-                 http: urllib3.PoolManager | None = None):
+                 http: urllib3.PoolManager | None = None, push_url: str | Callable[[], str | None] | None = None):
         self.deployment = deployment
+        self.push_url = push_url
+        """The push endpoint's URL for jobs whose ``push`` names none, or how to find it (read once, when the
+        first such job is created)."""
         if deployment is not None:
             parse_config(deployment, "JOB_API_CONFIG")  # refuse a broken deployment at once
         self.secrets = secrets
@@ -139,12 +143,30 @@ class HttpJobApi:
                                          timeout=timeout, retries=False, redirect=False)
         return response
 
+    def deployment_push_url(self) -> str | None:
+        """The deployment's push URL; a lookup is kept once it found one (a missing URL is looked up again)."""
+        if not callable(self.push_url):
+            return self.push_url
+        found = self.push_url()
+        if found:
+            self.push_url = found
+        return found
+
     # -- the job-submitter port (create-job)
     def create_job(self, payload: dict[str, Any]) -> dict[str, Any]:
         override = payload.get("jobApi")
         config = self.config_for(override)
         document = {"recordId": payload.get("recordId"), "data": payload.get("data")}
         body = jmespath.search(config.submit.body, document) if config.submit.body else document
+        push_secret = None
+        if config.push is not None:
+            push_url = config.push.url or self.deployment_push_url()
+            if not push_url:
+                raise InvalidJobApiConfig("push: no push URL (push.url, or the deployment's PUSH_URL)")
+            if not isinstance(body, dict):
+                raise InvalidJobApiConfig("push: the submit body must be a JSON object to carry the push URL")
+            push_secret = token_urlsafe(32)
+            body = {**body, config.push.url_field: push_url, config.push.secret_field: push_secret}
         try:
             response = self._request(config, config.submit.method, config.submit.url, body)
         except urllib3.exceptions.HTTPError as exc:
@@ -169,7 +191,12 @@ class HttpJobApi:
         stored: dict[str, Any] = {"fields": fields}
         if override:
             stored["config"] = override
-        return {"jobId": job_id, "jobApi": stored}
+        job: dict[str, Any] = {"jobId": job_id, "jobApi": stored}
+        if config.push is not None:
+            stored["push"] = {"secret": push_secret, "failedError": config.failed_error}
+            job["expectsPush"] = True
+            job["fallbackIntervalSeconds"] = config.push.fallback_interval_seconds
+        return job
 
     def cancel_job(self, job_id: str, job_api: dict[str, Any] | None = None) -> None:
         job_api = job_api or {}

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from sfn_callback.config import SWEEP_MODE_SCHEDULE_NAME
 from sfn_callback.polling.domain.events import CreateJobEvent, InvalidEvent, parse
+from sfn_callback.polling.domain.job_api_config import FALLBACK_FACTOR
 from sfn_callback.polling.domain.lifecycle import TokenRecord, TokenRepository, iso, new_record, utcnow
 
 
@@ -85,6 +86,12 @@ class CreateJobService:
             raise ExternalApiError(f"the external job API returned no jobId: {job!r}")
         # What the job's status checks need beyond its id (the HTTP adapter's per-job config and fields).
         job_api = job.get("jobApi")
+        interval = config.interval
+        if job.get("expectsPush"):  # the push completes it: polls are the fallback, at a slower cadence
+            fallback = job.get("fallbackIntervalSeconds")
+            interval = int(fallback) if isinstance(fallback, int) and fallback > 0 else FALLBACK_FACTOR * interval
+            if not self.allow_sub_minute:  # AWS's rate() takes whole minutes
+                interval = max(60, -(-interval // 60) * 60)
 
         now = self.clock()
         record: TokenRecord = new_record(
@@ -92,7 +99,7 @@ class CreateJobService:
             task_token=request.task_token,
             execution_id=request.execution_id,
             now=now,
-            interval_seconds=config.interval,
+            interval_seconds=interval,
             timeout_seconds=config.timeout,
             max_attempts=config.max_attempts,
         )
@@ -106,7 +113,7 @@ class CreateJobService:
             return {"jobId": job_id, "status": "POLLING", "pollingMode": "sweep", "expiresAt": iso(record.expires_at)}
         self._store(record)
         try:
-            self.schedules.create(record.schedule_name, job_id, config.interval)
+            self.schedules.create(record.schedule_name, job_id, interval)
         except Exception as exc:
             removed = self.repository.delete_polling(job_id)
             raise SchedulingFailed(

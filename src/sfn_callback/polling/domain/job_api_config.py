@@ -23,7 +23,7 @@ import jmespath
 from jmespath.exceptions import JMESPathError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-__all__ = ["AuthConfig", "HttpJobApiConfig", "InvalidJobApiConfig", "OVERRIDE_FORBIDDEN", "SecretRef",
+__all__ = ["FALLBACK_FACTOR", "PushConfig", "AuthConfig", "HttpJobApiConfig", "InvalidJobApiConfig", "OVERRIDE_FORBIDDEN", "SecretRef",
            "merge_override", "parse_config", "parse_secret_ref", "template_fields"]
 
 MAX_TIMEOUT_SECONDS = 10.0
@@ -68,6 +68,24 @@ class StatusValues(_Model):
     the three lists is a failed status check (counted, kept on the record as ``lastCheckError``)."""
 
 
+class PushConfig(_Model):
+    """The job API calls the push endpoint when the job ends (see :mod:`sfn_callback.polling.application.push`);
+    polls continue at the slower fallback cadence."""
+
+    url: str | None = None
+    """The push endpoint's URL; None: the deployment's (``PUSH_URL``)."""
+    url_field: str = Field(default="pushUrl", min_length=1, alias="urlField")
+    """The submit body's field that carries the push URL."""
+    secret_field: str = Field(default="pushSecret", min_length=1, alias="secretField")
+    """The submit body's field that carries the job's push secret (generated per job by create-job)."""
+    fallback_interval_seconds: int | None = Field(default=None, gt=0, alias="fallbackIntervalSeconds")
+    """The polling interval of a job that expects a push; None: ``FALLBACK_FACTOR`` times the job's interval."""
+
+
+FALLBACK_FACTOR = 5
+"""A job that expects a push is polled this many times more slowly (unless ``fallbackIntervalSeconds``)."""
+
+
 class HttpJobApiConfig(_Model):
     submit: SubmitRequest
     status: Request
@@ -85,6 +103,8 @@ class HttpJobApiConfig(_Model):
     allowed_origins: list[str] | None = Field(default=None, alias="allowedOrigins")
     """Where the auth header may be sent (``scheme://host`` or ``scheme://host:port``); default: the origins of
     the deployment's own URLs."""
+    push: PushConfig | None = None
+    """The job API notifies the push endpoint when the job ends; None: the job is only polled."""
     per_job_only: bool = Field(default=False, alias="perJobOnly")
     """True: only jobs whose input carries ``pollingConfig.jobApi`` use this API (the others keep the
     deployment's default job API)."""
@@ -105,6 +125,9 @@ class HttpJobApiConfig(_Model):
         if self.cancel is not None:
             found["cancel.url"] = self.cancel.url
         return found
+
+    def push_urls(self) -> dict[str, str]:
+        return {"push.url": self.push.url} if self.push is not None and self.push.url else {}
 
     def origins(self) -> list[str]:
         """Where the secret may go: ``allowedOrigins``, or the origins of this configuration's URLs."""
@@ -144,6 +167,9 @@ class HttpJobApiConfig(_Model):
             if missing:
                 found.append(f"{where}: {url!r} names {', '.join('{' + m + '}' for m in missing)}, which the "
                              f"submit answer does not map (known: {', '.join(sorted(known))}; add them to fields)")
+        for where, url in self.push_urls().items():
+            if urlsplit(url).scheme not in {"http", "https"} or not urlsplit(url).hostname:
+                found.append(f"{where}: {url!r} is not an http(s)://host URL")
         if self.auth is not None:
             try:
                 parse_secret_ref(self.auth.secret)

@@ -57,6 +57,12 @@ that the transient answer gave back. With a ``retry_after`` the same write sets
 ``notBefore`` (and moves ``nextPollAt`` there, so the sweep does not find the job due before it): scheduled and
 sweep polls before ``notBefore`` skip without counting; a manual poll asks anyway; past ``expiresAt`` nothing
 skips, so the polling timeout still ends a job whose API keeps throttling.
+
+Pushes. A job API that calls a webhook when a job ends (``TokenPoller.complete_from_push``) completes the token
+through the same claim (POLLING -> CALLBACK_PENDING with the outcome, conditional), so exactly one callback is
+sent whichever of the push and a poll claims first; the loser reports what the record holds. A push counts no
+attempt, opens no status check and may claim while a poll's check is open (it is the API's own answer, as that
+check's would be). A push for a finished record answers "already finished" and sends nothing.
 """
 
 from __future__ import annotations
@@ -495,6 +501,41 @@ class TokenPoller:
         record = self.repository.get(job_id)
         assert record is not None
         return self._report(record, detail="record kept changing under this poll")
+
+    def complete_from_push(self, job_id: str, state: Any, *, holder: str | None = None) -> PollResult:
+        """The job API pushed the job's end (``state``: :class:`Completed` or :class:`Failed`, or a status
+        document): complete the token through the same claim as a poll, so exactly one callback is sent
+        whichever of the push and a poll gets there first. Counts no attempt and asks the API nothing. A
+        terminal record answers "already finished" (nothing sent); a claim held elsewhere answers "callback in
+        progress elsewhere" (a stale one is resent, with its own stored outcome); a state still in progress
+        changes nothing. ``holder``: the push invocation's request id. Unknown jobId -> :class:`UnknownJob`."""
+        for _ in range(4):
+            record = self.repository.get(job_id)
+            if record is None:
+                raise UnknownJob(job_id)
+            now = self.clock()
+            if record.status.is_terminal:
+                self.schedules.delete(record.schedule_name)
+                return self._report(record, detail="already finished")
+            if record.status is TokenStatus.CALLBACK_PENDING:
+                result = self._recover(record, now, holder)
+                if result is not None:
+                    return result
+                continue
+            if isinstance(state, Transient):
+                return self._report(record, detail="the push reported no end of the job")
+            outcome = decide_from_job(record, record.attempt_count, state, now)
+            if outcome is None:
+                return self._report(record, detail="the push reported the job still in progress")
+            claim = Claim(self.new_claim_id(), now, outcome, holder)
+            if not self.repository.claim(record.job_id, claim, previous_claim_id=None):
+                continue  # a poll claimed (or finished) first: report what it did
+            self.log("job end pushed by the job API", job_id=record.job_id, status=outcome.terminal_status.value)
+            return self._send_and_finalize(record, claim, record.attempt_count, resending=False)
+        record = self.repository.get(job_id)
+        if record is None:
+            raise UnknownJob(job_id)
+        return self._report(record, detail="record kept changing under this push")
 
     def _count_and_decide(self, record: TokenRecord, now: datetime, slot: datetime | None, adopt: bool | None,
                           holder: str | None) -> PollResult | None:

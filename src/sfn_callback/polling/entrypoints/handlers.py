@@ -27,6 +27,7 @@ Metrics never fail the handler's work.
 from __future__ import annotations
 
 import functools
+import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -38,6 +39,7 @@ from sfn_callback.metrics import components
 from sfn_callback.metrics import names as metric_names
 from sfn_callback.polling import bootstrap
 from sfn_callback.polling.application.create_job import CreateJobService
+from sfn_callback.polling.application.push import PUSH_HOLDER_PREFIX, PushReceiver
 from sfn_callback.polling.application.sweep import SweepPoller
 from sfn_callback.polling.domain.events import PollerEvent, parse
 from sfn_callback.polling.domain.jobs import CheckJob, SubmitJob
@@ -48,7 +50,7 @@ T = TypeVar("T")
 Handler = Callable[[Any, Any], dict[str, Any]]
 
 __all__ = ["CheckFunctionJobApi", "SubmitFunctionJobCreator", "create_job_handler", "poller_handler",
-           "sweep_handler"]
+           "push_handler", "sweep_handler"]
 
 
 class CheckFunctionJobApi:
@@ -113,6 +115,25 @@ def poller_handler(check: CheckJob | None = None, *, logger: Logger | None = Non
                            lambda: service.poll(request.job_id, slot=request.slot, holder=_holder(context)).to_dict())
         log.info("poll finished", extra=result)
         return result
+
+    return handler
+
+
+def push_handler(receiver: Callable[[], PushReceiver], *, logger: Logger | None = None) -> Handler:
+    """The push endpoint's Lambda behind a Function URL (payload format 2.0): a job API's signed notification
+    that a job ended completes its token (see :mod:`sfn_callback.polling.application.push`). Neither the body
+    nor the headers are logged (the signature is keyed with the job's secret)."""
+    log = logger or lambda_logger("job-push")
+
+    def handler(event: Any, context: Any) -> dict[str, Any]:
+        service = receiver()
+        service.log = lambda message, **fields: log.info(message, extra=fields)
+        service.poller.log = service.log
+        request_id = _holder(context)
+        # A claim taken by a push names it (``push:<request id>``): a record shows which path called back.
+        answer = service.handle_function_url(event, holder=f"{PUSH_HOLDER_PREFIX}{request_id or uuid.uuid4().hex}")
+        log.info("push answered", extra={"statusCode": answer["statusCode"]})
+        return answer
 
     return handler
 
