@@ -169,12 +169,13 @@ def test_deploy_twice_then_destroy_on_in_process_moto(monkeypatch):
         assert after.summary()[CREATE] == len(stack.resources)
 
 
-def test_resource_dropped_from_the_spec_is_planned_for_deletion(monkeypatch):
+@pytest.fixture()
+def applied_on_moto(monkeypatch):
+    """The whole AWS stack applied on in-process moto: (deployer for a given stack, the full stack, its context)."""
     from moto import mock_aws
 
     from sfn_callback.config import Target
     from sfn_callback.deploy.deployer import Deployer, Drivers
-    from sfn_callback.deploy.spec import Stack
 
     for k, v in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}.items():
         monkeypatch.setenv(k, v)
@@ -183,53 +184,54 @@ def test_resource_dropped_from_the_spec_is_planned_for_deletion(monkeypatch):
         ctx = StackContext("123456789012", "us-east-1", local=False)
         full = build_stack(ctx)
         zip_bytes = packaging.build_zip()
-        Deployer(target, full, Drivers(target, ctx, zip_bytes)).apply()
-        smaller = Stack(ctx, [r for r in full.resources if r.name != "poc-jobs"])
-        plan = Deployer(target, smaller, Drivers(target, ctx, zip_bytes)).plan()
-        assert [(c.action, c.kind, c.name) for c in plan.changes if c.action != UNCHANGED] == \
-            [(DELETE, "table", "poc-jobs")]
-        Deployer(target, smaller, Drivers(target, ctx, zip_bytes)).apply(plan)
-        import boto3
 
-        assert "poc-jobs" not in boto3.client("dynamodb", region_name="us-east-1").list_tables()["TableNames"]
+        def deployer(stack):
+            return Deployer(target, stack, Drivers(target, ctx, zip_bytes))
+
+        deployer(full).apply()
+        yield deployer, full, ctx
 
 
-def test_alarms_and_topics_dropped_from_the_spec_are_planned_for_deletion(monkeypatch):
+def test_resource_dropped_from_the_spec_is_planned_for_deletion(applied_on_moto):
+    import boto3
+
+    from sfn_callback.deploy.spec import Stack
+
+    deployer, full, ctx = applied_on_moto
+    smaller = Stack(ctx, [r for r in full.resources if r.name != "poc-jobs"])
+    plan = deployer(smaller).plan()
+    assert [(c.action, c.kind, c.name) for c in plan.changes if c.action != UNCHANGED] == \
+        [(DELETE, "table", "poc-jobs")]
+    deployer(smaller).apply(plan)
+    assert "poc-jobs" not in boto3.client("dynamodb", region_name="us-east-1").list_tables()["TableNames"]
+
+
+def test_alarms_and_topics_dropped_from_the_spec_are_planned_for_deletion(applied_on_moto):
     """Alarms and topics carry the stack's tag like the other kinds, so removing one from the spec deletes it."""
     import boto3
-    from moto import mock_aws
 
-    from sfn_callback.config import Target
-    from sfn_callback.deploy.deployer import Deployer, Drivers
     from sfn_callback.deploy.spec import Stack
 
-    for k, v in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}.items():
-        monkeypatch.setenv(k, v)
-    with mock_aws():
-        target = Target(endpoint_url=None)
-        ctx = StackContext("123456789012", "us-east-1", local=False)
-        full = build_stack(ctx)
-        zip_bytes = packaging.build_zip()
-        Deployer(target, full, Drivers(target, ctx, zip_bytes)).apply()
-        alarm, topic = full.find("alarm")[0], full.find("topic")[0]
-        cw = boto3.client("cloudwatch", region_name="us-east-1")
-        arn = cw.describe_alarms(AlarmNames=[alarm.name])["MetricAlarms"][0]["AlarmArn"]
-        assert {"Key": "sfn-callback:stack", "Value": ctx.stack_name} in cw.list_tags_for_resource(ResourceARN=arn)["Tags"]
-        assert Deployer(target, full, Drivers(target, ctx, zip_bytes)).plan().summary()["unchanged"] == len(full.resources)
+    deployer, full, ctx = applied_on_moto
+    alarm, topic = full.find("alarm")[0], full.find("topic")[0]
+    cw = boto3.client("cloudwatch", region_name="us-east-1")
+    arn = cw.describe_alarms(AlarmNames=[alarm.name])["MetricAlarms"][0]["AlarmArn"]
+    assert {"Key": "sfn-callback:stack", "Value": ctx.stack_name} in cw.list_tags_for_resource(ResourceARN=arn)["Tags"]
+    assert deployer(full).plan().summary()["unchanged"] == len(full.resources)
 
-        without_alarm = Stack(ctx, [r for r in full.resources if r is not alarm])
-        plan = Deployer(target, without_alarm, Drivers(target, ctx, zip_bytes)).plan()
-        assert [(c.action, c.kind, c.name) for c in plan.changes if c.action != UNCHANGED] == \
-            [(DELETE, "alarm", alarm.name)]
-        Deployer(target, without_alarm, Drivers(target, ctx, zip_bytes)).apply(plan)
-        assert cw.describe_alarms(AlarmNames=[alarm.name])["MetricAlarms"] == []
+    without_alarm = Stack(ctx, [r for r in full.resources if r is not alarm])
+    plan = deployer(without_alarm).plan()
+    assert [(c.action, c.kind, c.name) for c in plan.changes if c.action != UNCHANGED] == \
+        [(DELETE, "alarm", alarm.name)]
+    deployer(without_alarm).apply(plan)
+    assert cw.describe_alarms(AlarmNames=[alarm.name])["MetricAlarms"] == []
 
-        # A topic no alarm of the spec notifies any more.
-        smaller = Stack(ctx, [r for r in without_alarm.resources
-                              if r is not topic and not (r.kind == "alarm" and r.topic == topic.name)])
-        plan = Deployer(target, smaller, Drivers(target, ctx, zip_bytes)).plan()
-        deleted = {(c.kind, c.name) for c in plan.changes if c.action == DELETE}
-        assert ("topic", topic.name) in deleted and all(kind in ("topic", "alarm") for kind, _ in deleted)
-        Deployer(target, smaller, Drivers(target, ctx, zip_bytes)).apply(plan)
-        topics = boto3.client("sns", region_name="us-east-1").list_topics()["Topics"]
-        assert ctx.topic_arn(topic.name) not in [t["TopicArn"] for t in topics]
+    # A topic no alarm of the spec notifies any more.
+    smaller = Stack(ctx, [r for r in without_alarm.resources
+                          if r is not topic and not (r.kind == "alarm" and r.topic == topic.name)])
+    plan = deployer(smaller).plan()
+    deleted = {(c.kind, c.name) for c in plan.changes if c.action == DELETE}
+    assert ("topic", topic.name) in deleted and all(kind in ("topic", "alarm") for kind, _ in deleted)
+    deployer(smaller).apply(plan)
+    topics = boto3.client("sns", region_name="us-east-1").list_topics()["Topics"]
+    assert ctx.topic_arn(topic.name) not in [t["TopicArn"] for t in topics]

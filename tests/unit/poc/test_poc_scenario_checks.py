@@ -179,3 +179,16 @@ def test_a_task_that_timed_out_leaves_its_create_job_running():
     started = [e for e in history("t" * 40, "job-1") if e["type"] != "TaskSubmitted"][:3]
     assert create_job_may_still_run(started + [{"id": 4, "type": "TaskTimedOut"}])
     assert not create_job_may_still_run(started + [{"id": 4, "type": "TaskStartFailed"}])
+
+
+def test_a_batch_timeout_whose_first_poll_came_after_expiry_passes_only_with_the_batchs_expectation():
+    from sfn_callback.poc.batch_scenarios import BATCH_EXPECT
+
+    job = completed_job(1)
+    job.output = {"status": "TIMEOUT", "errorName": "PollingTimeout"}
+    job.record = dict(job.record, status="TIMEOUT", attemptCount=1)
+    job.job = dict(job.job, status="IN_PROGRESS", pollCount=0)
+    assert "polled by the schedule" in failed_checks(scenario("timeout").expect, [job])
+    assert "polled by the schedule" not in failed_checks(BATCH_EXPECT["timeout"], [job])
+    job.job = dict(job.job, pollCount=1)  # a check by the one attempt that ended polling: still wrong
+    assert "expected 0..0" in failed_checks(BATCH_EXPECT["timeout"], [job])["polled by the schedule"]
