@@ -20,12 +20,14 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from sfn_callback import config
 from sfn_callback.common.aws import client
+from sfn_callback.common.clock import parse_iso, utcnow
 from sfn_callback.common.dynamo import from_item as _from_ddb
 from sfn_callback.common.stepfunctions import execution_history
 from sfn_callback.config import Target
@@ -159,7 +161,18 @@ class JobObservation:
         if self.no_record:
             return True
         return (self.record is not None and self.record_status not in UNFINISHED_RECORD_STATUSES
-                and self.schedule_exists is False)
+                and self.schedule_exists is False and not self.check_in_flight())
+
+    def check_in_flight(self, now: datetime | None = None) -> bool:
+        """A poll counted an attempt that the simulated API has not seen yet, and its status check window is
+        still open: the poll may still ask (a poll that started before another one's callback). Counting
+        attempts against the API's checks waits for it, or for its window to lapse."""
+        record, api = self.record or {}, self.job or {}
+        until = record.get("checkUntil")
+        if not until or not api:
+            return False
+        unseen = int(record.get("attemptCount", 0)) - int(api.get("pollCount", 0)) - int(record.get("failedChecks", 0))
+        return unseen > 0 and parse_iso(str(until)) > (now or utcnow())
 
     @property
     def recoveries(self) -> int:

@@ -192,3 +192,28 @@ def test_a_batch_timeout_whose_first_poll_came_after_expiry_passes_only_with_the
     assert "polled by the schedule" not in failed_checks(BATCH_EXPECT["timeout"], [job])
     job.job = dict(job.job, pollCount=1)  # a check by the one attempt that ended polling: still wrong
     assert "expected 0..0" in failed_checks(BATCH_EXPECT["timeout"], [job])["polled by the schedule"]
+
+
+def test_a_job_with_a_status_check_in_flight_is_not_settled_until_the_check_lands_or_its_window_lapses():
+    """A poll that counted its attempt before another poll's callback may still ask the API afterwards (the
+    Terraform run: attemptCount 3 read while the third check was on its way, the API at 2)."""
+    from datetime import timedelta
+
+    from sfn_callback.common.clock import iso, utcnow
+
+    job = completed_job(1)
+    assert job.settled
+    now = utcnow()
+    job.record = dict(job.record, attemptCount=3, checkUntil=iso(now + timedelta(seconds=15)))
+    assert job.check_in_flight(now) and not job.settled
+    assert "attemptCount 3 but the simulated API counted 2" in failed_checks(scenario("complete").expect, [job])[
+        "polled by the schedule"]
+    job.job = dict(job.job, pollCount=3)  # the third check arrived
+    assert not job.check_in_flight(now) and job.settled
+    job.job = dict(job.job, pollCount=2)
+    job.record = dict(job.record, failedChecks=1)  # ... or raised and was counted as failed
+    assert job.settled
+    job.record = dict(job.record, failedChecks=0)
+    assert not job.check_in_flight(now + timedelta(seconds=16))  # ... or its window lapsed: nothing will come
+    job.record = {k: v for k, v in job.record.items() if k != "checkUntil"}
+    assert not job.check_in_flight(now)
