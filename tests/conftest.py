@@ -59,6 +59,29 @@ class LocalCloudHandle:
             return iam.create_role(RoleName=name, AssumeRolePolicyDocument=LOCAL_ROLE_POLICY)["Role"]["Arn"]
 
 
+# `make test` runs the suite on two pytest-xdist workers (`--dist loadfile --no-loadscope-reorder`: a file's tests
+# stay together, on one worker with its own local cloud). The longest files (minutes each; `--durations` lists
+# them) go first so that the workers end together instead of one of them starting the Terraform loop last.
+LONGEST_FIRST = (
+    "tests/integration/deploy/test_terraform_local.py",
+    "tests/integration/bench/test_bench_faults.py",
+    "tests/integration/poc/test_batch_scenario.py",
+    "tests/integration/seeds/test_seed001_scripts.py",
+    "tests/integration/monitoring/test_monitoring_deployed.py",
+    "tests/integration/poc/test_poc_faults.py",
+    "tests/unit/test_static_checks.py",
+    "tests/unit/deploy/test_deploy_plan.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    missing = [path for path in LONGEST_FIRST if not (config.rootpath / path).is_file()]
+    if missing:
+        raise pytest.UsageError(f"tests/conftest.py LONGEST_FIRST names files that do not exist: {missing}")
+    rank = {path: index for index, path in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))  # stable: the rest keep order
+
+
 @pytest.fixture(scope="session")
 def local_cloud(tmp_path_factory: pytest.TempPathFactory) -> Any:
     state = tmp_path_factory.mktemp("localcloud-state")
