@@ -66,7 +66,7 @@ class ExportStackSettings:
     ======================================  =================================================  =======  =====
     environment variable (deploy time)      meaning                                            local    AWS
     ======================================  =================================================  =======  =====
-    ``EXPORT_STACK_HEARTBEAT_SECONDS``      ``HeartbeatSeconds`` of ``StartExportJob``          5        120
+    ``EXPORT_STACK_HEARTBEAT_SECONDS``      ``HeartbeatSeconds`` of ``StartExportJob``          10       120
     ``EXPORT_STACK_TIMEOUT_SECONDS``        ``TimeoutSeconds`` of ``StartExportJob``            120      3600
     ``EXPORT_STACK_BEAT_INTERVAL_SECONDS``  the consumer's SendTaskHeartbeat interval           1        30
     ``EXPORT_STACK_STALL_AFTER_SECONDS``    no progress for this long: heartbeats stop          2        60
@@ -76,8 +76,9 @@ class ExportStackSettings:
     ``EXPORT_STACK_BATCH_SIZE``             records per consumer invocation                    1        1
     ======================================  =================================================  =======  =====
 
-    Locally ``HeartbeatSeconds`` is 5 s: short enough for quick scenarios, long enough for a cold start of the
-    consumer (about 2 s here) plus the queue's polling before the first heartbeat.
+    Locally ``HeartbeatSeconds`` is 10 s: short enough for quick scenarios (a stalled job times out in about
+    12 s), long enough for a cold start of the consumer (about 2 s on a quiet machine, 5 s and more on a loaded
+    one) plus the queue's polling before the first heartbeat.
 
     Batch size 1: the records of one batch run one after another, and a record waiting behind another job
     would get no heartbeats; one job per invocation lets Lambda run jobs in parallel instead. The
@@ -96,7 +97,7 @@ class ExportStackSettings:
     @classmethod
     def defaults(cls, ctx: StackContext) -> ExportStackSettings:
         if ctx.local:
-            return cls(heartbeat_seconds=5, timeout_seconds=120, beat_interval_seconds=1, stall_after_seconds=2,
+            return cls(heartbeat_seconds=10, timeout_seconds=120, beat_interval_seconds=1, stall_after_seconds=2,
                        function_timeout=60, visibility_timeout=90)
         return cls(heartbeat_seconds=120, timeout_seconds=3600, beat_interval_seconds=30, stall_after_seconds=60,
                    function_timeout=900, visibility_timeout=1080)

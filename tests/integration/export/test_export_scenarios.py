@@ -11,6 +11,7 @@ from export_support import export_cloud  # noqa: F401  (fixture)
 
 from sfn_callback.export.scenarios import FileServer, file_content, read_sink_object
 from sfn_callback.scenarios import RunOptions, all_scenarios, get
+from support import stretched
 
 pytestmark = pytest.mark.cloud
 
@@ -27,7 +28,7 @@ def test_the_three_export_scenarios_are_registered():
 )
 def test_scenario(export_cloud, name, jobs):
     frames: list[list[dict]] = []
-    result = get(name).run(export_cloud.target, RunOptions(jobs=jobs, timeout_seconds=60), frames.append)
+    result = get(name).run(export_cloud.target, RunOptions(jobs=jobs, timeout_seconds=stretched(60)), frames.append)
     failed = [(c.name, c.detail) for c in result.checks if not c.passed]
     assert result.passed, failed
     assert [c.name for c in result.checks] == [

@@ -12,7 +12,7 @@ from sfn_callback.localcloud import process
 
 def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "sfn_callback.cli.main", *args], capture_output=True, text=True,
-                          env=env, timeout=60)
+                          env=env, timeout=180)  # returns when done; the bound is for a hung command
 
 
 def test_detach_health_and_down(tmp_path):

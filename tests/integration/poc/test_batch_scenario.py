@@ -11,13 +11,14 @@ from sfn_callback import config, scenarios
 from sfn_callback.config import Target
 from sfn_callback.poc.batch_scenarios import MIX
 from sfn_callback.scenarios import RunOptions
+from support import stretched
 
 pytestmark = pytest.mark.cloud
 
 
 def test_batch_scenario_record_by_record(deployed):
     result = scenarios.get("batch").run(Target(endpoint_url=deployed.endpoint_url),
-                                        RunOptions(jobs=1, interval_seconds=1, timeout_seconds=90))
+                                        RunOptions(jobs=1, interval_seconds=1, timeout_seconds=stretched(90)))
     failed = [(c.name, c.detail) for c in result.checks if not c.passed]
     assert result.passed, failed
     # Per kind of record: the path, the PoC's seven checks; then the batch's own checks.

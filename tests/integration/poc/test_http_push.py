@@ -19,6 +19,7 @@ from sfn_callback.polling.adapters.dynamodb import DynamoTokenRepository
 from sfn_callback.polling.application.push import sign_push
 from sfn_callback.polling.domain.lifecycle import new_record
 from sfn_callback.scenarios import RunOptions
+from support import stretched
 
 pytestmark = pytest.mark.cloud
 
@@ -27,7 +28,7 @@ SECRET = "a-per-job-push-secret-0123456789"
 
 def test_http_push_scenario(deployed):
     target = Target(endpoint_url=deployed.endpoint_url)
-    result = scenarios.get("http-push").run(target, RunOptions(jobs=3, interval_seconds=1, timeout_seconds=90))
+    result = scenarios.get("http-push").run(target, RunOptions(jobs=3, interval_seconds=1, timeout_seconds=stretched(90)))
     assert result.passed, [(c.name, c.detail) for c in result.checks if not c.passed]
     cases = result.data["cases"]
     assert cases["arrives"]["claimHolder"].startswith("push:") and cases["arrives"]["resumedAfterPushSeconds"] < 1

@@ -12,6 +12,7 @@ from sfn_callback import config, scenarios
 from sfn_callback.config import Target
 from sfn_callback.poc.http_scenarios import SCENARIOS
 from sfn_callback.scenarios import RunOptions
+from support import stretched
 
 pytestmark = pytest.mark.cloud
 
@@ -22,7 +23,7 @@ def test_http_scenario(deployed, name):
     http-complete, one polled per job and one by the sweep."""
     target = Target(endpoint_url=deployed.endpoint_url)
     jobs = 2 if name == "http-complete" else 1
-    result = scenarios.get(name).run(target, RunOptions(jobs=jobs, interval_seconds=1, timeout_seconds=90))
+    result = scenarios.get(name).run(target, RunOptions(jobs=jobs, interval_seconds=1, timeout_seconds=stretched(90)))
     assert result.passed, [(c.name, c.detail) for c in result.checks if not c.passed]
     ddb = deployed.client("dynamodb")
     for job_id in result.data["jobIds"]:

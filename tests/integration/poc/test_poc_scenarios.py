@@ -11,7 +11,7 @@ from sfn_callback import config, scenarios
 from sfn_callback.config import Target
 from sfn_callback.poc.scenarios import SCENARIOS, PocObserver, scenario
 from sfn_callback.scenarios import RunOptions
-from support import wait_execution, wait_for
+from support import stretched, wait_execution, wait_for
 
 pytestmark = pytest.mark.cloud
 
@@ -22,7 +22,7 @@ SM_ARN = f"arn:aws:states:us-east-1:{config.LOCAL_ACCOUNT_ID}:stateMachine:{conf
 def test_scenario(deployed, name):
     """Each scenario end to end through the same code ``sfn-callback run`` uses; every check from the data."""
     target = Target(endpoint_url=deployed.endpoint_url)
-    result = scenarios.get(name).run(target, RunOptions(jobs=1, interval_seconds=1, timeout_seconds=60))
+    result = scenarios.get(name).run(target, RunOptions(jobs=1, interval_seconds=1, timeout_seconds=stretched(60)))
     failed = [(c.name, c.detail) for c in result.checks if not c.passed]
     assert result.passed, failed
     assert len(result.checks) >= 7

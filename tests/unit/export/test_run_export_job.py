@@ -38,7 +38,9 @@ def runner(repo, source, sink, sfn, clock, interval=0.02, stall_after=None) -> R
 def test_exports_every_file_and_sends_success_last(repo, sink, sfn, clock) -> None:
     source = FakeFileSource(FILES)
     job_id = start(repo, clock)
-    result = runner(repo, source, sink, sfn, clock).execute(job_id, RunOptions(file_delay_seconds=0.1))
+    # Files of 0.1 s each, a beat every 0.02 s, and a stall threshold far above any scheduling pause of a loaded
+    # machine (the default, 3 beats, is 0.06 s: a 60 ms pause of this process would count as a stall).
+    result = runner(repo, source, sink, sfn, clock, stall_after=1.0).execute(job_id, RunOptions(file_delay_seconds=0.1))
 
     assert sorted(sink.written.values()) == sorted(FILES.values())
     assert result.job.status.value == "COMPLETED"

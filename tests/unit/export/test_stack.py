@@ -71,7 +71,7 @@ def test_workflow_numbers_stay_numbers_and_follow_the_target():
     local = build(LOCAL)[("state-machine", config.EXPORT_WORKFLOW)]
     assert isinstance(local, ExportWorkflow)
     task = local.properties(LOCAL)["definition"]["States"]["StartExportJob"]
-    assert (task["HeartbeatSeconds"], task["TimeoutSeconds"]) == (5, 120)
+    assert (task["HeartbeatSeconds"], task["TimeoutSeconds"]) == (10, 120)
     assert task["Parameters"]["QueueUrl"] == "https://sqs.us-east-1.amazonaws.com/000000000000/poc-export-jobs"
     aws = build(AWS)[("state-machine", config.EXPORT_WORKFLOW)]
     task = aws.properties(AWS)["definition"]["States"]["StartExportJob"]
@@ -92,6 +92,6 @@ def test_settings_from_the_environment_and_their_validation():
     with pytest.raises(ValueError, match="visibility_timeout must exceed function_timeout"):
         ExportStackSettings.for_context(LOCAL, {"EXPORT_STACK_VISIBILITY_TIMEOUT": "60"})
     with pytest.raises(ValueError, match="at most half of heartbeat_seconds"):
-        ExportStackSettings.for_context(LOCAL, {"EXPORT_STACK_BEAT_INTERVAL_SECONDS": "3"})
+        ExportStackSettings.for_context(LOCAL, {"EXPORT_STACK_BEAT_INTERVAL_SECONDS": "6"})
     with pytest.raises(ValueError, match="0 < heartbeat_seconds < timeout_seconds"):
         ExportStackSettings.for_context(AWS, {"EXPORT_STACK_HEARTBEAT_SECONDS": "3600"})
