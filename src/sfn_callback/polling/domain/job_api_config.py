@@ -50,6 +50,10 @@ class SubmitRequest(Request):
     method: Literal["GET", "POST", "PUT", "DELETE"] = "POST"
     body: str | None = None
     """JMESPath over ``{"recordId", "data"}`` (the workflow's record); None sends that document whole."""
+    idempotency_header: str = Field(default="Idempotency-Key", min_length=1, max_length=128,
+                                    pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$", alias="idempotencyHeader")
+    """The header that carries the submit's idempotency key (a hash of the task token, the same on every try
+    and re-invocation for that task): an API that honours it creates one job however many tries reach it."""
 
 
 class AuthConfig(_Model):

@@ -153,7 +153,8 @@ def sweep_handler(check: CheckJob | None = None, *, logger: Logger | None = None
     def handler(event: Any, context: Any) -> dict[str, Any]:
         poller = sweeper()
         poller.log = lambda message, **fields: log.info(message, extra=fields)
-        time_left = (lambda: context.get_remaining_time_in_millis() / 1000) if context is not None else None
+        remaining = getattr(context, "get_remaining_time_in_millis", None)
+        time_left = (lambda: remaining() / 1000) if callable(remaining) else None
         result = _measured(metrics, components.metered_sweep,
                            lambda: poller.sweep(time_left=time_left, holder=_holder(context)))
         doc = result.to_dict()
@@ -184,7 +185,10 @@ def create_job_handler(submit: SubmitJob | None = None, *, cancel: Callable[[str
         log.info("create-job request", extra={"taskToken": token})
         created = service()
         created.log = lambda message, **fields: log.info(message, extra=fields)
-        result = _measured(metrics, components.metered_create_job, lambda: created.handle(event))
+        # The submit's retries stop before the invocation's time runs out (see CreateJobService._submit).
+        remaining = getattr(context, "get_remaining_time_in_millis", None)
+        time_left = (lambda: remaining() / 1000) if callable(remaining) else None
+        result = _measured(metrics, components.metered_create_job, lambda: created.handle(event, time_left))
         log.info("task token stored; the workflow now waits for the callback",
                  extra={"jobId": result["jobId"], "taskToken": token})
         return result
