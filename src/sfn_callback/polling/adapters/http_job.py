@@ -111,8 +111,13 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
 class HttpJobApi:
     """Submit, check and cancel jobs of one deployment's HTTP job API (per-job overrides included)."""
 
-    def __init__(self, deployment: dict[str, Any] | None, secrets: SecretReader,
+    def __init__(self, deployment: dict[str, Any] | HttpJobApiConfig | None, secrets: SecretReader,
                  http: urllib3.PoolManager | None = None, push_url: str | Callable[[], str | None] | None = None):
+        """``deployment``: the configuration (a ``JOB_API_CONFIG`` document or an :class:`HttpJobApiConfig`;
+        None: every job brings its own ``pollingConfig.jobApi``); ``secrets``: reads the auth secret
+        (``SecretReader(boto3.client)``)."""
+        if isinstance(deployment, HttpJobApiConfig):
+            deployment = deployment.to_document()
         self.deployment = deployment
         self.push_url = push_url
         """The push endpoint's URL for jobs whose ``push`` names none, or how to find it (read once, when the

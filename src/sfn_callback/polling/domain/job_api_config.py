@@ -113,6 +113,15 @@ class HttpJobApiConfig(_Model):
     """True: only jobs whose input carries ``pollingConfig.jobApi`` use this API (the others keep the
     deployment's default job API)."""
 
+    @classmethod
+    def checked(cls, doc: Any, what: str = "job API configuration") -> HttpJobApiConfig:
+        """A configuration with every check made (see :func:`parse_config`), or :class:`InvalidJobApiConfig`."""
+        return parse_config(doc, what)
+
+    def to_document(self) -> dict[str, Any]:
+        """The JSON document (the keys as written in ``JOB_API_CONFIG``) that parses back to this configuration."""
+        return self.model_dump(by_alias=True, exclude_none=True)
+
     def expressions(self) -> dict[str, str]:
         found = {"jobIdPath": self.job_id_path, "statusPath": self.status_path}
         if self.submit.body is not None:
