@@ -98,3 +98,32 @@ def test_submits_that_never_succeed_fail_the_task_with_the_named_error_and_leave
                        "jobs": 0}, counted
     assert records_of(deployed, arn) == []
     assert schedules(deployed) - before == set()
+
+
+def test_a_repeated_create_job_invocation_for_the_same_task_answers_its_job_again(deployed, job_api):
+    """The same task's create-job invoked twice (as a workflow Retry after a timed-out invocation does): the
+    job API answers the same job for the key, and create-job answers the stored record again, cancelling
+    nothing. The token is not a real one: the job never completes, and the test removes what it made."""
+    lam, ddb = deployed.client("lambda"), deployed.client("dynamodb")
+    event = {"record": {"id": "submit-again", "data": {"job": {"completeAfterChecks": 1000}}},
+             "taskToken": f"AAAA{time.time_ns()}" + "r" * 200, "executionId": "arn:exec:submit-again",
+             "pollingConfig": {"intervalSeconds": 30, "maxAttempts": 5, "timeoutSeconds": 300,
+                               "jobApi": {"submit": {"url": f"{job_api.url}/jobs"},
+                                          "status": {"url": f"{job_api.url}/jobs/{{jobId}}"},
+                                          "cancel": {"url": f"{job_api.url}/jobs/{{jobId}}"}, "timeoutSeconds": 1}}}
+    before = job_api.call("GET", "/submits")
+    answers = [json.loads(lam.invoke(FunctionName=config.CREATE_JOB_FUNCTION,
+                                     Payload=json.dumps(event).encode())["Payload"].read()) for _ in range(2)]
+    job_id = answers[0].get("jobId")
+    try:
+        assert answers[0] == answers[1] and answers[0]["status"] == "POLLING", answers
+        after = job_api.call("GET", "/submits")
+        assert after["jobs"] - before["jobs"] == 1
+        assert after["submits"]["replayed"] - before["submits"]["replayed"] == 1
+        assert job_api.served(job_id)["cancelled"] is False
+        assert len(records_of(deployed, "arn:exec:submit-again")) == 1
+    finally:
+        if job_id:
+            deployed.client("scheduler").delete_schedule(Name=answers[0]["scheduleName"],
+                                                         GroupName=config.POLLING_SCHEDULE_GROUP)
+            ddb.delete_item(TableName=config.TOKENS_TABLE, Key={"jobId": {"S": job_id}})

@@ -208,3 +208,16 @@ def test_the_retry_policy_without_a_lambda_context_bounds_each_wait():
     with pytest.raises(SubmitFailed, match=r"after 1 try \(a wait of 120 s is longer than 30 s\)"):
         service.handle(event({}))
     assert jobs.calls == 1
+
+
+def test_a_repeated_invocation_for_the_same_task_answers_its_job_again_and_cancels_nothing(world):
+    service, repo, schedules, _, jobs = world
+    request = event({"completeAfterChecks": 3})
+    first = service.handle(request, time_left=lambda: 50.0)
+    records, created, before = len(repo.items), len(schedules.created), jobs.submitted()
+    again = service.handle(request, time_left=lambda: 50.0)  # e.g. the workflow retried a timed-out invocation
+    assert again == first
+    after = jobs.submitted()
+    assert after["submits"]["replayed"] - before["submits"]["replayed"] == 1 and after["jobs"] == before["jobs"]
+    assert (len(repo.items), len(schedules.created)) == (records, created)
+    assert not jobs.jobs[first["jobId"]].cancelled

@@ -14,6 +14,8 @@ left and the Lambda's remaining time allows the wait and one more request; any o
 Every try carries the same ``idempotencyKey`` (:func:`submit_key`, a hash of the task token), so an API that
 honours it creates one job however many tries reached it, and a re-invocation of the same task sends the same key.
 When the tries run out create-job fails with :class:`SubmitFailed` naming the last answer; nothing was stored.
+A repeated invocation for a task whose run stored its record (the API answered the same job for the key) gets
+that record's answer again: nothing is created twice and nothing undone.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from typing import Any, Protocol
 from sfn_callback.config import SWEEP_MODE_SCHEDULE_NAME
 from sfn_callback.polling.domain.events import CreateJobEvent, InvalidEvent, parse
 from sfn_callback.polling.domain.job_api_config import FALLBACK_FACTOR
-from sfn_callback.polling.domain.lifecycle import TokenRecord, TokenRepository, iso, new_record, utcnow
+from sfn_callback.polling.domain.lifecycle import RecordExists, TokenRecord, TokenRepository, iso, new_record, utcnow
 
 
 class CreateJobFailed(RuntimeError):
@@ -166,10 +168,16 @@ class CreateJobService:
         if config.mode == "sweep":
             # No schedule of its own: the sweep poller finds the record through the status GSI.
             record = replace(record, schedule_name=SWEEP_MODE_SCHEDULE_NAME)
-            self._store(record)
+        existing = self._store(record)
+        if existing is not None:
+            # Create-job ran before for this task (the invocation was repeated) and the job API answered the
+            # same job for its idempotency key: that run stored the record; it is answered again, nothing undone.
+            self.log("create-job repeated for a task whose job and token record exist; answering them again",
+                     job_id=job_id)
+            return _answer(existing)
+        if config.mode == "sweep":
             self.log("job created; the sweep poller will poll it", job_id=job_id)
-            return {"jobId": job_id, "status": "POLLING", "pollingMode": "sweep", "expiresAt": iso(record.expires_at)}
-        self._store(record)
+            return _answer(record)
         try:
             self.schedules.create(record.schedule_name, job_id, interval)
         except Exception as exc:
@@ -180,12 +188,7 @@ class CreateJobService:
                 + "; " + self._cancel(job_id)
             ) from exc
         self.log("job created and polling scheduled", job_id=job_id, schedule=record.schedule_name)
-        return {
-            "jobId": job_id,
-            "status": "POLLING",
-            "scheduleName": record.schedule_name,
-            "expiresAt": iso(record.expires_at),
-        }
+        return _answer(record)
 
     def _submit(self, payload: dict[str, Any], time_left: Callable[[], float] | None) -> dict[str, Any]:
         """``jobs.create_job(payload)``, tried again after a transient answer while the policy and the
@@ -219,9 +222,16 @@ class CreateJobService:
                      wait_seconds=wait, answer=str(last)[:300])
             self.sleep(wait)
 
-    def _store(self, record: TokenRecord) -> None:
+    def _store(self, record: TokenRecord) -> TokenRecord | None:
+        """Store ``record``; the record found instead when this task stored it before (same token)."""
         try:
             self.repository.put_new(record)
+            return None
+        except RecordExists as exc:
+            if exc.existing is not None and exc.existing.task_token == record.task_token:
+                return exc.existing
+            raise StoringFailed(f"could not store the token record of {record.job_id}: {_error(exc)}; "
+                                + self._cancel(record.job_id)) from exc
         except Exception as exc:
             raise StoringFailed(f"could not store the token record of {record.job_id}: {_error(exc)}; "
                                 + self._cancel(record.job_id)) from exc
@@ -235,6 +245,15 @@ class CreateJobService:
             return f"the external job {job_id} could not be cancelled ({_error(exc)})"
         self.log("external job cancelled after a failed create-job", job_id=job_id)
         return f"the external job {job_id} was cancelled"
+
+
+def _answer(record: TokenRecord) -> dict[str, Any]:
+    """Create-job's answer for a stored record."""
+    if record.schedule_name == SWEEP_MODE_SCHEDULE_NAME:
+        return {"jobId": record.job_id, "status": record.status.value, "pollingMode": "sweep",
+                "expiresAt": iso(record.expires_at)}
+    return {"jobId": record.job_id, "status": record.status.value, "scheduleName": record.schedule_name,
+            "expiresAt": iso(record.expires_at)}
 
 
 def _error(exc: BaseException) -> str:
