@@ -183,6 +183,12 @@ class HttpJobApiConfig(_Model):
         for where, url in self.push_urls().items():
             if urlsplit(url).scheme not in {"http", "https"} or not urlsplit(url).hostname:
                 found.append(f"{where}: {url!r} is not an http(s)://host URL")
+        taken = {"accept", "content-type", "content-length", "host"}
+        if self.auth is not None:
+            taken.add(self.auth.header.lower())
+        if self.submit.idempotency_header.lower() in taken:
+            found.append(f"submit.idempotencyHeader: {self.submit.idempotency_header!r} is a header the adapter "
+                         "sets itself (auth.header, Accept, Content-Type)")
         if self.auth is not None:
             try:
                 parse_secret_ref(self.auth.secret)
