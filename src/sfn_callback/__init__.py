@@ -27,6 +27,13 @@ _EXPORTS = {
     "JobState": "sfn_callback.polling.domain.jobs",
     "CheckJob": "sfn_callback.polling.domain.jobs",
     "SubmitJob": "sfn_callback.polling.domain.jobs",
+    # the HTTP job adapter: create-job's, the poller's and the sweep's ports on a REST job API
+    "HttpJobApi": "sfn_callback.polling.adapters.http_job",
+    "SecretReader": "sfn_callback.polling.adapters.http_job",
+    "HttpJobApiConfig": "sfn_callback.polling.domain.job_api_config",
+    "InvalidJobApiConfig": "sfn_callback.polling.domain.job_api_config",
+    "SubmitTransient": "sfn_callback.polling.application.create_job",
+    "SubmitFailed": "sfn_callback.polling.application.create_job",
     # the poller, sweep mode, create-job
     "TokenPoller": "sfn_callback.polling.domain.lifecycle",
     "SweepPoller": "sfn_callback.polling.application.sweep",
@@ -68,8 +75,10 @@ if TYPE_CHECKING:  # what type checkers and editors see
     from sfn_callback.common.logging import lambda_logger
     from sfn_callback.common.tokens import mask_token
     from sfn_callback.polling.adapters.dynamodb import DynamoTokenRepository
-    from sfn_callback.polling.application.create_job import CreateJobService
+    from sfn_callback.polling.adapters.http_job import HttpJobApi, SecretReader
+    from sfn_callback.polling.application.create_job import CreateJobService, SubmitFailed, SubmitTransient
     from sfn_callback.polling.application.sweep import SweepPoller
+    from sfn_callback.polling.domain.job_api_config import HttpJobApiConfig, InvalidJobApiConfig
     from sfn_callback.polling.domain.jobs import CheckJob, Completed, Failed, InProgress, JobState, SubmitJob, Transient
     from sfn_callback.polling.domain.lifecycle import Outcome, PollResult, TokenPoller, TokenRecord, TokenStatus
     from sfn_callback.polling.entrypoints.handlers import create_job_handler, poller_handler, sweep_handler

@@ -53,3 +53,50 @@ def test_job_states_and_status_documents_decide_alike():
     assert decide_from_job(record, 2, InProgress(), now) is None
     assert decide_from_job(record, 2, {"status": "IN_PROGRESS"}, now) is None
     assert job_state({"status": "weird"}) == InProgress() and job_status_of(InProgress()) == "IN_PROGRESS"
+
+
+def test_the_http_job_adapter_is_built_from_the_package_root_and_submits_and_checks_a_job():
+    from fastapi import FastAPI  # noqa: F401 - the reference service below needs the approval extra
+
+    from sfn_callback import (
+        HttpJobApi,
+        HttpJobApiConfig,
+        InvalidJobApiConfig,
+        SecretReader,
+        SubmitFailed,
+        SubmitTransient,
+        create_job_handler,
+        poller_handler,
+        sweep_handler,
+    )
+    from sfn_callback.approval.entrypoints.server import ServerThread
+    from sfn_callback.jobapi.adapters.keys import FileOrEnvKeys
+    from sfn_callback.jobapi.application.service import JobService
+    from sfn_callback.jobapi.entrypoints.app import create_app
+
+    key = "key-public-0123456789abcdef"
+
+    class Secrets:
+        def get_secret_value(self, SecretId):  # noqa: N803 - boto3's name
+            return {"SecretString": key}
+
+    with pytest.raises(InvalidJobApiConfig, match="statusPath: 'state\\[' is not a JMESPath expression"):
+        HttpJobApiConfig.checked({"submit": {"url": "http://127.0.0.1:9/jobs"}, "statusPath": "state[",
+                                  "status": {"url": "http://127.0.0.1:9/jobs/{jobId}"},
+                                  "statusValues": {"completed": ["succeeded"]}})
+    assert issubclass(SubmitFailed, Exception) and issubclass(SubmitTransient, Exception)
+    with ServerThread(create_app(JobService(FileOrEnvKeys(keys=[key])))) as server:
+        doc = {"submit": {"url": f"{server.url}/jobs", "body": "data"},
+               "status": {"url": f"{server.url}/jobs/{{jobId}}"}, "statusPath": "state", "resultPath": "result",
+               "statusValues": {"completed": ["succeeded"], "failed": ["failed"]},
+               "auth": {"secret": "secretsmanager:jobs-key"}}
+        config = HttpJobApiConfig.checked(doc)
+        assert HttpJobApiConfig.checked(config.to_document()) == config
+        api = HttpJobApi(config, SecretReader(lambda service: Secrets()))
+        job = api.create_job({"recordId": "r-1", "data": {"completeAfterChecks": 1, "result": {"rows": 3}},
+                              "idempotencyKey": "k-public-1"})
+        assert api.check_status(job["jobId"]) == Completed({"rows": 3})
+    for factory in (create_job_handler, poller_handler, sweep_handler):
+        assert callable(factory(jobs=api))
+        with pytest.raises(TypeError, match="one of the two"):
+            factory()

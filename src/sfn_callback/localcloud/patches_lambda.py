@@ -1,4 +1,5 @@
-"""Lambda's ``ListEventSourceMappings`` filtered as AWS filters it.
+"""Lambda's ``ListEventSourceMappings`` filtered as AWS filters it, and ``AddPermission``'s function URL
+conditions kept in the policy as AWS writes them.
 
 AWS accepts ``FunctionName`` as a name (``my-function``), a name with a qualifier (``my-function:live``), a
 full ARN (``arn:aws:lambda:us-east-1:123456789012:function:my-function``) or a partial ARN
@@ -6,6 +7,11 @@ full ARN (``arn:aws:lambda:us-east-1:123456789012:function:my-function``) or a p
 moto 5.2 compares the filter with the text the mapping was created with, so a mapping created with the
 function's ARN (as Terraform creates it) is missing from a listing by name, and the deployer would create it
 a second time.
+
+``AddPermission`` with ``FunctionUrlAuthType`` or ``InvokedViaFunctionUrl``: AWS turns them into the
+statement's ``Condition`` (``StringEquals`` ``lambda:FunctionUrlAuthType``, ``Bool``
+``lambda:InvokedViaFunctionUrl``); moto 5.2 leaves them as keys of the statement, where ``GetPolicy`` shows them
+as no policy has them (:func:`url_conditions`).
 """
 
 from __future__ import annotations
@@ -65,3 +71,35 @@ def install() -> None:
 
     mark(list_event_source_mappings, "_sfn_callback_filtered")
     replace(LambdaBackend, "list_event_source_mappings", list_event_source_mappings)
+
+
+URL_CONDITIONS = (("FunctionUrlAuthType", "StringEquals", "lambda:FunctionUrlAuthType"),
+                  ("InvokedViaFunctionUrl", "Bool", "lambda:InvokedViaFunctionUrl"))
+
+
+def url_conditions(statement: dict[str, Any]) -> dict[str, Any]:
+    """``statement`` (moto's decoded AddPermission request) with its function URL parameters moved into
+    ``Condition`` as AWS writes them (a boolean as ``"true"`` / ``"false"``)."""
+    for parameter, operator, key in URL_CONDITIONS:
+        if parameter in statement:
+            value = statement.pop(parameter)
+            text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+            statement.setdefault("Condition", {}).setdefault(operator, {})[key] = text
+    return statement
+
+
+def install_policy_conditions() -> None:
+    from moto.awslambda.policy import Policy
+
+    original = Policy.decode_policy
+    if getattr(original, "_sfn_callback_url_conditions", False):
+        return
+
+    def decode_policy(self: Any, obj: dict[str, Any]) -> Any:
+        policy = original(self, obj)
+        for statement in policy.statements:
+            url_conditions(statement)
+        return policy
+
+    mark(decode_policy, "_sfn_callback_url_conditions")
+    replace(Policy, "decode_policy", decode_policy)

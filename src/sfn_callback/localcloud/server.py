@@ -424,6 +424,7 @@ def _install_patches(cloud: LocalCloud) -> None:
     patches_stepfunctions.install()  # ValidateStateMachineDefinition, ListStateMachineVersions
     patches_sqs.install()  # JSON attributes as compact JSON
     patches_lambda.install()  # ListEventSourceMappings by function name, ARN or partial ARN
+    patches_lambda.install_policy_conditions()  # AddPermission's function URL conditions, as AWS writes them
     function_urls.install(lambda: cloud.endpoint_url)  # local Function URLs, AuthType checked
     install_monitoring(cloud)  # EMF, AWS/States and AWS/SQS metrics, alarms, SNS deliveries; sets cloud.monitoring
 

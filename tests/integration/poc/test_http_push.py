@@ -106,5 +106,9 @@ def test_the_function_url_is_planned_converged_and_destroyed_with_the_stack(depl
     assert [(c.name, c.action) for c in urls] == [(config.PUSH_FUNCTION, "unchanged")]
     lam = deployed.client("lambda")
     policy = json.loads(lam.get_policy(FunctionName=config.PUSH_FUNCTION)["Policy"])
-    actions = sorted(s["Action"] for s in policy["Statement"])
-    assert actions == ["lambda:InvokeFunction", "lambda:InvokeFunctionUrl"]
+    statements = {s["Sid"]: (s["Action"], s.get("Condition")) for s in policy["Statement"]}
+    # The public URL may be used by anyone; the function itself may be invoked only through the URL.
+    assert statements == {
+        "AllowPublicFunctionUrl": ("lambda:InvokeFunctionUrl", {"StringEquals": {"lambda:FunctionUrlAuthType": "NONE"}}),
+        "AllowPublicInvokeViaUrl": ("lambda:InvokeFunction", {"Bool": {"lambda:InvokedViaFunctionUrl": "true"}}),
+    }, statements

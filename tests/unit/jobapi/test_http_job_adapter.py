@@ -174,6 +174,12 @@ def test_configuration_checks_name_every_problem():
         parse_config({**base, "auth": {"secret": "env:KEY"}})
     with pytest.raises(InvalidJobApiConfig, match="timeoutSeconds"):
         parse_config({**base, "timeoutSeconds": 60})
+    with pytest.raises(InvalidJobApiConfig, match="submit.idempotencyHeader: 'authorization' is a header"):
+        parse_config({**base, "submit": {**base["submit"], "idempotencyHeader": "authorization"}})
+    with pytest.raises(InvalidJobApiConfig, match="submit.idempotencyHeader"):
+        parse_config({**base, "submit": {**base["submit"], "idempotencyHeader": "Idem Key"}})
+    assert parse_config({**base, "submit": {**base["submit"], "idempotencyHeader": "X-Request-Id"}}
+                        ).submit.idempotency_header == "X-Request-Id"
 
 
 def test_a_per_job_override_cannot_touch_the_secret_nor_send_it_elsewhere():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sfn_callback.localcloud.patches_lambda import FunctionRef, parse_function, same_function
+from sfn_callback.localcloud.patches_lambda import FunctionRef, parse_function, same_function, url_conditions
 from sfn_callback.localcloud.patches_sqs import compact
 from sfn_callback.localcloud.server import LocalCloud
 
@@ -37,3 +37,16 @@ def test_health_says_starting_until_the_patches_are_installed():
     assert cloud.health()["status"] == "starting"
     cloud.started_at = 1.0
     assert cloud.health()["status"] == "running"
+
+
+def test_add_permissions_function_url_parameters_become_the_statements_conditions_as_aws_writes_them():
+    statement = {"Sid": "AllowPublicInvokeViaUrl", "Action": "lambda:InvokeFunction", "Principal": "*",
+                 "InvokedViaFunctionUrl": True}
+    assert url_conditions(statement) == {"Sid": "AllowPublicInvokeViaUrl", "Action": "lambda:InvokeFunction",
+                                         "Principal": "*",
+                                         "Condition": {"Bool": {"lambda:InvokedViaFunctionUrl": "true"}}}
+    both = url_conditions({"Action": "lambda:InvokeFunctionUrl", "FunctionUrlAuthType": "NONE",
+                           "Condition": {"ArnLike": {"AWS:SourceArn": "arn:x"}}})
+    assert both["Condition"] == {"ArnLike": {"AWS:SourceArn": "arn:x"},
+                                 "StringEquals": {"lambda:FunctionUrlAuthType": "NONE"}}
+    assert url_conditions({"Action": "lambda:InvokeFunction"}) == {"Action": "lambda:InvokeFunction"}

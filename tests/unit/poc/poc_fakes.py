@@ -12,6 +12,7 @@ from sfn_callback.polling.domain.lifecycle import (
     Claim,
     Counted,
     Outcome,
+    RecordExists,
     SendResult,
     TokenPoller,
     TokenRecord,
@@ -55,7 +56,7 @@ class FakeRepository:
     def put_new(self, record: TokenRecord) -> None:
         with self.lock:
             if record.job_id in self.items:
-                raise KeyError(record.job_id)
+                raise RecordExists(record.job_id, self.items[record.job_id])
             self.items[record.job_id] = record
             self.writes += 1
 

@@ -14,7 +14,7 @@ from poc_fakes import T0
 from sfn_callback.poc.adapters.jobs_dynamodb import DynamoJobStore
 from sfn_callback.polling.adapters.dynamodb import DynamoTokenRepository
 from sfn_callback.polling.domain.events import InvalidEvent
-from sfn_callback.polling.domain.lifecycle import Claim, Outcome, TokenStatus, new_record
+from sfn_callback.polling.domain.lifecycle import Claim, Outcome, RecordExists, TokenStatus, new_record
 
 TOKEN = "AAAAKgAAAAIAAAAAAAAAAT" + "z" * 300
 
@@ -87,8 +87,9 @@ def record(job_id="job-1"):
 def test_repository_round_trip_and_conditional_transitions(aws):
     repo = DynamoTokenRepository(aws, "poc-task-tokens")
     repo.put_new(record())
-    with pytest.raises(aws.exceptions.ConditionalCheckFailedException):
+    with pytest.raises(RecordExists) as exists:  # the record found comes with the refusal (no read of its own)
         repo.put_new(record())
+    assert exists.value.existing == record()
     got = repo.get("job-1")
     assert got == record()
     raw = repo.get_raw("job-1")

@@ -20,6 +20,7 @@ from sfn_callback.polling.application.create_job import (
     ExternalApiError,
     SchedulingFailed,
     StoringFailed,
+    submit_key,
 )
 from sfn_callback.polling.domain.events import InvalidEvent, UnknownAction
 from sfn_callback.polling.domain.lifecycle import ExternalJobNotFound, Outcome, TaskCallbacksSender, TokenStatus
@@ -132,7 +133,8 @@ def test_create_job_stores_the_seed_record_and_schedules_polling():
     assert rec.max_attempts == 10 and rec.attempt_count == 0 and rec.interval_seconds == 60
     assert (rec.expires_at - rec.created_at).total_seconds() == 900
     assert s.schedules.created == [("poll-job-1", "job-1", 60)]
-    assert s.jobs.created == [{"recordId": "test-001", "data": {"name": "x"}}]
+    # the submit's idempotency key: a hash of the task token, never the token
+    assert s.jobs.created == [{"recordId": "test-001", "data": {"name": "x"}, "idempotencyKey": submit_key(TOKEN)}]
 
 
 def test_create_job_passes_job_options_and_second_intervals_locally():

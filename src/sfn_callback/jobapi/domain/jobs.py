@@ -9,6 +9,10 @@ A job is created with a ``behaviour`` (the body of ``POST /jobs``, all optional)
                                         # real answer; "429" carries Retry-After: retryAfter (default 1 s);
                                         # "500" / "502" / "503" that error; "slow" answers after slowSeconds
                                         # (default 3 s), without counting as a real answer
+    "submitAnswers": ["429", "503"]     # the first submits of this body (by Idempotency-Key, else by the
+                                        # body) answer these instead of creating the job, in order; "429"
+                                        # carries Retry-After: retryAfter, "500" / "502" / "503" that error;
+                                        # "slow": the job is created but the answer comes after slowSeconds
     "result": {...}                     # the result of a job that succeeds (default {"records": n})
     "pushUrl": "http://127.0.0.1:...",  # with "pushSecret": notify this URL when the job ends (a signed POST,
     "pushSecret": "...",                # see sfn_callback.jobapi.application.push); loopback URLs only
@@ -40,6 +44,8 @@ class Behaviour(BaseModel):
     error: str = Field(default="the job failed", max_length=1000)
     answers: list[Literal["ok", "429", "500", "502", "503", "slow"]] = Field(default_factory=list,
                                                                              max_length=MAX_ANSWERS)
+    submit_answers: list[Literal["ok", "429", "500", "502", "503", "slow"]] = Field(
+        default_factory=list, max_length=MAX_ANSWERS, alias="submitAnswers")
     retry_after: int = Field(default=1, ge=0, le=3600, alias="retryAfter")
     slow_seconds: float = Field(default=3.0, ge=0, le=60, alias="slowSeconds")
     result: Any = None

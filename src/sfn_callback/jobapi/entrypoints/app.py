@@ -2,7 +2,11 @@
 <key>``.
 
 * ``POST /jobs`` (body: the job's behaviour, see :mod:`sfn_callback.jobapi.domain.jobs`) -> 201 ``{"id",
-  "state", "checks"}``; a body that is not a behaviour is 422 naming the field;
+  "state", "checks"}``; a body that is not a behaviour is 422 naming the field; with ``Idempotency-Key``, the
+  same key and body again -> 200, the same job (``Idempotent-Replayed: true``), another body -> 422
+  ``IdempotencyKeyReused``; the behaviour's ``submitAnswers`` script 429 / 5xx / slow submits;
+* ``GET /submits`` -> every submit by what it got (``created``, ``replayed``, ``throttled``, ``errors``,
+  ``slow``, ``conflicts``), the keys kept, the jobs;
 * ``GET /jobs/{id}`` -> ``{"id", "state": queued | running | succeeded | failed | cancelled, "checks",
   "result" | "error"}``, or what the job's behaviour scripts (429 with ``Retry-After``, 5xx, a slow answer);
   unknown id 404;
@@ -22,7 +26,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
-from sfn_callback.jobapi.application.service import JobService, UnknownJob
+from sfn_callback.jobapi.application.service import JobService, KeyReused, UnknownJob
 
 
 def _key(request: Request) -> str | None:
@@ -60,10 +64,23 @@ def create_app(service: JobService) -> FastAPI:
         if not isinstance(body, dict):
             return JSONResponse({"error": "the body must be a JSON object"}, status_code=422)
         try:
-            return JSONResponse(service.create(body), status_code=201)
+            answer = service.submit(body, request.headers.get("idempotency-key"))
         except ValidationError as exc:
             errors = [{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()]
             return JSONResponse({"error": "not a job behaviour", "details": errors}, status_code=422)
+        except KeyReused as exc:
+            return JSONResponse({"error": "IdempotencyKeyReused", "message": str(exc)}, status_code=422)
+        except ValueError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        if answer.delay:
+            await asyncio.sleep(answer.delay)
+        return JSONResponse(answer.body, status_code=answer.status, headers=answer.headers)
+
+    @app.get("/submits", response_model=None)
+    def submits(request: Request) -> Any:
+        if not service.authorized(_key(request)):
+            return _unauthorized()
+        return service.submitted()
 
     @app.get("/jobs/{job_id}", response_model=None)
     async def status(job_id: str, request: Request) -> Any:

@@ -19,6 +19,7 @@ from sfn_callback.polling.domain.lifecycle import (
     Claim,
     Counted,
     Outcome,
+    RecordExists,
     TokenRecord,
     TokenStatus,
     iso,
@@ -126,11 +127,18 @@ class DynamoTokenRepository:
         return _from_ddb(item) if item else None
 
     def put_new(self, record: TokenRecord) -> None:
-        self._ddb.put_item(
-            TableName=self._table,
-            Item=_to_ddb(record_to_item(record)),
-            ConditionExpression="attribute_not_exists(jobId)",
-        )
+        try:
+            self._ddb.put_item(
+                TableName=self._table,
+                Item=_to_ddb(record_to_item(record)),
+                ConditionExpression="attribute_not_exists(jobId)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",  # the record found, without a read of its own
+            )
+        except ClientError as exc:
+            if not _condition_failed(exc):
+                raise
+            item = exc.response.get("Item")
+            raise RecordExists(record.job_id, item_to_record(_from_ddb(item)) if item else None) from None
 
     def delete_polling(self, job_id: str) -> bool:
         try:

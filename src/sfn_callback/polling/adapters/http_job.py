@@ -5,6 +5,14 @@ Configured by :class:`~sfn_callback.polling.domain.job_api_config.HttpJobApiConf
 record (``jobApi``: the per-job override and the fields of the submit answer) is what every status check of that
 job uses, from the per-job poller or the sweep.
 
+How a submit answer is read (create-job, which tries again while :class:`SubmitTransient` is raised, see
+:mod:`sfn_callback.polling.application.create_job`): every try carries the task's idempotency key in
+``submit.idempotencyHeader`` (default ``Idempotency-Key``); a refused or reset connection, a timeout, 408, 429
+and 5xx are :class:`SubmitTransient` (with ``Retry-After``); 401 / 403 read the secret again once, as below; any
+other non-2xx answer is final (``ExternalApiError`` naming it); a 2xx is read by ``jobIdPath`` and ``fields``.
+A job that expects a push gets the same push secret on every try of one submit (kept per key), so that the
+bodies of the tries are the same.
+
 How a status answer is read:
 
 * connection refused or reset, a timeout (``timeoutSeconds``), HTTP 5xx, 429 and 408: :class:`Transient`, with
@@ -26,6 +34,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -36,7 +45,7 @@ from urllib.parse import quote
 import jmespath
 import urllib3
 
-from sfn_callback.polling.application.create_job import ExternalApiError
+from sfn_callback.polling.application.create_job import ExternalApiError, SubmitTransient
 from sfn_callback.polling.domain.job_api_config import (
     HttpJobApiConfig,
     InvalidJobApiConfig,
@@ -52,6 +61,9 @@ __all__ = ["ERROR_STATUS_REJECTED", "HttpJobApi", "SecretReader", "retry_after_s
 ERROR_STATUS_REJECTED = "JobStatusRejected"
 MAX_BODY_IN_ERRORS = 200
 TRANSIENT_STATUSES = frozenset({408, 429})
+PUSH_SECRETS_KEPT = 256
+"""Push secrets kept per idempotency key: a retried submit (or a re-invocation in the same environment) sends
+the same body."""
 
 
 class SecretReader:
@@ -99,8 +111,13 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
 class HttpJobApi:
     """Submit, check and cancel jobs of one deployment's HTTP job API (per-job overrides included)."""
 
-    def __init__(self, deployment: dict[str, Any] | None, secrets: SecretReader,
+    def __init__(self, deployment: dict[str, Any] | HttpJobApiConfig | None, secrets: SecretReader,
                  http: urllib3.PoolManager | None = None, push_url: str | Callable[[], str | None] | None = None):
+        """``deployment``: the configuration (a ``JOB_API_CONFIG`` document or an :class:`HttpJobApiConfig`;
+        None: every job brings its own ``pollingConfig.jobApi``); ``secrets``: reads the auth secret
+        (``SecretReader(boto3.client)``)."""
+        if isinstance(deployment, HttpJobApiConfig):
+            deployment = deployment.to_document()
         self.deployment = deployment
         self.push_url = push_url
         """The push endpoint's URL for jobs whose ``push`` names none, or how to find it (read once, when the
@@ -109,6 +126,8 @@ class HttpJobApi:
             parse_config(deployment, "JOB_API_CONFIG")  # refuse a broken deployment at once
         self.secrets = secrets
         self.http = http or urllib3.PoolManager(retries=False)
+        self._push_secrets: OrderedDict[str, str] = OrderedDict()
+        self._push_lock = threading.Lock()
 
     # -- configuration
     def config_for(self, override: Any) -> HttpJobApiConfig:
@@ -132,16 +151,31 @@ class HttpJobApi:
     def _origins(self, config: HttpJobApiConfig) -> list[str]:
         return parse_config(self.deployment, "JOB_API_CONFIG").origins() if self.deployment else config.origins()
 
-    def _request(self, config: HttpJobApiConfig, method: str, url: str, body: Any = None) -> urllib3.BaseHTTPResponse:
+    def _request(self, config: HttpJobApiConfig, method: str, url: str, body: Any = None,
+                 extra: dict[str, str] | None = None) -> urllib3.BaseHTTPResponse:
         """One request, and once more with the secret read again after a 401/403. urllib3's errors propagate."""
         data = json.dumps(body).encode() if body is not None else None
         timeout = urllib3.Timeout(total=config.timeout_seconds)
-        response = self.http.request(method, url, body=data, headers=self._headers(config, url, False),
+        response = self.http.request(method, url, body=data, headers={**self._headers(config, url, False),
+                                                                      **(extra or {})},
                                      timeout=timeout, retries=False, redirect=False)
         if response.status in (401, 403) and config.auth is not None:
-            response = self.http.request(method, url, body=data, headers=self._headers(config, url, True),
+            response = self.http.request(method, url, body=data, headers={**self._headers(config, url, True),
+                                                                          **(extra or {})},
                                          timeout=timeout, retries=False, redirect=False)
         return response
+
+    def _push_secret(self, key: str | None) -> str:
+        """The push secret of the submit with idempotency key ``key`` (a new one without a key)."""
+        if not key:
+            return token_urlsafe(32)
+        with self._push_lock:
+            secret = self._push_secrets.get(key)
+            if secret is None:
+                secret = self._push_secrets[key] = token_urlsafe(32)
+                while len(self._push_secrets) > PUSH_SECRETS_KEPT:
+                    self._push_secrets.popitem(last=False)
+            return secret
 
     def deployment_push_url(self) -> str | None:
         """The deployment's push URL; a lookup is kept once it found one (a missing URL is looked up again)."""
@@ -158,6 +192,8 @@ class HttpJobApi:
         config = self.config_for(override)
         document = {"recordId": payload.get("recordId"), "data": payload.get("data")}
         body = jmespath.search(config.submit.body, document) if config.submit.body else document
+        key = payload.get("idempotencyKey")
+        key = key if isinstance(key, str) and key else None
         push_secret = None
         if config.push is not None:
             push_url = config.push.url or self.deployment_push_url()
@@ -165,16 +201,23 @@ class HttpJobApi:
                 raise InvalidJobApiConfig("push: no push URL (push.url, or the deployment's PUSH_URL)")
             if not isinstance(body, dict):
                 raise InvalidJobApiConfig("push: the submit body must be a JSON object to carry the push URL")
-            push_secret = token_urlsafe(32)
+            push_secret = self._push_secret(key)
             body = {**body, config.push.url_field: push_url, config.push.secret_field: push_secret}
+        what = f"submit {config.submit.method} {config.submit.url}"
         try:
-            response = self._request(config, config.submit.method, config.submit.url, body)
+            response = self._request(config, config.submit.method, config.submit.url, body,
+                                     {config.submit.idempotency_header: key} if key else None)
         except urllib3.exceptions.HTTPError as exc:
-            raise ExternalApiError(f"submit {config.submit.method} {config.submit.url} failed: "
-                                   f"{type(exc).__name__}: {exc}") from None
-        if not 200 <= response.status < 300:
-            raise ExternalApiError(f"submit {config.submit.method} {config.submit.url} answered HTTP "
-                                   f"{response.status}: {_text(response)}")
+            reason = getattr(exc, "reason", None) or exc
+            raise SubmitTransient(f"{what}: {type(reason).__name__}: {reason}"[:300],
+                                  request_seconds=config.timeout_seconds) from None
+        code = response.status
+        if code >= 500 or code in TRANSIENT_STATUSES:
+            raise SubmitTransient(f"{what} answered HTTP {code}: {_text(response)}",
+                                  retry_after_seconds(response.headers.get("Retry-After")), config.timeout_seconds)
+        if not 200 <= code < 300:
+            final = "not retried: only 408, 429 and 5xx are" if 400 <= code < 500 else "not retried"
+            raise ExternalApiError(f"{what} answered HTTP {code} ({final}): {_text(response)}")
         answer = _json(response, f"submit {config.submit.url}")
         job_id = jmespath.search(config.job_id_path, answer)
         if isinstance(job_id, (int, float)) and not isinstance(job_id, bool):

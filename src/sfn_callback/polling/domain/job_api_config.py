@@ -50,6 +50,10 @@ class SubmitRequest(Request):
     method: Literal["GET", "POST", "PUT", "DELETE"] = "POST"
     body: str | None = None
     """JMESPath over ``{"recordId", "data"}`` (the workflow's record); None sends that document whole."""
+    idempotency_header: str = Field(default="Idempotency-Key", min_length=1, max_length=128,
+                                    pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$", alias="idempotencyHeader")
+    """The header that carries the submit's idempotency key (a hash of the task token, the same on every try
+    and re-invocation for that task): an API that honours it creates one job however many tries reach it."""
 
 
 class AuthConfig(_Model):
@@ -108,6 +112,15 @@ class HttpJobApiConfig(_Model):
     per_job_only: bool = Field(default=False, alias="perJobOnly")
     """True: only jobs whose input carries ``pollingConfig.jobApi`` use this API (the others keep the
     deployment's default job API)."""
+
+    @classmethod
+    def checked(cls, doc: Any, what: str = "job API configuration") -> HttpJobApiConfig:
+        """A configuration with every check made (see :func:`parse_config`), or :class:`InvalidJobApiConfig`."""
+        return parse_config(doc, what)
+
+    def to_document(self) -> dict[str, Any]:
+        """The JSON document (the keys as written in ``JOB_API_CONFIG``) that parses back to this configuration."""
+        return self.model_dump(by_alias=True, exclude_none=True)
 
     def expressions(self) -> dict[str, str]:
         found = {"jobIdPath": self.job_id_path, "statusPath": self.status_path}
@@ -170,6 +183,12 @@ class HttpJobApiConfig(_Model):
         for where, url in self.push_urls().items():
             if urlsplit(url).scheme not in {"http", "https"} or not urlsplit(url).hostname:
                 found.append(f"{where}: {url!r} is not an http(s)://host URL")
+        taken = {"accept", "content-type", "content-length", "host"}
+        if self.auth is not None:
+            taken.add(self.auth.header.lower())
+        if self.submit.idempotency_header.lower() in taken:
+            found.append(f"submit.idempotencyHeader: {self.submit.idempotency_header!r} is a header the adapter "
+                         "sets itself (auth.header, Accept, Content-Type)")
         if self.auth is not None:
             try:
                 parse_secret_ref(self.auth.secret)

@@ -56,8 +56,9 @@ JobState = InProgress | Completed | Failed | Transient
 CheckJob = Callable[[str], JobState]
 """The job-status port a user implements: the job's id -> its state."""
 SubmitJob = Callable[[dict[str, Any]], str]
-"""The job-submitter port a user implements: create-job's payload (``recordId``, ``data`` and the job options)
--> the new job's id."""
+"""The job-submitter port a user implements: create-job's payload (``recordId``, ``data``, the job options and
+``idempotencyKey``, the same on every try for the task: pass it to an API that deduplicates submits) -> the new
+job's id. Raising ``SubmitTransient`` has create-job try again (see ``polling.application.create_job``)."""
 
 
 def job_state(answer: Any) -> JobState:

@@ -127,6 +127,15 @@ class UnknownJob(LifecycleError):
         self.job_id = job_id
 
 
+class RecordExists(LifecycleError):
+    """``put_new`` found a record with this jobId; ``existing`` is it, when the store could say."""
+
+    def __init__(self, job_id: str, existing: TokenRecord | None = None):
+        super().__init__(f"a token record for jobId {job_id!r} exists already")
+        self.job_id = job_id
+        self.existing = existing
+
+
 class ExternalJobNotFound(LifecycleError):
     """The external job API does not know the job."""
 
@@ -287,7 +296,7 @@ class TokenRepository(Protocol):
     def get(self, job_id: str) -> TokenRecord | None: ...
 
     def put_new(self, record: TokenRecord) -> None:
-        """Store a new record; fails if the jobId exists."""
+        """Store a new record; :class:`RecordExists` (with the record found, when known) if the jobId exists."""
 
     def delete_polling(self, job_id: str) -> bool:
         """Delete a record still in POLLING (undo of a failed creation). True when deleted."""

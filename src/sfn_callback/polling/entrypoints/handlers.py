@@ -38,7 +38,7 @@ from sfn_callback.common.logging import lambda_logger
 from sfn_callback.metrics import components
 from sfn_callback.metrics import names as metric_names
 from sfn_callback.polling import bootstrap
-from sfn_callback.polling.application.create_job import CreateJobService
+from sfn_callback.polling.application.create_job import CreateJobService, JobCreator
 from sfn_callback.polling.application.push import PUSH_HOLDER_PREFIX, PushReceiver
 from sfn_callback.polling.application.sweep import SweepPoller
 from sfn_callback.polling.domain.events import PollerEvent, parse
@@ -88,20 +88,25 @@ def _holder(context: Any) -> str | None:
     return getattr(context, "aws_request_id", None)
 
 
-def poller_handler(check: CheckJob | None = None, *, logger: Logger | None = None,
+def _job_port(check: CheckJob | None, jobs: Any, factory: str) -> Any:
+    if (check is None) == (jobs is None):
+        raise TypeError(f"{factory} needs a check function or a jobs port (one of the two)")
+    return jobs if jobs is not None else CheckFunctionJobApi(check)  # type: ignore[arg-type]
+
+
+def poller_handler(check: CheckJob | None = None, *, jobs: Any = None, logger: Logger | None = None,
                    callbacks: TaskCallbacks | None = None,
                    poller: Callable[[], TokenPoller] | None = None,
                    metrics: str | None = metric_names.POLLER) -> Handler:
-    """The per-job poller Lambda (``poc-poller``'s behaviour) for the job-status port ``check``.
+    """The per-job poller Lambda (``poc-poller``'s behaviour) for the job-status port ``check``, or ``jobs``
+    (an object with ``check_status(job_id)`` and, optionally, ``check_record(record)``, e.g. ``HttpJobApi``).
 
     Its event is a schedule's ``{"jobId", "scheduledTime"}`` (one poll slot) or ``{"jobId"}`` (an extra poll);
     it returns ``{"status", "attempt", "maxAttempts", ...}``. ``poller`` builds the service instead (the PoC)."""
     log = logger or lambda_logger("poller")
     if poller is None:
-        if check is None:
-            raise TypeError("poller_handler needs a check function")
-        poller = functools.lru_cache(maxsize=1)(lambda: bootstrap.token_poller(CheckFunctionJobApi(check),
-                                                                                callbacks))
+        port = _job_port(check, jobs, "poller_handler")
+        poller = functools.lru_cache(maxsize=1)(lambda: bootstrap.token_poller(port, callbacks))
 
     @log.inject_lambda_context(log_event=False)
     def handler(event: Any, context: Any) -> dict[str, Any]:
@@ -138,22 +143,22 @@ def push_handler(receiver: Callable[[], PushReceiver], *, logger: Logger | None 
     return handler
 
 
-def sweep_handler(check: CheckJob | None = None, *, logger: Logger | None = None,
+def sweep_handler(check: CheckJob | None = None, *, jobs: Any = None, logger: Logger | None = None,
                   callbacks: TaskCallbacks | None = None,
                   sweeper: Callable[[], SweepPoller] | None = None,
                   metrics: str | None = metric_names.SWEEP) -> Handler:
-    """The sweep poller Lambda (one schedule polls every due job of the token table) for ``check``."""
+    """The sweep poller Lambda (one schedule polls every due job of the token table) for ``check`` or
+    ``jobs`` (as :func:`poller_handler`)."""
     log = logger or lambda_logger("sweep-poller")
     if sweeper is None:
-        if check is None:
-            raise TypeError("sweep_handler needs a check function")
-        sweeper = functools.lru_cache(maxsize=1)(lambda: bootstrap.sweep_poller(CheckFunctionJobApi(check),
-                                                                                 callbacks))
+        port = _job_port(check, jobs, "sweep_handler")
+        sweeper = functools.lru_cache(maxsize=1)(lambda: bootstrap.sweep_poller(port, callbacks))
 
     def handler(event: Any, context: Any) -> dict[str, Any]:
         poller = sweeper()
         poller.log = lambda message, **fields: log.info(message, extra=fields)
-        time_left = (lambda: context.get_remaining_time_in_millis() / 1000) if context is not None else None
+        remaining = getattr(context, "get_remaining_time_in_millis", None)
+        time_left = (lambda: remaining() / 1000) if callable(remaining) else None
         result = _measured(metrics, components.metered_sweep,
                            lambda: poller.sweep(time_left=time_left, holder=_holder(context)))
         doc = result.to_dict()
@@ -165,18 +170,20 @@ def sweep_handler(check: CheckJob | None = None, *, logger: Logger | None = None
 
 
 def create_job_handler(submit: SubmitJob | None = None, *, cancel: Callable[[str], None] | None = None,
-                       logger: Logger | None = None,
+                       jobs: JobCreator | None = None, logger: Logger | None = None,
                        service: Callable[[], CreateJobService] | None = None,
                        metrics: str | None = metric_names.CREATE_JOB) -> Handler:
     """The create-job Lambda (``poc-create-job``'s behaviour: the task's ``{"record", "taskToken",
     "executionId", "pollingConfig"}``) for the job-submitter port ``submit`` (``cancel``: undo a submitted job
-    when its token record or schedule cannot be created)."""
+    when its token record or schedule cannot be created), or ``jobs`` (an object with ``create_job(payload)``
+    and ``cancel_job(job_id)``, e.g. ``HttpJobApi``). A submit that raises ``SubmitTransient`` is tried again
+    within the invocation (see :class:`~sfn_callback.polling.application.create_job.SubmitRetry`)."""
     log = logger or lambda_logger("create-job")
     if service is None:
-        if submit is None:
-            raise TypeError("create_job_handler needs a submit function")
-        service = functools.lru_cache(maxsize=1)(
-            lambda: bootstrap.create_job_service(SubmitFunctionJobCreator(submit, cancel)))
+        if (submit is None) == (jobs is None):
+            raise TypeError("create_job_handler needs a submit function or a jobs port (one of the two)")
+        creator: JobCreator = jobs if jobs is not None else SubmitFunctionJobCreator(submit, cancel)  # type: ignore[arg-type]
+        service = functools.lru_cache(maxsize=1)(lambda: bootstrap.create_job_service(creator))
 
     @log.inject_lambda_context(log_event=False)
     def handler(event: Any, context: Any) -> dict[str, Any]:
@@ -184,7 +191,10 @@ def create_job_handler(submit: SubmitJob | None = None, *, cancel: Callable[[str
         log.info("create-job request", extra={"taskToken": token})
         created = service()
         created.log = lambda message, **fields: log.info(message, extra=fields)
-        result = _measured(metrics, components.metered_create_job, lambda: created.handle(event))
+        # The submit's retries stop before the invocation's time runs out (see CreateJobService._submit).
+        remaining = getattr(context, "get_remaining_time_in_millis", None)
+        time_left = (lambda: remaining() / 1000) if callable(remaining) else None
+        result = _measured(metrics, components.metered_create_job, lambda: created.handle(event, time_left))
         log.info("task token stored; the workflow now waits for the callback",
                  extra={"jobId": result["jobId"], "taskToken": token})
         return result
