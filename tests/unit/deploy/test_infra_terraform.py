@@ -284,7 +284,7 @@ def test_local_manifest_carries_the_local_settings_and_aws_does_not(target, rend
     heartbeat = export["States"]["StartExportJob"]["HeartbeatSeconds"]
     local = {f["environment"].get("SFN_CALLBACK_LOCAL") for f in rendered["functions"].values()}
     if target == "local":
-        assert local == {"1"} and sweep == "rate(1 second)" and heartbeat == 5
+        assert local == {"1"} and sweep == "rate(1 second)" and heartbeat == 10
         assert consumer["EXPORT_HEARTBEAT_INTERVAL_SECONDS"] == "1"
     else:
         assert local == {None} and sweep == "rate(1 minute)" and heartbeat == 120
