@@ -66,13 +66,14 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
 from sfn_callback import config
 from sfn_callback.common.aws import client
+from sfn_callback.common.clock import iso
 from sfn_callback.common.stepfunctions import execution_history
 from sfn_callback.config import Target
 from sfn_callback.localcloud import process
@@ -116,6 +117,10 @@ FAILURES = 5  # CALLBACK_MAX_ATTEMPTS: one invocation's every attempt
 RACE_WINDOW_S = 1.0
 RACE_TASK_TIMEOUT = 30
 RACE_OFFSETS = (-0.5, 0.2)  # the completing check aims this long around the deadline (spread over the jobs)
+RACE_MAX_ATTEMPTS = 1000  # every check of the dense polling counts an attempt
+RACE_STREAMS = 3  # threads polling a race job around its completeAt
+RACE_STREAM_STAGGER_S = 0.15
+RACE_FAR_AWAY = 86_400  # a race job is created to complete a day later; the bench moves completeAt to its deadline
 APPROVAL_RACE_WINDOW_S = 0.1
 """An approval decision races its task's deadline when the approval service claimed it (the decision's ``at``,
 stored on the task) within this of the deadline (TaskScheduled + TimeoutSeconds in the history)."""
@@ -298,7 +303,6 @@ class PocPart:
         self.machine = f"arn:aws:states:{target.region}:{account}:stateMachine:{config.CALLBACK_WORKFLOW}"
         self.jobs: list[PocJob] = []
         self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="faults-poc")
-        self._race_lag: float | None = None
         self._ready_delay = 0.0
         self.armer = ThreadPoolExecutor(max_workers=16, thread_name_prefix="faults-arm")
 
@@ -315,9 +319,10 @@ class PocPart:
             stagger = min(RACE_STAGGER_S, RACE_SPREAD_S / max(1, racing - 1))
             job.task_timeout = (max(RACE_TASK_TIMEOUT, math.ceil(2 * self._ready_delay + 5))
                                 + round(stagger * (int(job.name.rsplit("-", 1)[-1]) - 1)))
+            far = iso(datetime.fromtimestamp(time.time() + RACE_FAR_AWAY, UTC))
             return {"record": {"id": job.name, "data": {"bench": "faults", "group": job.group}},
-                    "pollingConfig": {"intervalSeconds": 3600, "maxAttempts": 3, "timeoutSeconds": 7200,
-                                      "jobOptions": {"completeAfterChecks": 1}},
+                    "pollingConfig": {"intervalSeconds": 3600, "maxAttempts": RACE_MAX_ATTEMPTS, "timeoutSeconds": 7200,
+                                      "jobOptions": {"completeAt": far}},
                     "taskTimeoutSeconds": job.task_timeout}
         job.task_timeout = task_timeout
         if job.group in ARMED_ON_CALLBACK:
@@ -451,31 +456,39 @@ class PocPart:
         job.armed = True
 
     def _race(self, job: PocJob, offset: float) -> None:
-        """Poll the job (it completes at this check) so that its status check runs ``offset`` seconds from the
-        task's deadline. On a loaded machine an invoke can take seconds to reach the API, so the poll is sent
-        earlier by the lag the previous race job showed (its poll sent -> its check, from poc-jobs), or, for
-        the first, by the round trip of a probe (an unknown jobId, answered at once)."""
+        """Make the job's completing status check run ``offset`` seconds from the task's deadline, whatever the
+        load: the job was created to complete at a moment far away (``completeAt``); once the deadline is known
+        from the history (TaskScheduled + TimeoutSeconds), the bench moves the simulated job's ``completeAt``
+        (its item in poc-jobs) to deadline + offset and polls the job densely ({"jobId"}, manual polls, from
+        RACE_STREAMS threads) from a second before it: the checks before answer IN_PROGRESS, the first one
+        after it completes the job and its callback races the deadline."""
         scheduled = _scheduled(execution_history(self.sfn, job.arn))
-        if scheduled is not None:
-            deadline = _epoch(scheduled["timestamp"]) + job.task_timeout
-            time.sleep(max(0.0, deadline - RACE_STAGGER_S + 1 - time.time()))
-            lag = self._race_lag
-            if lag is None:
-                probe = time.time()
-                self.lam.invoke(FunctionName=config.POLLER_FUNCTION,
-                                Payload=json.dumps({"jobId": f"faults-probe-{uuid.uuid4().hex[:8]}"}).encode())
-                lag = time.time() - probe
-            time.sleep(max(0.0, deadline + offset - lag - time.time()))
-        sent = time.time()
-        response = self.lam.invoke(FunctionName=config.POLLER_FUNCTION,
-                                   Payload=json.dumps({"jobId": job.job_id}).encode())
-        job.answers.append({"sent": sent, "error": response.get("FunctionError"),
-                            "answer": json.loads(response["Payload"].read() or b"null")})
-        job.sent.append(sent)
-        simulated = self.ddb.get_item(TableName=config.JOBS_TABLE, Key={"jobId": {"S": job.job_id}},
-                                      ConsistentRead=True).get("Item") or {}
-        if "completedAt" in simulated:
-            self._race_lag = max(0.0, _epoch(simulated["completedAt"]["S"]) - sent)
+        if scheduled is None:
+            return
+        deadline = _epoch(scheduled["timestamp"]) + job.task_timeout
+        complete_at = deadline + offset
+        self.ddb.update_item(TableName=config.JOBS_TABLE, Key={"jobId": {"S": job.job_id}},
+                             UpdateExpression="SET completeAt = :at", ConditionExpression="attribute_exists(jobId)",
+                             ExpressionAttributeValues={":at": {"S": iso(datetime.fromtimestamp(complete_at, UTC))}})
+        time.sleep(max(0.0, complete_at - 1.0 - time.time()))
+        done = threading.Event()
+        lock = threading.Lock()
+
+        def stream(n: int) -> None:
+            time.sleep(n * RACE_STREAM_STAGGER_S)
+            while not done.is_set() and time.time() < deadline + 60:
+                sent = time.time()
+                response = self.lam.invoke(FunctionName=config.POLLER_FUNCTION,
+                                           Payload=json.dumps({"jobId": job.job_id}).encode())
+                answer = json.loads(response["Payload"].read() or b"null")
+                with lock:
+                    job.answers.append({"sent": sent, "error": response.get("FunctionError"), "answer": answer})
+                    job.sent.append(sent)
+                if isinstance(answer, dict) and answer.get("status") in TERMINAL_RECORD:
+                    done.set()
+
+        with ThreadPoolExecutor(max_workers=RACE_STREAMS) as streams:
+            list(streams.map(stream, range(RACE_STREAMS)))
 
     def _burst(self, job: PocJob, stop: threading.Event) -> None:
         """When the record has counted the attempt before the completing one, its nextPollAt is the completing

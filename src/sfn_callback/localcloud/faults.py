@@ -65,6 +65,10 @@ DELIVERY = "ScheduleDelivery"
 """The operation name of a Scheduler delivery (made by the local cloud's schedule runner, caller ``scheduler``)."""
 SCHEDULER_CALLER = "scheduler"
 MAX_COUNT = 1_000_000
+KILL_MISSES = 3
+"""A kill whose call's connection no worker owns any more (the caller gave up on a slow answer and retried on a
+new connection, seen with the load average above 20) stays armed for the next matching call, this many times;
+then it fires with ``pid: null`` (nothing killed, the call answered 500)."""
 
 # Operations of the REST APIs the stack uses, by method and path (JSON and query APIs name theirs).
 _REST_OPERATIONS: tuple[tuple[str, re.Pattern[str], str], ...] = (
@@ -98,6 +102,7 @@ class Fault:
     id: int = 0
     seen: int = 0
     fired: int = 0
+    missed: int = 0  # kills that found no worker owning the call's connection (the fault stayed armed)
 
     @classmethod
     def from_doc(cls, doc: Any) -> Fault:
@@ -223,6 +228,19 @@ def _take(service: str | None, operation: str, caller: str,
                 _registry.armed.remove(fault)
             return fault
     return None
+
+
+def _rearm(fault: Fault) -> bool:
+    """Undo a kill's firing that killed nothing (up to ``KILL_MISSES`` times): True when it is armed again."""
+    with _registry.lock:
+        if fault.missed >= KILL_MISSES:
+            return False
+        fault.missed += 1
+        fault.fired -= 1
+        fault.seen -= 1
+        if fault not in _registry.armed:
+            _registry.armed.append(fault)
+        return True
 
 
 def _record(fault: Fault, operation: str, caller: str, **extra: Any) -> None:
@@ -365,6 +383,11 @@ def handle(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[
         return None
     if fault.action == "kill":
         pid = _kill_caller(environ)
+        if pid is None and _rearm(fault):
+            log.warning("fault %d: %s from %s: no worker owns the connection any more; the kill stays armed",
+                        fault.id, operation, caller)
+            return error_response(start_response, protocol, "InternalFailure", 500,
+                                  "fault injection: no Lambda worker owns this connection; the kill stays armed")
         _record(fault, operation, caller, pid=pid)
         log.warning("fault %d: %s from %s: killed worker pid %s", fault.id, operation, caller, pid)
         if pid is None:
