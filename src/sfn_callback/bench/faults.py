@@ -18,8 +18,9 @@ fault                           how it is injected
 ``failing-callbacks``           the job's first 5 ``SendTaskSuccess`` calls answer ``InternalFailure`` (500): one
                                 invocation's every attempt, so Lambda's retry of that invocation must finish it
 ``task-timeout-race``           the task's ``TimeoutSeconds`` (30 s, 50 s, 70 s...) ends while the job's completing
-                                poll runs: the job's own schedule stays quiet and the bench polls it (``{"jobId"}``,
-                                a manual poll) -500..+200 ms around the deadline
+                                poll runs: the job's own schedule stays quiet, its simulated job completes at the
+                                first check after ``completeAt``, which the bench moves to -500..+200 ms around the
+                                deadline, and the bench polls it densely (``{"jobId"}``, manual polls) around it
 ``approval-deadline-race``      approval decisions aimed so that the approval service claims them -80..+80 ms
                                 around the task's deadline (TaskScheduled + TimeoutSeconds: 60 s, 70 s, ...),
                                 sent earlier by the lag the decisions so far showed

@@ -335,26 +335,34 @@ def _xml(text: str) -> str:
 
 
 # -- killing the caller ----------------------------------------------------------------------------
-def calling_worker(remote_port: int) -> int | None:
+def calling_worker(remote_port: int, server_port: int | None = None) -> int | None:
     """The pid of this process's Lambda execution environment that owns the client end of the connection from
     ``remote_port``: a local cloud request comes over loopback, and every child of this process is an
     environment's bootstrap (Python, Node.js or a function's own ``bootstrap``); the connection may belong to
-    one of its own children, so the answer is the environment it runs in."""
+    one of its own children, so the answer is the environment it runs in.
+
+    One system-wide connection table (``psutil.net_connections``) rather than one per process: with tens of
+    environments on a loaded machine the per-process scan took seconds, long enough for the caller to give up
+    on its call and retry on a new connection."""
     import psutil
 
     me = psutil.Process(os.getpid())
-    for environment in me.children():
+    try:
+        environments = {child.pid for child in me.children()}
+        owners = [c.pid for c in psutil.net_connections(kind="tcp")
+                  if c.pid and c.pid != me.pid and c.laddr and c.laddr.port == remote_port
+                  and (server_port is None or (c.raddr and c.raddr.port == server_port))]
+    except (psutil.AccessDenied, psutil.NoSuchProcess):
+        return None
+    for pid in owners:
         try:
-            processes = [environment, *environment.children(recursive=True)]
+            process = psutil.Process(pid)
+            while process is not None and process.pid not in environments:
+                process = process.parent()
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             continue
-        for process in processes:
-            try:
-                connections = process.net_connections(kind="tcp")
-            except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-                continue
-            if any(c.laddr and c.laddr.port == remote_port for c in connections):
-                return environment.pid
+        if process is not None:
+            return process.pid
     return None
 
 
@@ -363,7 +371,11 @@ def _kill_caller(environ: dict[str, Any]) -> int | None:
         port = int(environ.get("REMOTE_PORT") or 0)
     except ValueError:
         return None
-    pid = calling_worker(port) if port else None
+    try:
+        server_port = int(environ.get("SERVER_PORT") or 0) or None
+    except ValueError:
+        server_port = None
+    pid = calling_worker(port, server_port) if port else None
     if pid is not None:
         os.kill(pid, signal.SIGKILL)
     return pid
