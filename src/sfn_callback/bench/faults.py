@@ -959,18 +959,19 @@ class ApprovalPart(_WorkflowPart):
             if why:
                 result.wrong.append(f"{name}: {why}")
             resumed = _resumed_at(task.events)
-            racing = task.group == "approval-deadline-race" and task.deadline is not None
-            if racing and task.decided_at is not None:
+            deadline = task.deadline
+            racing = task.group == "approval-deadline-race" and deadline is not None
+            if deadline is not None and racing and task.decided_at is not None:
                 result.notes.setdefault("decision claimed minus deadline (ms)", []).append(
-                    round((task.decided_at - task.deadline) * 1000))
-            elif racing and task.sent_at is not None:
+                    round((task.decided_at - deadline) * 1000))
+                if abs(task.decided_at - deadline) <= APPROVAL_RACE_WINDOW_S:
+                    result.injected += 1
+                    result.affected.add(name)
+                    if resumed is not None:
+                        result.recovery.append(max(0.0, resumed - min(task.decided_at, deadline)))
+            elif deadline is not None and racing and task.sent_at is not None:
                 result.notes.setdefault("decision not claimed (task closed before), sent minus deadline (ms)",
-                                        []).append(round((task.sent_at - task.deadline) * 1000))
-            if racing and task.decided_at is not None and abs(task.decided_at - task.deadline) <= APPROVAL_RACE_WINDOW_S:
-                result.injected += 1
-                result.affected.add(name)
-                if resumed is not None:
-                    result.recovery.append(max(0.0, resumed - min(task.decided_at, task.deadline)))
+                                        []).append(round((task.sent_at - deadline) * 1000))
             if racing:
                 answers = result.notes.setdefault("answers (racing the deadline / not)", {})
                 key = f"{task.answer} {'racing' if name in result.affected else 'not racing'}"
