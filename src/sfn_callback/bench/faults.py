@@ -18,9 +18,12 @@ fault                           how it is injected
 ``failing-callbacks``           the job's first 5 ``SendTaskSuccess`` calls answer ``InternalFailure`` (500): one
                                 invocation's every attempt, so Lambda's retry of that invocation must finish it
 ``task-timeout-race``           the task's ``TimeoutSeconds`` (30 s, 50 s, 70 s...) ends while the job's completing
-                                poll runs: the job's own schedule stays quiet and the bench polls it (``{"jobId"}``,
-                                a manual poll) -500..+200 ms around the deadline
-``approval-deadline-race``      approval decisions sent -100..+100 ms around the approval task's deadline
+                                poll runs: the job's own schedule stays quiet, its simulated job completes at the
+                                first check after ``completeAt``, which the bench moves to -500..+200 ms around the
+                                deadline, and the bench polls it densely (``{"jobId"}``, manual polls) around it
+``approval-deadline-race``      approval decisions aimed so that the approval service claims them -80..+80 ms
+                                around the task's deadline (TaskScheduled + TimeoutSeconds: 60 s, 70 s, ...),
+                                sent earlier by the lag the decisions so far showed
 ``approval-duplicate-delivery`` the approval request's message body sent to the queue again, once with the decision
                                 and once after the workflow resumed
 ``export-duplicate-delivery``   the export job's message body sent again while the first is processed, and once more
@@ -30,9 +33,11 @@ fault                           how it is injected
 Every figure comes from the data: execution histories, token records, the simulated jobs (``poc-jobs``), the
 approval and export items, the schedules, the faults endpoint's fired list and what the approval API answered:
 
-* **injected**: firings in the fired list aimed at the group's jobs (kill, error, duplicate), or what the bench
-  sent (extra polls, decisions, messages); for the timeout race the jobs whose completing status check
-  (``poc-jobs.completedAt``) ran within 1 s of the task's deadline (TaskScheduled + TimeoutSeconds);
+* **injected**: firings in the fired list aimed at the group's jobs (error, duplicate; a kill only when it killed
+  a worker before the workflow resumed), or what the bench sent (extra polls, messages); for the timeout race the
+  jobs whose completing status check (``poc-jobs.completedAt``) ran within 1 s of the task's deadline
+  (TaskScheduled + TimeoutSeconds); for the approval race the decisions the service claimed (the decision's
+  ``at`` on the task, or its audit entry when refused) within 100 ms of the deadline;
 * **lost**: a workflow that never ended, a record that never became terminal (token record, approval item, export
   job), or a polling schedule left behind;
 * **duplicate**: more than one TaskSucceeded/TaskFailed in a history, or more than one accepted callback on a
@@ -62,13 +67,14 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
 from sfn_callback import config
 from sfn_callback.common.aws import client
+from sfn_callback.common.clock import iso
 from sfn_callback.common.stepfunctions import execution_history
 from sfn_callback.config import Target
 from sfn_callback.localcloud import process
@@ -90,7 +96,7 @@ DESCRIPTIONS = {
     "throttled-callbacks": "3 x ThrottlingException on the job's SendTaskSuccess",
     "failing-callbacks": "5 x InternalFailure (500) on the job's SendTaskSuccess: one invocation's every attempt",
     "task-timeout-race": "the task's TimeoutSeconds ends while the completing poll runs (-500..+200 ms)",
-    "approval-deadline-race": "decisions -100..+100 ms around the approval task's deadline",
+    "approval-deadline-race": "decisions claimed -80..+80 ms around the approval task's deadline",
     "approval-duplicate-delivery": "the approval request delivered again with the decision and after it",
     "export-duplicate-delivery": "the export job delivered again while it runs and after it",
 }
@@ -102,11 +108,26 @@ ATTEMPTS_MARGIN = 10
 """maxAttempts = checks + this: a status check slower than its 15 s window (seen with the load average at 40) is
 not used and the next slot asks again, which must not end a job MaxAttemptsExceeded; an attempt counted twice for
 one slot is caught without the limit (attempts counted vs. slots delivered)."""
+ARMED_ON_CALLBACK = ("poller-killed", "throttled-callbacks", "failing-callbacks")
+ARMING_CHECKS = 3
+"""The jobs whose fault is armed on their SendTaskSuccess (once create-job stored their record) complete this many
+checks later than the others: under load arming one fault can take seconds, and a fault armed after the job's
+callback would only hit a later resend."""
 THROTTLES = 3
 FAILURES = 5  # CALLBACK_MAX_ATTEMPTS: one invocation's every attempt
 RACE_WINDOW_S = 1.0
 RACE_TASK_TIMEOUT = 30
 RACE_OFFSETS = (-0.5, 0.2)  # the completing check aims this long around the deadline (spread over the jobs)
+RACE_MAX_ATTEMPTS = 1000  # every check of the dense polling counts an attempt
+RACE_STREAMS = 3  # threads polling a race job around its completeAt
+RACE_STREAM_STAGGER_S = 0.15
+RACE_FAR_AWAY = 86_400  # a race job is created to complete a day later; the bench moves completeAt to its deadline
+APPROVAL_RACE_WINDOW_S = 0.1
+"""An approval decision races its task's deadline when the approval service claimed it (the decision's ``at``,
+stored on the task) within this of the deadline (TaskScheduled + TimeoutSeconds in the history)."""
+APPROVAL_OFFSETS = (-0.08, 0.08)  # the decisions aim this far around the deadline (spread over the tasks)
+APPROVAL_STAGGER_S = 10
+APPROVAL_DUPLICATE_TIMEOUT_S = 600  # the duplicate-delivery tasks are decided at once: no deadline in play
 RACE_STAGGER_S = 20
 RACE_SPREAD_S = 60  # at most this from the first race deadline to the last
 """The race jobs' deadlines are this far apart (30 s, 50 s, 70 s, ... after the task starts): on a loaded machine a
@@ -124,7 +145,7 @@ class FaultBenchConfig:
     faults: tuple[str, ...] = FAULTS
     interval_seconds: int = 2
     checks: int = 4  # status checks until a simulated job completes (its faults are armed meanwhile)
-    approval_timeout_seconds: int = 30  # the first race task's; the next ones' RACE_STAGGER_S later each
+    approval_timeout_seconds: int = 60  # the first approval race task's; the next ones' APPROVAL_STAGGER_S later each
     settle_timeout_seconds: float = 300.0
 
     def __post_init__(self) -> None:
@@ -283,7 +304,6 @@ class PocPart:
         self.machine = f"arn:aws:states:{target.region}:{account}:stateMachine:{config.CALLBACK_WORKFLOW}"
         self.jobs: list[PocJob] = []
         self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="faults-poc")
-        self._race_lag: float | None = None
         self._ready_delay = 0.0
         self.armer = ThreadPoolExecutor(max_workers=16, thread_name_prefix="faults-arm")
 
@@ -300,11 +320,14 @@ class PocPart:
             stagger = min(RACE_STAGGER_S, RACE_SPREAD_S / max(1, racing - 1))
             job.task_timeout = (max(RACE_TASK_TIMEOUT, math.ceil(2 * self._ready_delay + 5))
                                 + round(stagger * (int(job.name.rsplit("-", 1)[-1]) - 1)))
+            far = iso(datetime.fromtimestamp(time.time() + RACE_FAR_AWAY, UTC))
             return {"record": {"id": job.name, "data": {"bench": "faults", "group": job.group}},
-                    "pollingConfig": {"intervalSeconds": 3600, "maxAttempts": 3, "timeoutSeconds": 7200,
-                                      "jobOptions": {"completeAfterChecks": 1}},
+                    "pollingConfig": {"intervalSeconds": 3600, "maxAttempts": RACE_MAX_ATTEMPTS, "timeoutSeconds": 7200,
+                                      "jobOptions": {"completeAt": far}},
                     "taskTimeoutSeconds": job.task_timeout}
         job.task_timeout = task_timeout
+        if job.group in ARMED_ON_CALLBACK:
+            checks += ARMING_CHECKS
         return {"record": {"id": job.name, "data": {"bench": "faults", "group": job.group}},
                 "pollingConfig": {"intervalSeconds": interval, "maxAttempts": checks + ATTEMPTS_MARGIN,
                                   "timeoutSeconds": polling_timeout, "jobOptions": {"completeAfterChecks": checks}},
@@ -434,31 +457,39 @@ class PocPart:
         job.armed = True
 
     def _race(self, job: PocJob, offset: float) -> None:
-        """Poll the job (it completes at this check) so that its status check runs ``offset`` seconds from the
-        task's deadline. On a loaded machine an invoke can take seconds to reach the API, so the poll is sent
-        earlier by the lag the previous race job showed (its poll sent -> its check, from poc-jobs), or, for
-        the first, by the round trip of a probe (an unknown jobId, answered at once)."""
+        """Make the job's completing status check run ``offset`` seconds from the task's deadline, whatever the
+        load: the job was created to complete at a moment far away (``completeAt``); once the deadline is known
+        from the history (TaskScheduled + TimeoutSeconds), the bench moves the simulated job's ``completeAt``
+        (its item in poc-jobs) to deadline + offset and polls the job densely ({"jobId"}, manual polls, from
+        RACE_STREAMS threads) from a second before it: the checks before answer IN_PROGRESS, the first one
+        after it completes the job and its callback races the deadline."""
         scheduled = _scheduled(execution_history(self.sfn, job.arn))
-        if scheduled is not None:
-            deadline = _epoch(scheduled["timestamp"]) + job.task_timeout
-            time.sleep(max(0.0, deadline - RACE_STAGGER_S + 1 - time.time()))
-            lag = self._race_lag
-            if lag is None:
-                probe = time.time()
-                self.lam.invoke(FunctionName=config.POLLER_FUNCTION,
-                                Payload=json.dumps({"jobId": f"faults-probe-{uuid.uuid4().hex[:8]}"}).encode())
-                lag = time.time() - probe
-            time.sleep(max(0.0, deadline + offset - lag - time.time()))
-        sent = time.time()
-        response = self.lam.invoke(FunctionName=config.POLLER_FUNCTION,
-                                   Payload=json.dumps({"jobId": job.job_id}).encode())
-        job.answers.append({"sent": sent, "error": response.get("FunctionError"),
-                            "answer": json.loads(response["Payload"].read() or b"null")})
-        job.sent.append(sent)
-        simulated = self.ddb.get_item(TableName=config.JOBS_TABLE, Key={"jobId": {"S": job.job_id}},
-                                      ConsistentRead=True).get("Item") or {}
-        if "completedAt" in simulated:
-            self._race_lag = max(0.0, _epoch(simulated["completedAt"]["S"]) - sent)
+        if scheduled is None:
+            return
+        deadline = _epoch(scheduled["timestamp"]) + job.task_timeout
+        complete_at = deadline + offset
+        self.ddb.update_item(TableName=config.JOBS_TABLE, Key={"jobId": {"S": job.job_id}},
+                             UpdateExpression="SET completeAt = :at", ConditionExpression="attribute_exists(jobId)",
+                             ExpressionAttributeValues={":at": {"S": iso(datetime.fromtimestamp(complete_at, UTC))}})
+        time.sleep(max(0.0, complete_at - 1.0 - time.time()))
+        done = threading.Event()
+        lock = threading.Lock()
+
+        def stream(n: int) -> None:
+            time.sleep(n * RACE_STREAM_STAGGER_S)
+            while not done.is_set() and time.time() < deadline + 60:
+                sent = time.time()
+                response = self.lam.invoke(FunctionName=config.POLLER_FUNCTION,
+                                           Payload=json.dumps({"jobId": job.job_id}).encode())
+                answer = json.loads(response["Payload"].read() or b"null")
+                with lock:
+                    job.answers.append({"sent": sent, "error": response.get("FunctionError"), "answer": answer})
+                    job.sent.append(sent)
+                if isinstance(answer, dict) and answer.get("status") in TERMINAL_RECORD:
+                    done.set()
+
+        with ThreadPoolExecutor(max_workers=RACE_STREAMS) as streams:
+            list(streams.map(stream, range(RACE_STREAMS)))
 
     def _burst(self, job: PocJob, stop: threading.Event) -> None:
         """When the record has counted the attempt before the completing one, its nextPollAt is the completing
@@ -557,6 +588,7 @@ class PocPart:
     # -- judging
     def judge(self, fired: list[dict[str, Any]], owners: dict[int, tuple[str, str]]) -> dict[str, GroupResult]:
         by_job: dict[str, list[float]] = {}
+        kills: dict[str, list[dict[str, Any]]] = {}  # poller-killed: each job's kill firings
         injected: dict[str, int] = {}
         self.duplicated: dict[str, int] = {}
         schedule_owner = {f"{config.POLLING_SCHEDULE_GROUP}/poll-{j.job_id}": j.name for j in self.jobs if j.job_id}
@@ -570,8 +602,11 @@ class PocPart:
                 continue
             if entry.get("operation") == DELIVERY and schedule_owner.get(entry.get("schedule", "")) != name:
                 continue
-            injected[group] = injected.get(group, 0) + 1
             by_job.setdefault(name, []).append(float(entry["at"]))
+            if group == "poller-killed":
+                kills.setdefault(name, []).append(entry)  # counted below, against the job's history
+                continue
+            injected[group] = injected.get(group, 0) + 1
             if entry.get("operation") == DELIVERY:
                 self.duplicated[name] = self.duplicated.get(name, 0) + 1
         kill_times = sorted(float(f["at"]) for f in fired if owners.get(f["id"], ("", ""))[1] == "*")
@@ -587,6 +622,8 @@ class PocPart:
                 moments = before[-1:] if before else []
                 if _count(job.events, ("TaskFailed",)) and "Runtime.ExitError" in json.dumps(job.output or {}):
                     result.affected.add(job.name)
+            elif job.group == "poller-killed":
+                moments = self._judge_kills(job, result, kills.get(job.name, []), moments)
             elif moments and job.group != "task-timeout-race":
                 result.affected.add(job.name)
             self._judge_job(job, result, moments)
@@ -612,6 +649,28 @@ class PocPart:
                 split[first] = split.get(first, 0) + 1
             race.notes["first outcome"] = split
         return results
+
+    @staticmethod
+    def _judge_kills(job: PocJob, result: GroupResult, entries: list[dict[str, Any]],
+                     moments: list[float]) -> list[float]:
+        """A kill counts as injected when it killed a worker (the fired entry names its pid) before the workflow
+        resumed (the history's TaskSucceeded): a crash between claim and the callback that resumed it. A kill
+        armed too late fires on a later resend of the finished callback (the record's claim had gone stale);
+        one that found no worker answered 500 instead. Both are reported apart, and recovery counts from the
+        last real kill before the workflow resumed. Returns the moments recovery counts from."""
+        resumed = _resumed_at(job.events)
+        real = [e for e in entries if e.get("pid") and resumed is not None and float(e["at"]) <= resumed]
+        for entry in entries:
+            if entry in real:
+                continue
+            why = ("kill found no worker to kill (answered 500)" if not entry.get("pid")
+                   else "kill fired after the workflow had resumed (a resend)")
+            result.notes[why] = result.notes.get(why, 0) + 1
+        if real:
+            result.injected += len(real)
+            result.affected.add(job.name)
+            return sorted(float(e["at"]) for e in real)
+        return []
 
     def _slots(self, job: PocJob) -> int | None:
         """Poll slots the schedule delivered for the job (its metered deliveries less the duplicates the faults
@@ -719,6 +778,7 @@ class ApprovalTask:
     timeout: int = 3600
     answer: int | None = None
     sent_at: float | None = None
+    decided_at: float | None = None  # the decision's ``at`` as the approval service stored it (its claim)
     deadline: float | None = None
     duplicates: list[float] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
@@ -749,15 +809,21 @@ class ApprovalPart(_WorkflowPart):
     def __init__(self, target: Target, cfg: FaultBenchConfig, run_id: str, say: Callable[[str], None]) -> None:
         super().__init__(target, cfg, run_id, say)
         self.tasks: list[ApprovalTask] = []
+        self._lags: list[float] = []  # decision sent -> the service's claim (its ``at``), seconds
+        self._lock = threading.Lock()
 
     def plan(self, shares: dict[str, int]) -> None:
+        low, high = APPROVAL_OFFSETS
         for group in APPROVAL_FAULTS:
             n = shares.get(group, 0)
             for i in range(n):
-                offset = -0.1 + 0.2 * i / (n - 1) if n > 1 else 0.0
+                racing = group == "approval-deadline-race"
+                offset = (low + (high - low) * i / (n - 1) if n > 1 else 0.0) if racing else 0.0
+                timeout = (self.cfg.approval_timeout_seconds + APPROVAL_STAGGER_S * i if racing
+                           else APPROVAL_DUPLICATE_TIMEOUT_S)
                 self.tasks.append(ApprovalTask(group, f"faults-{self.run_id}-{group}-{i + 1:03d}",
                                                action="approve" if i % 2 == 0 else "reject", offset=offset,
-                                               timeout=self.cfg.approval_timeout_seconds + RACE_STAGGER_S * i))
+                                               timeout=timeout))
 
     def run(self) -> None:
         if not self.tasks:
@@ -789,36 +855,61 @@ class ApprovalPart(_WorkflowPart):
         timeout = task.timeout
         task.arn = self.sfn.start_execution(stateMachineArn=self.machine, name=task.order, input=json.dumps(
             {"orderId": task.order, "timeoutSeconds": timeout, "details": {"bench": "faults"}}))["executionArn"]
-        limit = time.monotonic() + 60
+        # Until the approval consumer has stored the task (a race task: up to its deadline and a bit more; a late
+        # one is still decided, and must be answered 410, but does not count as racing).
+        limit = time.monotonic() + (timeout + 10 if task.group == "approval-deadline-race" else 60)
         while self._item(task.order) is None:
             if time.monotonic() > limit:
                 return
             time.sleep(0.25)
+        limit = time.monotonic() + 60
         scheduled = _scheduled(execution_history(self.sfn, task.arn))  # the item exists: its message was sent
         if scheduled is None:
             return
         params = json.loads(scheduled["taskScheduledEventDetails"]["parameters"])
         body = {"output": {"order": task.order}} if task.action == "approve" else {"reason": f"bench {task.order}"}
         if task.group == "approval-deadline-race":
+            # The task's deadline as the cloud holds it: the callback task's TaskScheduled + TimeoutSeconds.
             task.deadline = _epoch(scheduled["timestamp"]) + timeout
-            asked = time.time()
-            http.get(f"/tasks/{task.order}")
-            lag = (time.time() - asked) / 2  # aim at the arrival
-            time.sleep(max(0.0, task.deadline + task.offset - lag - time.time()))
-            task.sent_at = time.time()
-            task.answer = http.post(f"/tasks/{task.order}/{task.action}", json=body).status_code
+            # Aim the service's claim (not the request) at deadline + offset: send earlier by the lag the
+            # decisions so far showed (sent -> the claim's ``at``), coarse sleep first, then in 1 ms steps.
+            target = task.deadline + task.offset - self._lag()
+            while (left := target - time.time()) > 0.05:
+                time.sleep(min(left - 0.05, 1.0))
+            while time.time() < target:
+                time.sleep(0.001)
+            self._decide(task, http, body)
             return
         # The request again, at the moment of the decision; and once more after the workflow resumed.
         message = json.dumps(params["MessageBody"])
         task.duplicates.append(time.time())
         self.sqs.send_message(QueueUrl=params["QueueUrl"], MessageBody=message)
-        task.sent_at = time.time()
-        task.answer = http.post(f"/tasks/{task.order}/{task.action}", json=body).status_code
+        self._decide(task, http, body)
         while self.sfn.describe_execution(executionArn=task.arn)["status"] == "RUNNING" and time.monotonic() < limit:
             time.sleep(0.2)
         task.duplicates.append(time.time())
         self.sqs.send_message(QueueUrl=params["QueueUrl"], MessageBody=message)
         time.sleep(3.0)  # the consumer takes it within its polling interval
+
+    def _decide(self, task: ApprovalTask, http: httpx.Client, body: dict[str, Any]) -> None:
+        """Send the decision; read back when the service claimed it: the stored decision's ``at``, or, for a
+        decision refused because the token had closed (410), its entry in the task's audit trail."""
+        task.sent_at = time.time()
+        task.answer = http.post(f"/tasks/{task.order}/{task.action}", json=body).status_code
+        item = self._item(task.order) or {}
+        claimed = [e["at"] for e in item.get("audit") or [] if e.get("event") in ("APPROVED", "REJECTED")]
+        at = (item.get("decision") or {}).get("at") or (claimed[-1] if claimed else None)
+        if at:
+            task.decided_at = _epoch(at)
+            with self._lock:
+                self._lags.append(task.decided_at - task.sent_at)
+
+    def _lag(self) -> float:
+        """The median lag from sending a decision to the service's claim, of the last 5 decisions (0 before
+        the first)."""
+        with self._lock:
+            lags = sorted(self._lags[-5:])
+        return lags[len(lags) // 2] if lags else 0.0
 
     def _item(self, order: str) -> dict[str, Any] | None:
         item = self.ddb.get_item(TableName=config.APPROVALS_TABLE, Key={"orderId": {"S": order}},
@@ -852,7 +943,11 @@ class ApprovalPart(_WorkflowPart):
             if task.answer is None:
                 result.notes["no decision sent (the task was not stored in time)"] = \
                     result.notes.get("no decision sent (the task was not stored in time)", 0) + 1
-            elif task.answer in (200, 202):
+            elif task.answer == 202:  # recorded, delivery pending: the decision or the deadline, but one of them
+                if (last, item.get("status")) not in (decided, ("TimedOut", "TIMED_OUT")):
+                    why = (f"{task.action} answered 202 but the workflow took {last}, "
+                           f"the task is {item.get('status')}")
+            elif task.answer == 200:
                 if (last, item.get("status")) != decided:
                     why = (f"{task.action} answered {task.answer} but the workflow took {last}, "
                            f"the task is {item.get('status')}")
@@ -864,17 +959,23 @@ class ApprovalPart(_WorkflowPart):
             if why:
                 result.wrong.append(f"{name}: {why}")
             resumed = _resumed_at(task.events)
-            if task.group == "approval-deadline-race" and task.sent_at is not None and task.deadline is not None:
-                result.notes.setdefault("decision sent minus deadline (ms)", []).append(
-                    round((task.sent_at - task.deadline) * 1000))
-            if task.group == "approval-deadline-race" and task.sent_at is not None and task.deadline is not None \
-                    and abs(task.sent_at - task.deadline) <= RACE_WINDOW_S:
-                result.injected += 1
-                result.affected.add(name)
-                if resumed is not None:
-                    result.recovery.append(max(0.0, resumed - min(task.sent_at, task.deadline)))
-                result.notes.setdefault("answers", {}).setdefault(str(task.answer), 0)
-                result.notes["answers"][str(task.answer)] += 1
+            deadline = task.deadline
+            racing = task.group == "approval-deadline-race" and deadline is not None
+            if deadline is not None and racing and task.decided_at is not None:
+                result.notes.setdefault("decision claimed minus deadline (ms)", []).append(
+                    round((task.decided_at - deadline) * 1000))
+                if abs(task.decided_at - deadline) <= APPROVAL_RACE_WINDOW_S:
+                    result.injected += 1
+                    result.affected.add(name)
+                    if resumed is not None:
+                        result.recovery.append(max(0.0, resumed - min(task.decided_at, deadline)))
+            elif deadline is not None and racing and task.sent_at is not None:
+                result.notes.setdefault("decision not claimed (task closed before), sent minus deadline (ms)",
+                                        []).append(round((task.sent_at - deadline) * 1000))
+            if racing:
+                answers = result.notes.setdefault("answers (racing the deadline / not)", {})
+                key = f"{task.answer} {'racing' if name in result.affected else 'not racing'}"
+                answers[key] = answers.get(key, 0) + 1
             elif task.duplicates:
                 result.injected += len(task.duplicates)
                 result.affected.add(name)
@@ -904,6 +1005,8 @@ class ExportPart(_WorkflowPart):
     def __init__(self, target: Target, cfg: FaultBenchConfig, run_id: str, say: Callable[[str], None]) -> None:
         super().__init__(target, cfg, run_id, say)
         self.jobs: list[ExportJob] = []
+        self.queue_url: str | None = None
+        self.wait: dict[str, Any] = {}
 
     def plan(self, shares: dict[str, int]) -> None:
         self.jobs = [ExportJob(f"faults-{self.run_id}-export-{i + 1:03d}")
@@ -932,6 +1035,7 @@ class ExportPart(_WorkflowPart):
                 if scheduled is None:
                     return
                 params = json.loads(scheduled["taskScheduledEventDetails"]["parameters"])
+                self.queue_url = params["QueueUrl"]
                 message = json.dumps(params["MessageBody"])
                 job.duplicates.append(time.time())  # while the first delivery is being processed
                 self.sqs.send_message(QueueUrl=params["QueueUrl"], MessageBody=message)
@@ -943,16 +1047,40 @@ class ExportPart(_WorkflowPart):
                 time.sleep(3.0)
 
             list(pool.map(one, self.jobs))
+            self._wait_for_records()
             for job in self.jobs:
-                limit = time.monotonic() + 30
-                while True:
-                    self._refresh(job)
-                    if (job.status != "RUNNING" and (job.record or {}).get("callbackState") in ("SENT", "FAILED")) \
-                            or time.monotonic() > limit:
-                        break
-                    time.sleep(0.5)
                 job.events = execution_history(self.sfn, job.arn) if job.arn else []
         self.say(f"export: {len(self.jobs)} jobs delivered three times and checked")
+
+    def _wait_for_records(self) -> None:
+        """Until every workflow has ended and every record's callback is SENT or FAILED, for up to the queue's
+        visibility timeout plus 30 s: a consumer that died (or timed out) after claiming a callback leaves it
+        CLAIMED until its message comes back, after the visibility timeout, and the redelivery sends it."""
+        visibility = 0
+        if self.queue_url:
+            attributes = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["VisibilityTimeout"])
+            visibility = int(attributes["Attributes"].get("VisibilityTimeout", 0))
+        started = time.monotonic()
+        limit = started + visibility + 30
+        pending = list(self.jobs)
+        late: list[str] = []
+        first = True
+        while pending:
+            for job in list(pending):
+                self._refresh(job)
+                if job.status != "RUNNING" and (job.record or {}).get("callbackState") in ("SENT", "FAILED"):
+                    pending.remove(job)
+                    if not first:
+                        late.append(job.job_id)
+            first = False
+            if not pending or time.monotonic() > limit:
+                break
+            time.sleep(1.0)
+        self.wait = {"waited_s": round(time.monotonic() - started, 1), "limit_s": visibility + 30,
+                     "settled_late": len(late)}
+        if late:
+            self.say(f"export: {len(late)} record(s) finished {self.wait['waited_s']:.0f} s after the jobs ran "
+                     "(a redelivery after the visibility timeout)")
 
     def _refresh(self, job: ExportJob) -> None:
         if not job.arn:
@@ -968,6 +1096,10 @@ class ExportPart(_WorkflowPart):
         if not self.jobs:
             return {}
         result = GroupResult("export-duplicate-delivery")
+        if self.wait:
+            result.notes["waited for the records (s)"] = self.wait["waited_s"]
+            result.notes["wait limit: visibility timeout + 30 s"] = self.wait["limit_s"]
+            result.notes["records finished during the wait"] = self.wait["settled_late"]
         for job in self.jobs:
             result.jobs += 1
             record, output, name = job.record or {}, job.output or {}, job.job_id

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sfn_callback.export.application import (
@@ -40,9 +41,10 @@ class ExportService:
     run: RunExportJob
     metrics: ExportMetrics
 
-    def handle(self, message: ExportJobMessage) -> RunExportJobResult:
+    def handle(self, message: ExportJobMessage, *, holder_deadline: datetime | None = None) -> RunExportJobResult:
+        """``holder_deadline``: when the invocation handling the message stops (its callback claim ends then)."""
         job = self.start.execute(message.to_command())
-        return self.run.execute(job.job_id, message.options.to_run_options())
+        return self.run.execute(job.job_id, message.options.to_run_options(), holder_deadline=holder_deadline)
 
 
 def parse_sink(spec: str, s3_client: Callable[[], Any] | None = None) -> ExportSink:

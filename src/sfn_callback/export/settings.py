@@ -12,7 +12,7 @@ variable                               meaning                                  
 ``EXPORT_MAX_FILE_BYTES``              largest file downloaded                    ``104857600``
 ``EXPORT_JOB_TTL_DAYS``                ``ttl`` written on job items               ``30``
 ``EXPORT_CALLBACK_MAX_ATTEMPTS``       attempts per callback (throttling etc.)    ``5``
-``EXPORT_CALLBACK_CLAIM_STALE_SECONDS`` a callback claim older than this is retaken ``300``
+``EXPORT_CALLBACK_CLAIM_STALE_SECONDS`` a claim without a deadline ends this late    ``300``
 ``POWERTOOLS_METRICS_NAMESPACE``       EMF namespace                              ``SfnCallback/Export``
 =====================================  =========================================  ==========================
 """

@@ -65,6 +65,10 @@ DELIVERY = "ScheduleDelivery"
 """The operation name of a Scheduler delivery (made by the local cloud's schedule runner, caller ``scheduler``)."""
 SCHEDULER_CALLER = "scheduler"
 MAX_COUNT = 1_000_000
+KILL_MISSES = 3
+"""A kill whose call's connection no worker owns any more (the caller gave up on a slow answer and retried on a
+new connection, seen with the load average above 20) stays armed for the next matching call, this many times;
+then it fires with ``pid: null`` (nothing killed, the call answered 500)."""
 
 # Operations of the REST APIs the stack uses, by method and path (JSON and query APIs name theirs).
 _REST_OPERATIONS: tuple[tuple[str, re.Pattern[str], str], ...] = (
@@ -98,6 +102,7 @@ class Fault:
     id: int = 0
     seen: int = 0
     fired: int = 0
+    missed: int = 0  # kills that found no worker owning the call's connection (the fault stayed armed)
 
     @classmethod
     def from_doc(cls, doc: Any) -> Fault:
@@ -225,6 +230,19 @@ def _take(service: str | None, operation: str, caller: str,
     return None
 
 
+def _rearm(fault: Fault) -> bool:
+    """Undo a kill's firing that killed nothing (up to ``KILL_MISSES`` times): True when it is armed again."""
+    with _registry.lock:
+        if fault.missed >= KILL_MISSES:
+            return False
+        fault.missed += 1
+        fault.fired -= 1
+        fault.seen -= 1
+        if fault not in _registry.armed:
+            _registry.armed.append(fault)
+        return True
+
+
 def _record(fault: Fault, operation: str, caller: str, **extra: Any) -> None:
     entry = {"id": fault.id, "at": round(time.time(), 3), "operation": operation, "caller": caller,
              "action": fault.action, **({"error": fault.error, "status": fault.status} if fault.action == "error"
@@ -317,26 +335,34 @@ def _xml(text: str) -> str:
 
 
 # -- killing the caller ----------------------------------------------------------------------------
-def calling_worker(remote_port: int) -> int | None:
+def calling_worker(remote_port: int, server_port: int | None = None) -> int | None:
     """The pid of this process's Lambda execution environment that owns the client end of the connection from
     ``remote_port``: a local cloud request comes over loopback, and every child of this process is an
     environment's bootstrap (Python, Node.js or a function's own ``bootstrap``); the connection may belong to
-    one of its own children, so the answer is the environment it runs in."""
+    one of its own children, so the answer is the environment it runs in.
+
+    One system-wide connection table (``psutil.net_connections``) rather than one per process: with tens of
+    environments on a loaded machine the per-process scan took seconds, long enough for the caller to give up
+    on its call and retry on a new connection."""
     import psutil
 
     me = psutil.Process(os.getpid())
-    for environment in me.children():
+    try:
+        environments = {child.pid for child in me.children()}
+        owners = [c.pid for c in psutil.net_connections(kind="tcp")
+                  if c.pid and c.pid != me.pid and c.laddr and c.laddr.port == remote_port
+                  and (server_port is None or (c.raddr and c.raddr.port == server_port))]
+    except (psutil.AccessDenied, psutil.NoSuchProcess):
+        return None
+    for pid in owners:
         try:
-            processes = [environment, *environment.children(recursive=True)]
+            process = psutil.Process(pid)
+            while process is not None and process.pid not in environments:
+                process = process.parent()
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             continue
-        for process in processes:
-            try:
-                connections = process.net_connections(kind="tcp")
-            except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-                continue
-            if any(c.laddr and c.laddr.port == remote_port for c in connections):
-                return environment.pid
+        if process is not None:
+            return process.pid
     return None
 
 
@@ -345,7 +371,11 @@ def _kill_caller(environ: dict[str, Any]) -> int | None:
         port = int(environ.get("REMOTE_PORT") or 0)
     except ValueError:
         return None
-    pid = calling_worker(port) if port else None
+    try:
+        server_port = int(environ.get("SERVER_PORT") or 0) or None
+    except ValueError:
+        server_port = None
+    pid = calling_worker(port, server_port) if port else None
     if pid is not None:
         os.kill(pid, signal.SIGKILL)
     return pid
@@ -365,6 +395,11 @@ def handle(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[
         return None
     if fault.action == "kill":
         pid = _kill_caller(environ)
+        if pid is None and _rearm(fault):
+            log.warning("fault %d: %s from %s: no worker owns the connection any more; the kill stays armed",
+                        fault.id, operation, caller)
+            return error_response(start_response, protocol, "InternalFailure", 500,
+                                  "fault injection: no Lambda worker owns this connection; the kill stays armed")
         _record(fault, operation, caller, pid=pid)
         log.warning("fault %d: %s from %s: killed worker pid %s", fault.id, operation, caller, pid)
         if pid is None:

@@ -41,3 +41,10 @@ def test_a_small_fault_run_injects_every_fault_and_loses_duplicates_and_gets_wro
     assert rows["throttled-callbacks"]["injected"] == 3 * rows["throttled-callbacks"]["jobs"]
     assert rows["failing-callbacks"]["injected"] == 5 * rows["failing-callbacks"]["jobs"]
     assert rows["concurrent-polls"]["injected"] == 5 * rows["concurrent-polls"]["jobs"]
+    # The approval race counts only decisions the service claimed within 100 ms of the task's deadline.
+    race = rows["approval-deadline-race"]
+    claimed = race["notes"]["decision claimed minus deadline (ms)"]
+    assert sum(abs(ms) <= 100 for ms in claimed) == race["injected"] >= 1, race
+    # The export records were waited for up to the queue's visibility timeout (plus 30 s), and the wait shown.
+    export = rows["export-duplicate-delivery"]["notes"]
+    assert export["waited for the records (s)"] <= export["wait limit: visibility timeout + 30 s"] + 5, export

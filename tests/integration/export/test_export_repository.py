@@ -100,6 +100,21 @@ def test_callback_claim_is_conditional(repo):
     assert not repository.claim_callback("repo-does-not-exist", now=T0, stale_after_seconds=60)
 
 
+def test_a_claim_with_its_holders_deadline_ends_at_the_deadline(repo):
+    """The consumer claims until its invocation's deadline: taken over right after it, never before, however
+    long ``stale_after_seconds`` is."""
+    repository, client = repo
+    job = new_job()
+    repository.add(job)
+    jid = job.job_id
+    assert repository.claim_callback(jid, now=T0, stale_after_seconds=300, until=T0 + timedelta(seconds=60))
+    item = client.get_item(TableName=config.EXPORT_JOBS_TABLE, Key={"jobId": {"S": jid}}, ConsistentRead=True)["Item"]
+    assert item["callbackClaimExpiresAt"]["S"] == "2025-01-15T10:30:15.250Z"
+    assert not repository.claim_callback(jid, now=T0 + timedelta(seconds=59), stale_after_seconds=300)
+    assert repository.claim_callback(jid, now=T0 + timedelta(seconds=61), stale_after_seconds=300)
+    assert not repository.claim_callback(jid, now=T0 + timedelta(seconds=62), stale_after_seconds=300)
+
+
 def test_complete_job_with_a_finished_token_records_failed_and_never_resends(export_cloud, repo):
     repository, _ = repo
     adapter = ExportCallbacks(StepFunctionsCallbacks(

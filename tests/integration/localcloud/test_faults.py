@@ -160,6 +160,25 @@ def test_a_kill_fault_sigkills_the_calling_lambda_worker(local_cloud, make_funct
     assert again["pid"] != alive  # a new environment replaced the killed one
 
 
+def test_a_kill_that_finds_no_worker_stays_armed_for_the_next_call_a_few_times(local_cloud, fault_api):
+    """A call whose connection no worker owns (here: this test process; under load, a caller that gave up and
+    retried on a new connection) kills nothing: the fault stays armed for the next matching call, up to
+    KILL_MISSES times, then fires with pid null. Each such call answers 500."""
+    ddb = local_cloud.client("dynamodb", config=Config(retries={"total_max_attempts": 1}))
+    arm(fault_api, operation="DescribeLimits", caller="client", action="kill")
+    for miss in range(faults.KILL_MISSES):
+        with pytest.raises(ClientError, match="InternalFailure"):
+            ddb.describe_limits()
+        state = httpx.get(fault_api).json()
+        assert state["fired"] == [] and [f["missed"] for f in state["armed"]] == [miss + 1]
+    with pytest.raises(ClientError, match="InternalFailure"):
+        ddb.describe_limits()
+    state = httpx.get(fault_api).json()
+    (fired,) = state["fired"]
+    assert state["armed"] == [] and fired["action"] == "kill" and fired["pid"] is None
+    ddb.describe_limits()  # spent
+
+
 def test_only_loopback_clients_reach_the_route():
     environ = {"PATH_INFO": faults.FAULTS_PATH, "REQUEST_METHOD": "GET", "REMOTE_ADDR": "10.0.0.7"}
     answered = []

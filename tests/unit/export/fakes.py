@@ -73,14 +73,15 @@ class FakeRepository:
             job.version += 1
             self.jobs[job.job_id] = copy.deepcopy(job)
 
-    def claim_callback(self, job_id: str, *, now: datetime, stale_after_seconds: float) -> bool:
+    def claim_callback(self, job_id: str, *, now: datetime, stale_after_seconds: float,
+                       until: datetime | None = None) -> bool:
         with self.lock:
             cb = self.callback.get(job_id)
-            stale = cb is not None and cb["state"] == CallbackState.CLAIMED and parse_iso(
-                cb["claimedAt"]
-            ) < now - timedelta(seconds=stale_after_seconds)
+            stale = cb is not None and cb["state"] == CallbackState.CLAIMED and parse_iso(cb["expiresAt"]) < now
             if cb is None or cb["state"] == CallbackState.RETRYABLE or stale:
-                self.callback[job_id] = {"state": CallbackState.CLAIMED, "claimedAt": iso_millis(now)}
+                expires = until if until is not None else now + timedelta(seconds=stale_after_seconds)
+                self.callback[job_id] = {"state": CallbackState.CLAIMED, "claimedAt": iso_millis(now),
+                                         "expiresAt": iso_millis(expires)}
                 return True
             return False
 

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from botocore.exceptions import ClientError
+
+from sfn_callback.callbacks import StepFunctionsCallbacks
 from sfn_callback.polling.domain.lifecycle import (
     Claim,
     Counted,
     Outcome,
     RecordExists,
     SendResult,
+    TaskCallbacksSender,
     TokenPoller,
     TokenRecord,
     TokenStatus,
@@ -143,7 +148,18 @@ class FakeRepository:
                 outcome=claim.outcome,
                 claim_count=rec.claim_count + 1,
                 claim_holder=claim.holder,
+                claim_released_at=None,
             )
+            self.writes += 1
+            return True
+
+    def release_claim(self, job_id: str, claim_id: str, at) -> bool:
+        self.gate("release_claim")
+        with self.lock:
+            rec = self.items.get(job_id)
+            if rec is None or rec.status is not TokenStatus.CALLBACK_PENDING or rec.claim_id != claim_id:
+                return False
+            self.items[job_id] = replace(rec, claim_released_at=at, next_poll_at=at)
             self.writes += 1
             return True
 
@@ -222,6 +238,30 @@ class FakeSender:
             self.crash_after_delivery -= 1
             raise SimulatedCrash("died after the callback, before recording it")
         return result
+
+
+class FlakyStepFunctionsClient:
+    """A boto3-shaped Step Functions client over :class:`FakeStepFunctions` whose first ``failures``
+    SendTaskSuccess calls answer ``code`` (HTTP ``status``): put under the real callback core and
+    :class:`TaskCallbacksSender`, so the lifecycle sees what a failing callback really raises."""
+
+    def __init__(self, sfn: FakeStepFunctions, failures: int, code: str = "InternalFailure", status: int = 500):
+        self.sfn, self.failures, self.code, self.status = sfn, failures, code, status
+        self.calls = 0
+
+    def send_task_success(self, taskToken: str, output: str) -> dict[str, Any]:  # noqa: N803 (boto3's names)
+        self.calls += 1
+        if self.failures:
+            self.failures -= 1
+            raise ClientError({"Error": {"Code": self.code, "Message": "injected"},
+                               "ResponseMetadata": {"HTTPStatusCode": self.status}}, "SendTaskSuccess")
+        if not self.sfn.deliver(taskToken, Outcome(TokenStatus.COMPLETED, output=json.loads(output))).accepted:
+            raise ClientError({"Error": {"Code": "TaskTimedOut", "Message": "closed"},
+                               "ResponseMetadata": {"HTTPStatusCode": 400}}, "SendTaskSuccess")
+        return {}
+
+    def sender(self) -> TaskCallbacksSender:
+        return TaskCallbacksSender(StepFunctionsCallbacks(self, sleep=lambda seconds: None))
 
 
 class FakeSchedules:

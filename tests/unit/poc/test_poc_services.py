@@ -89,9 +89,28 @@ def test_job_options_fix_the_outcome():
     assert set(checks(a, never["jobId"], 20)) == {"IN_PROGRESS"}
 
 
+def test_a_job_placed_in_time_completes_at_its_first_check_at_or_after_complete_at():
+    from datetime import UTC, datetime, timedelta
+
+    now = [datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)]
+    ids = iter(f"job-{i}" for i in range(1, 10))
+    a = SimulatedJobApi(MemoryJobStore(), clock=lambda: now[0], new_id=lambda: next(ids))
+    job = a.handle({"action": "CREATE_JOB", "payload": {"completeAt": "2025-01-01T12:00:30.500Z"}})
+    assert job["completionPolls"] is None
+    assert checks(a, job["jobId"], 5) == ["IN_PROGRESS"] * 5
+    now[0] += timedelta(seconds=30.5)
+    done = a.handle({"action": "CHECK_STATUS", "jobId": job["jobId"]})
+    assert done["status"] == "COMPLETED" and done["completedAt"] == "2025-01-01T12:00:30.500Z"
+    assert done["pollCount"] == 6
+
+
 @pytest.mark.parametrize(
     "event, error",
     [
+        ({"action": "CREATE_JOB", "payload": {"completeAt": "soon"}}, InvalidEvent),
+        ({"action": "CREATE_JOB", "payload": {"completeAt": "2025-01-01T12:00:00"}}, InvalidEvent),
+        ({"action": "CREATE_JOB", "payload": {"completeAt": "2025-01-01T12:00:00Z", "neverComplete": True}},
+         InvalidEvent),
         ({"action": "CHECK_STATUS", "jobId": "job-404"}, JobNotFound),
         ({"action": "DELETE_JOB"}, UnknownAction),
         ({"jobId": "x"}, InvalidEvent),

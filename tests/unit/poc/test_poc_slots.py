@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from poc_fakes import Interleaver, SimulatedCrash, World, all_interleavings
+from poc_fakes import FlakyStepFunctionsClient, Interleaver, SimulatedCrash, World, all_interleavings
 
 from sfn_callback.polling.domain.lifecycle import ERROR_MAX_ATTEMPTS, SendResult, TokenStatus
 
@@ -264,3 +264,35 @@ def test_a_finished_answer_after_a_possibly_delivered_attempt_is_our_own_callbac
     result = w.poller().poll("job-1")
     assert result.status == "COMPLETED" and not result.reconnected
     assert w.record.status is TokenStatus.COMPLETED and w.record.callback_result == "ALREADY_FINISHED"
+
+
+def test_a_claim_whose_callback_failed_transiently_is_released_and_resumed_by_the_next_poll_at_once():
+    """The invocation's every attempt answered 500: it releases its claim as it fails, so another poll (the next
+    slot, the sweep) resumes it without waiting for the lease; one callback."""
+    w = World(lease_seconds=60)
+    w.jobs.script("job-1", "COMPLETED")
+    flaky = FlakyStepFunctionsClient(w.sfn, failures=5)
+    w.sender = flaky.sender()
+    with pytest.raises(Exception, match="InternalFailure"):
+        w.poller().poll("job-1", slot=slot(w, 1), holder="req-1")
+    assert flaky.calls == 5 and w.record.status is TokenStatus.CALLBACK_PENDING
+    assert w.record.claim_holder == "req-1" and w.record.claim_released_at == w.clock()
+    resumed = w.poller().poll("job-1", slot=slot(w, 2), holder="req-2")  # no time has passed
+    assert resumed.status == "COMPLETED" and resumed.reconnected and resumed.recovered
+    assert len(w.sfn.accepted) == 1 and w.record.claim_count == 2 and w.record.claim_released_at is None
+    assert w.poller().poll("job-1", slot=slot(w, 3), holder="req-1").detail == "already finished"
+    assert len(w.sfn.accepted) == 1 and flaky.calls == 6
+
+
+def test_a_refused_callback_keeps_its_claim_for_the_lease():
+    w = World(lease_seconds=60)
+    w.jobs.script("job-1", "COMPLETED")
+    flaky = FlakyStepFunctionsClient(w.sfn, failures=1, code="AccessDeniedException", status=400)
+    w.sender = flaky.sender()
+    with pytest.raises(Exception, match="AccessDenied"):
+        w.poller().poll("job-1", slot=slot(w, 1), holder="req-1")
+    assert flaky.calls == 1 and w.record.claim_released_at is None
+    assert "in progress elsewhere" in w.poller().poll("job-1", slot=slot(w, 2), holder="req-2").detail
+    w.clock.advance(61)
+    assert w.poller().poll("job-1", slot=slot(w, 3), holder="req-2").status == "COMPLETED"
+    assert len(w.sfn.accepted) == 1

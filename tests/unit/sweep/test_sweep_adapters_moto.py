@@ -136,3 +136,27 @@ def test_a_per_job_claim_is_adopted_only_after_the_lease_and_the_grace(ddb):
 
     assert due_at(60 + 60 + 299) == []  # stale for its own poller, which resends it
     assert due_at(60 + 60 + 300) == [("claimed", "CALLBACK_PENDING", True)]
+
+
+def test_a_released_claim_is_due_at_once_for_the_sweep_and_a_new_claim_clears_the_release(ddb):
+    make_table(ddb, "ALL")
+    repo = DynamoTokenRepository(ddb, TABLE)
+    record = new_record(job_id="released", task_token="AAAA" + "t" * 400, execution_id="arn:exec:r", now=T0,
+                        interval_seconds=3600, timeout_seconds=7200, max_attempts=5)  # next slot far away
+    repo.put_new(replace(record, schedule_name=SWEEP_MODE_SCHEDULE_NAME))
+    claimed = T0 + timedelta(seconds=60)
+    assert repo.claim("released", Claim("c1", claimed, Outcome(TokenStatus.COMPLETED, {}), "req-1"), None)
+    source = DynamoDueSource(ddb, TABLE)
+
+    def due(now):
+        return [d.job_id for d in source.due(now, now - timedelta(seconds=60), 10)]
+
+    assert due(claimed + timedelta(seconds=1)) == []  # within its lease
+    assert not repo.release_claim("released", "other-claim", claimed)
+    assert repo.release_claim("released", "c1", claimed + timedelta(seconds=1))
+    released = repo.get("released")
+    assert released.claim_released_at == released.next_poll_at == claimed + timedelta(seconds=1)
+    assert due(claimed + timedelta(seconds=1)) == ["released"]
+    assert repo.claim("released", Claim("c2", claimed + timedelta(seconds=2), Outcome(TokenStatus.COMPLETED, {}),
+                                        "req-2"), "c1")
+    assert repo.get("released").claim_released_at is None and due(claimed + timedelta(seconds=3)) == []

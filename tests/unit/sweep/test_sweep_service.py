@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "poc"))
 
-from poc_fakes import Interleaver, SimulatedCrash, World, all_interleavings  # noqa: E402
+from poc_fakes import FlakyStepFunctionsClient, Interleaver, SimulatedCrash, World, all_interleavings  # noqa: E402
 
 from sfn_callback.config import SWEEP_MODE_SCHEDULE_NAME  # noqa: E402
 from sfn_callback.polling.application.create_job import CreateJobService  # noqa: E402
@@ -37,8 +37,8 @@ class FakeDueSource:
 
         polling = [r for r in records if r.status is TokenStatus.POLLING and r.next_poll_at <= now and ours(r)]
         claims = [r for r in records if r.status is TokenStatus.CALLBACK_PENDING and r.next_poll_at <= now
-                  and r.claimed_at <= stale_claims_before
-                  and (ours(r) or adopt_claims_before is not None and r.claimed_at <= adopt_claims_before)]
+                  and ((r.claimed_at <= stale_claims_before or r.claim_released_at is not None) and ours(r)
+                       or adopt_claims_before is not None and r.claimed_at <= adopt_claims_before)]
         overdue = [] if adopt_before is None else [
             r for r in records if r.status is TokenStatus.POLLING and r.next_poll_at <= adopt_before and not ours(r)]
         return [entry(r) for r in polling + claims + overdue][:limit]
@@ -106,6 +106,24 @@ def test_crash_between_claim_and_callback_is_finished_by_a_later_sweep(crash):
     assert result.polled == 1
     assert len(w.sfn.accepted) == 1 and w.record.status is TokenStatus.COMPLETED
     assert w.record.callback_result == ("ACCEPTED" if crash == "before" else "ALREADY_FINISHED")
+
+
+def test_a_sweep_whose_callback_failed_transiently_is_resumed_by_the_next_sweep_at_once():
+    """A sweep poll's every SendTaskSuccess attempt answered 500: the sweep releases the claim (recorded with
+    the invocation's request id), and the next sweep resumes it at once rather than after the 60 s lease."""
+    w, _ = sweep_world(lease_seconds=60)
+    w.jobs.script("job-1", "COMPLETED")
+    flaky = FlakyStepFunctionsClient(w.sfn, failures=5)
+    w.sender = flaky.sender()
+    w.clock.advance(60)
+    first = sweeper(w).sweep(holder="req-1")
+    assert (first.polled, first.errors) == (0, 1) and flaky.calls == 5
+    assert w.record.status is TokenStatus.CALLBACK_PENDING and w.record.claim_holder == "req-1"
+    assert w.record.claim_released_at is not None
+    w.clock.advance(1)
+    second = sweeper(w).sweep(holder="req-2")
+    assert second.polled == 1 and second.reconnected == 1
+    assert len(w.sfn.accepted) == 1 and w.record.status is TokenStatus.COMPLETED and w.record.claim_count == 2
 
 
 def test_two_overlapping_sweeps_interleaved_at_every_point_poll_once_and_call_back_once():

@@ -3,8 +3,8 @@
 One item per job: the job's fields, its tasks (a list of maps), the task token, the counts
 (``totalTasks``/``completedTasks``/``failedTasks``; for a job with failures also ``failureError`` and
 ``failureCause``, the details the SendTaskFailure callback cannot carry), ``version`` for optimistic
-concurrency, the callback bookkeeping (``callbackState``, ``callbackClaimedAt``, ``callbackError``,
-``callbackAttempts``) and ``ttl`` (epoch seconds) for the table's TTL.
+concurrency, the callback bookkeeping (``callbackState``, ``callbackClaimedAt``, ``callbackClaimExpiresAt``,
+``callbackError``, ``callbackAttempts``) and ``ttl`` (epoch seconds) for the table's TTL.
 """
 
 from __future__ import annotations
@@ -101,22 +101,30 @@ class DynamoDbJobRepository:
         job.version += 1
 
     # --- callback bookkeeping --------------------------------------------------------------------------
-    def claim_callback(self, job_id: str, *, now: datetime, stale_after_seconds: float) -> bool:
+    def claim_callback(self, job_id: str, *, now: datetime, stale_after_seconds: float,
+                       until: datetime | None = None) -> bool:
+        expires = until if until is not None else now + timedelta(seconds=stale_after_seconds)
         stale_before = iso_millis(now - timedelta(seconds=stale_after_seconds))
         try:
             self._client.update_item(
                 TableName=self._table,
                 Key={"jobId": {"S": job_id}},
-                UpdateExpression="SET callbackState = :claimed, callbackClaimedAt = :now",
+                UpdateExpression=(
+                    "SET callbackState = :claimed, callbackClaimedAt = :now, callbackClaimExpiresAt = :expires"
+                ),
+                # A claim ends when its holder's invocation can no longer run (callbackClaimExpiresAt); a claim
+                # written without one (an item from before) ends stale_after_seconds after it was taken.
                 ConditionExpression=(
                     "attribute_exists(jobId) AND (attribute_not_exists(callbackState)"
                     " OR callbackState = :retryable"
-                    " OR (callbackState = :claimed AND callbackClaimedAt < :stale))"
+                    " OR (callbackState = :claimed AND (callbackClaimExpiresAt < :now"
+                    " OR (attribute_not_exists(callbackClaimExpiresAt) AND callbackClaimedAt < :stale))))"
                 ),
                 ExpressionAttributeValues={
                     ":claimed": {"S": CallbackState.CLAIMED.value},
                     ":retryable": {"S": CallbackState.RETRYABLE.value},
                     ":now": {"S": iso_millis(now)},
+                    ":expires": {"S": iso_millis(expires)},
                     ":stale": {"S": stale_before},
                 },
             )

@@ -110,12 +110,14 @@ class JobRepository(Protocol):
         Raises :class:`ConcurrentUpdate` when someone else saved first. Never touches callback fields.
         """
 
-    def claim_callback(self, job_id: str, *, now: datetime, stale_after_seconds: float) -> bool:
-        """Atomically take the right to send the job's callback.
+    def claim_callback(self, job_id: str, *, now: datetime, stale_after_seconds: float,
+                       until: datetime | None = None) -> bool:
+        """Atomically take the right to send the job's callback, until ``until`` (the claiming invocation's
+        deadline: it cannot run past it), or for ``stale_after_seconds`` when no deadline is known.
 
-        True when the callback was never claimed, when the last attempt failed transiently, or when a claim
-        is older than ``stale_after_seconds`` (its worker crashed). False otherwise, so a job completed
-        twice sends one callback.
+        True when the callback was never claimed, when the last attempt failed transiently, or when the
+        previous claim has ended (its holder died or timed out before recording how the callback went). False
+        otherwise, so a job completed twice sends one callback.
         """
 
     def record_callback(

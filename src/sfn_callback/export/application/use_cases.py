@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -138,7 +139,11 @@ class CompleteJob:
         self._clock = clock
         self._stale_after = claim_stale_after_seconds
 
-    def execute(self, job: ExportJob) -> CompleteJobResult:
+    def execute(self, job: ExportJob, *, holder_deadline: datetime | None = None) -> CompleteJobResult:
+        """``holder_deadline``: when this invocation stops running (the consumer's Lambda deadline). The claim
+        ends then: the message's redelivery, which SQS makes only after the visibility timeout (longer than
+        the consumer's timeout), finds it ended and sends the callback if this invocation died after claiming
+        it. Without a deadline the claim lasts ``claim_stale_after_seconds``."""
         if not job.is_complete:
             raise JobNotComplete(job.job_id, len(job.pending_tasks))
         if not job.has_task_token():
@@ -146,7 +151,8 @@ class CompleteJob:
             return CompleteJobResult(job.job_id, CallbackResult.NO_TOKEN)
         token = job.task_token
         assert token is not None
-        if not self._repo.claim_callback(job.job_id, now=self._clock(), stale_after_seconds=self._stale_after):
+        if not self._repo.claim_callback(job.job_id, now=self._clock(), stale_after_seconds=self._stale_after,
+                                         until=holder_deadline):
             logger.info(
                 "Callback already claimed or sent for job; not sending another",
                 extra={"jobId": job.job_id, "taskToken": token},
@@ -243,7 +249,7 @@ class CompleteTask:
         self.complete_job = complete_job or CompleteJob(repository, step_functions, metrics=metrics, clock=clock)
         self._max_retries = max_conflict_retries
 
-    def execute(self, command: CompleteTaskCommand) -> CompleteTaskResult:
+    def execute(self, command: CompleteTaskCommand, *, holder_deadline: datetime | None = None) -> CompleteTaskResult:
         for _ in range(self._max_retries):
             job = self._repo.get(command.job_id)
             recorded = job.record_outcome(
@@ -266,7 +272,7 @@ class CompleteTask:
                 "Task already has an outcome; ignoring the duplicate",
                 extra={"jobId": job.job_id, "taskId": command.task_id},
             )
-        callback = self.complete_job.execute(job) if job.is_complete else None
+        callback = self.complete_job.execute(job, holder_deadline=holder_deadline) if job.is_complete else None
         return CompleteTaskResult(job=job, recorded=recorded, callback=callback)
 
 
@@ -322,12 +328,14 @@ class RunExportJob:
         self._heartbeat = heartbeat or HeartbeatSettings()
         self._sleep = sleep
 
-    def execute(self, job_id: str, options: RunOptions | None = None) -> RunExportJobResult:
+    def execute(self, job_id: str, options: RunOptions | None = None, *,
+                holder_deadline: datetime | None = None) -> RunExportJobResult:
+        """``holder_deadline``: see :meth:`CompleteJob.execute`."""
         options = options or RunOptions()
         job = self._repo.get(job_id)
         pending = job.pending_tasks
         if not pending:  # nothing left (no files, or a redelivery after the work was done): owe only the callback
-            return RunExportJobResult(job, self._complete_task.complete_job.execute(job))
+            return RunExportJobResult(job, self._complete_task.complete_job.execute(job, holder_deadline=holder_deadline))
 
         beat: Heartbeat | None = None
         if job.has_task_token() and self._heartbeat.enabled:
@@ -343,7 +351,8 @@ class RunExportJob:
                 if index == len(pending) - 1 and beat is not None:
                     beat.stop()
                 result = self._complete_task.execute(
-                    CompleteTaskCommand(job.job_id, task.task_id, success=success, error=error, location=location)
+                    CompleteTaskCommand(job.job_id, task.task_id, success=success, error=error, location=location),
+                    holder_deadline=holder_deadline,
                 )
                 touch()
         finally:

@@ -11,6 +11,7 @@ Handler path: ``sfn_callback.export.entrypoints.poc_export_consumer.handler``.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aws_lambda_powertools import Metrics
@@ -44,8 +45,20 @@ def set_service(service: ExportService | None) -> None:
     _service = service
 
 
-def record_handler(record: SQSRecord) -> dict[str, Any]:
-    """Process one SQS record; raising marks it as a batch item failure."""
+def _deadline(context: Any) -> datetime | None:
+    """When this invocation stops running (Lambda's deadline), or None without a Lambda context."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if remaining is None:
+        return None
+    return datetime.now(UTC) + timedelta(milliseconds=remaining())
+
+
+def record_handler(record: SQSRecord, lambda_context: Any = None) -> dict[str, Any]:
+    """Process one SQS record; raising marks it as a batch item failure.
+
+    The job's callback claim lasts until this invocation's deadline: if the invocation dies or times out
+    after claiming, the message comes back after the queue's visibility timeout (longer than the function's
+    timeout, which the stack checks), finds the claim ended and sends the callback."""
     try:
         message = parse_message(record.body)
     except InvalidExportMessage as exc:
@@ -53,7 +66,7 @@ def record_handler(record: SQSRecord) -> dict[str, Any]:
         raise
     logger.append_keys(jobId=message.job_id)
     try:
-        result = get_service().handle(message)
+        result = get_service().handle(message, holder_deadline=_deadline(lambda_context))
     except Exception:
         logger.exception(
             "Export job message failed; it will be delivered again",

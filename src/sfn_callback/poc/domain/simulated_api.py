@@ -1,8 +1,8 @@
 """The simulated external job system (seed 001's ``poc-simulated-api``), as domain code over a job store.
 
 A job completes after 2-3 status checks by default. ``CREATE_JOB``'s payload may ask for
-``completeAfterChecks: N``, ``failAfterChecks: N`` (status FAILED) or ``neverComplete: true`` so that every
-scenario is reproducible. The check counter is incremented atomically by the store. ``CANCEL_JOB`` cancels a
+``completeAfterChecks: N``, ``failAfterChecks: N`` (status FAILED), ``neverComplete: true`` or ``completeAt:
+<ISO time>`` (completes at the first check at or after that moment) so that every scenario is reproducible. The check counter is incremented atomically by the store. ``CANCEL_JOB`` cancels a
 job and forgets it (its item is deleted): create-job's undo when a step after creating the job fails.
 """
 
@@ -26,7 +26,7 @@ from sfn_callback.polling.domain.events import (
     JobOptions,
     parse_simulated_api_event,
 )
-from sfn_callback.polling.domain.lifecycle import iso, utcnow
+from sfn_callback.polling.domain.lifecycle import iso, parse_iso, utcnow
 
 NEVER = "NEVER"
 
@@ -86,8 +86,8 @@ class SimulatedJobApi:
                 for e in exc.errors(include_input=False, include_url=False)
             )
             raise InvalidEvent(f"simulated API: CREATE_JOB payload: {details}") from None
-        if options.never_complete:
-            planned, completion_polls = NEVER, None
+        if options.never_complete or options.complete_at is not None:
+            planned, completion_polls = ("COMPLETED" if options.complete_at else NEVER), None
         elif options.fail_after_checks is not None:
             planned, completion_polls = "FAILED", options.fail_after_checks
         else:
@@ -104,6 +104,8 @@ class SimulatedJobApi:
         }
         if completion_polls is not None:
             item["completionPolls"] = completion_polls
+        if options.complete_at is not None:
+            item["completeAt"] = iso(parse_iso(options.complete_at))
         self.store.create(item)
         return {"jobId": job_id, "status": "IN_PROGRESS", "completionPolls": completion_polls}
 
@@ -116,7 +118,9 @@ class SimulatedJobApi:
         completion = int(completion) if completion is not None else None
         status = item.get("status", "IN_PROGRESS")
         completed_at = item.get("completedAt")
-        if status == "IN_PROGRESS" and completion is not None and poll_count >= completion:
+        due = item.get("completeAt")
+        if status == "IN_PROGRESS" and ((completion is not None and poll_count >= completion)
+                                        or (due is not None and self.clock() >= parse_iso(due))):
             status = item.get("plannedOutcome", "COMPLETED")
             completed_at = iso(self.clock())
             self.store.finish(job_id, status, completed_at)

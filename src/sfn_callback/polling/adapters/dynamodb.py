@@ -62,6 +62,7 @@ def record_to_item(record: TokenRecord) -> dict[str, Any]:
         "polledSlot": iso(record.polled_slot) if record.polled_slot else None,
         "checkUntil": iso(record.check_until) if record.check_until else None,
         "claimHolder": record.claim_holder,
+        "claimReleasedAt": iso(record.claim_released_at) if record.claim_released_at else None,
         "failedChecks": record.failed_checks or None,
         "lastCheckError": record.last_check_error,
         "transientChecks": record.transient_checks or None,
@@ -100,6 +101,7 @@ def item_to_record(doc: dict[str, Any]) -> TokenRecord:
         polled_slot=ts("polledSlot"),
         check_until=ts("checkUntil"),
         claim_holder=doc.get("claimHolder"),
+        claim_released_at=ts("claimReleasedAt"),
         failed_checks=int(doc.get("failedChecks", 0)),
         last_check_error=doc.get("lastCheckError"),
         transient_checks=int(doc.get("transientChecks", 0)),
@@ -298,7 +300,7 @@ class DynamoTokenRepository:
         if claim.holder:
             update += ", claimHolder = :holder"
             values[":holder"] = {"S": claim.holder}
-        update += " ADD claimCount :one" + ("" if claim.holder else " REMOVE claimHolder")
+        update += " ADD claimCount :one REMOVE claimReleasedAt" + ("" if claim.holder else ", claimHolder")
         try:
             self._ddb.update_item(
                 TableName=self._table,
@@ -307,6 +309,23 @@ class DynamoTokenRepository:
                 ConditionExpression=condition,
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues=values,
+            )
+            return True
+        except ClientError as exc:
+            if _condition_failed(exc):
+                return False
+            raise
+
+    def release_claim(self, job_id: str, claim_id: str, at: datetime) -> bool:
+        try:
+            self._ddb.update_item(
+                TableName=self._table,
+                Key=self._key(job_id),
+                UpdateExpression="SET claimReleasedAt = :at, nextPollAt = :at",  # due now (the sweep's index)
+                ConditionExpression="#s = :pending AND claimId = :claim",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":at": {"S": iso(at)}, ":claim": {"S": claim_id},
+                                           ":pending": {"S": TokenStatus.CALLBACK_PENDING.value}},
             )
             return True
         except ClientError as exc:

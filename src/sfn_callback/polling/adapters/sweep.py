@@ -88,11 +88,12 @@ class DynamoDueSource:
             adopt_claims_before: datetime | None = None) -> list[DueRecord]:
         ours = "(scheduleName = :sweep OR attribute_exists(adoptedAt))"
         found = self._query(TokenStatus.POLLING, now, limit, ours)
-        claims_filter, claims_values = "claimedAt <= :stale AND " + ours, {":stale": {"S": iso(stale_claims_before)}}
+        # A claim to resume: older than the lease, or released by its holder after a transient send failure.
+        ended = "(claimedAt <= :stale OR attribute_exists(claimReleasedAt))"
+        claims_filter, claims_values = f"{ended} AND {ours}", {":stale": {"S": iso(stale_claims_before)}}
         if adopt_claims_before is not None:
             # A per-job claim older than the lease plus the grace: its poller died and no schedule resent it.
-            claims_filter = "claimedAt <= :stale AND (scheduleName = :sweep OR attribute_exists(adoptedAt) " \
-                            "OR claimedAt <= :orphan)"
+            claims_filter = f"({ended} AND {ours}) OR claimedAt <= :orphan"
             claims_values[":orphan"] = {"S": iso(adopt_claims_before)}
         if limit - len(found) > 0:
             found += self._query(TokenStatus.CALLBACK_PENDING, now, limit - len(found), claims_filter, claims_values)

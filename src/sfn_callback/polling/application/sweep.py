@@ -206,11 +206,11 @@ class SweepPoller:
         ``holder``: the invocation's request id, recorded with its claims."""
         started = time.monotonic()
         result = SweepResult()
-        holder = uuid.uuid4().hex
+        lease_holder = uuid.uuid4().hex  # this sweep's lease; its claims name the invocation (``holder``)
         if self.lease is not None:
             now = self.clock()
             hold = time_left() if time_left is not None else max(self.max_seconds, DEFAULT_LEASE_SECONDS)
-            if not self.lease.acquire(holder, now, now + timedelta(seconds=hold + STOP_MARGIN_SECONDS)):
+            if not self.lease.acquire(lease_holder, now, now + timedelta(seconds=hold + STOP_MARGIN_SECONDS)):
                 result.lease_busy = True
                 result.seconds = time.monotonic() - started
                 return result
@@ -225,7 +225,7 @@ class SweepPoller:
         finally:
             if self.lease is not None:
                 try:
-                    self.lease.release(holder)
+                    self.lease.release(lease_holder)
                 except Exception as exc:  # the lease expires by itself
                     self.log("sweep lease release failed", error=f"{type(exc).__name__}: {exc}")
         result.seconds = time.monotonic() - started

@@ -70,11 +70,25 @@ class StrictModel(BaseModel):
 
 # ------------------------------------------------------------------------------------- simulated API
 class JobOptions(StrictModel):
-    """How the simulated job behaves (at most one of the three)."""
+    """How the simulated job behaves (at most one of the four)."""
 
     complete_after_checks: ChecksOption | None = Field(default=None, alias="completeAfterChecks")
     fail_after_checks: ChecksOption | None = Field(default=None, alias="failAfterChecks")
     never_complete: bool = Field(default=False, alias="neverComplete")
+    complete_at: str | None = Field(default=None, alias="completeAt", max_length=40)
+    """ISO 8601 with a zone: the job completes at its first status check at or after this moment (the checks
+    before it answer IN_PROGRESS), whatever the number of checks: a completion placed in time."""
+
+    @model_validator(mode="after")
+    def _complete_at_is_a_moment(self) -> JobOptions:
+        if self.complete_at is not None:
+            try:
+                moment = datetime.fromisoformat(self.complete_at.replace("Z", "+00:00"))
+            except ValueError:
+                raise ValueError(f"completeAt must be an ISO 8601 time, got {self.complete_at!r}") from None
+            if moment.tzinfo is None:
+                raise ValueError("completeAt needs a time zone (e.g. ...Z)")
+        return self
 
     @model_validator(mode="after")
     def _one_behaviour(self) -> JobOptions:
@@ -84,11 +98,13 @@ class JobOptions(StrictModel):
                 ("completeAfterChecks", self.complete_after_checks is not None),
                 ("failAfterChecks", self.fail_after_checks is not None),
                 ("neverComplete", self.never_complete),
+                ("completeAt", self.complete_at is not None),
             )
             if on
         ]
         if len(chosen) > 1:
-            raise ValueError(f"choose at most one of completeAfterChecks, failAfterChecks, neverComplete (got {chosen})")
+            raise ValueError("choose at most one of completeAfterChecks, failAfterChecks, neverComplete, completeAt "
+                             f"(got {chosen})")
         return self
 
     def as_payload(self) -> dict[str, Any]:

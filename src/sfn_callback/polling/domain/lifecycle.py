@@ -63,6 +63,12 @@ through the same claim (POLLING -> CALLBACK_PENDING with the outcome, conditiona
 sent whichever of the push and a poll claims first; the loser reports what the record holds. A push counts no
 attempt, opens no status check and may claim while a poll's check is open (it is the API's own answer, as that
 check's would be). A push for a finished record answers "already finished" and sends nothing.
+
+Released claims. A claim whose send failed transiently (throttling, a 5xx, a lost connection, after the callback
+core's bounded attempts) is released by its holder (``claimReleasedAt`` and ``nextPollAt`` now, conditional on the claim id) before
+the poll fails: the holder has stopped sending, so the next poll (a per-job poll's next slot, Lambda's retry of
+the invocation, the sweep's next pass) resumes the claim at once instead of after the lease. A refused send
+(``AccessDenied``, a validation error) keeps the claim for the lease, as does a holder that died.
 """
 
 from __future__ import annotations
@@ -207,6 +213,9 @@ class TokenRecord:
     """A status check may be open until then (see "Open status checks")."""
     claim_holder: str | None = None
     """The request id of the invocation that holds the claim (CALLBACK_PENDING)."""
+    claim_released_at: datetime | None = None
+    """The claim's holder stopped sending (its SendTask* failed transiently after the callback core's bounded
+    attempts) and let go of the claim: any poll may resume it at once (see "Released claims")."""
     failed_checks: int = 0
     """Attempts whose status check raised (the API failed or was unreachable): counted, but never answered."""
     last_check_error: str | None = None
@@ -333,6 +342,11 @@ class TokenRepository(Protocol):
         status check is open, i.e. ``checkUntil`` is absent or earlier than it. True when this caller holds
         the claim."""
 
+    def release_claim(self, job_id: str, claim_id: str, at: datetime) -> bool:
+        """The holder of ``claim_id`` stopped sending: set ``claimReleasedAt`` (and ``nextPollAt``, so the
+        sweep finds the record due now) to ``at`` if the record is still CALLBACK_PENDING with that claim (a new
+        claim removes ``claimReleasedAt``). True when written."""
+
     def finalize(
         self,
         job_id: str,
@@ -361,6 +375,18 @@ class CallbackNotSent(LifecycleError):
         self.result = result
 
 
+TRANSIENT_SEND_FAILURE = "sfn_callback_transient"
+"""Set (True) on an error a :class:`CallbackSender` raises when the send may succeed if tried again now."""
+
+
+def send_failed_transiently(error: BaseException) -> bool:
+    """Did the send that raised ``error`` fail transiently (throttling, a 5xx, a lost connection, after the
+    callback core's bounded attempts), rather than being refused?"""
+    if isinstance(error, CallbackNotSent):
+        return error.result.transient
+    return getattr(error, TRANSIENT_SEND_FAILURE, False) is True
+
+
 class TaskCallbacksSender:
     """The poller's :class:`CallbackSender` on the callback core (:class:`~sfn_callback.callbacks.TaskCallbacks`):
     delivered -> accepted; token finished -> not accepted, with AWS's reason and whether an earlier attempt of
@@ -380,6 +406,8 @@ class TaskCallbacksSender:
         if result.token_finished:
             return SendResult(accepted=False, finished_reason=result.code, maybe_ours=result.maybe_delivered)
         if result.error is not None:
+            if result.transient:
+                setattr(result.error, TRANSIENT_SEND_FAILURE, True)
             raise result.error
         raise CallbackNotSent(result)
 
@@ -693,20 +721,28 @@ class TokenPoller:
     def _recover(self, record: TokenRecord, now: datetime, holder: str | None) -> PollResult | None:
         claimed_at = record.claimed_at or datetime.min.replace(tzinfo=UTC)
         own = holder is not None and record.claim_holder == holder
-        if not own and (now - claimed_at).total_seconds() < self.lease_seconds:
+        released = record.claim_released_at is not None
+        if not own and not released and (now - claimed_at).total_seconds() < self.lease_seconds:
             return self._report(record, detail="callback in progress elsewhere")
         if record.outcome is None:  # a claim always stores its outcome; a record without one is corrupt
             raise LifecycleError(f"record {record.job_id!r} is CALLBACK_PENDING without a stored outcome")
         claim = Claim(self.new_claim_id(), now, record.outcome, holder)
         if not self.repository.claim(record.job_id, claim, previous_claim_id=record.claim_id):
             return None
-        self.log("resuming this invocation's own claim after its runtime died" if own else "resending a stale claim",
-                 job_id=record.job_id, stale_claim_id=record.claim_id)
+        why = ("resuming this invocation's own claim after its runtime died" if own
+               else "resuming a claim its holder released after a transient callback failure" if released
+               else "resending a stale claim")
+        self.log(why, job_id=record.job_id, stale_claim_id=record.claim_id)
         return replace(self._send_and_finalize(record, claim, record.attempt_count, resending=True), recovered=True)
 
     def _send_and_finalize(self, record: TokenRecord, claim: Claim, attempt: int, resending: bool) -> PollResult:
         outcome = claim.outcome
-        sent = self.sender.send(record.task_token, outcome)
+        try:
+            sent = self.sender.send(record.task_token, outcome)
+        except Exception as exc:
+            if send_failed_transiently(exc):
+                self._release(record, claim, exc)
+            raise
         if sent.accepted:
             status, callback_result, reason = outcome.terminal_status, "ACCEPTED", outcome.error
         elif resending or (sent.maybe_ours and sent.finished_reason != "TaskTimedOut"):
@@ -738,6 +774,18 @@ class TokenPoller:
             job_id=record.job_id,
             detail=reason,
         )
+
+    def _release(self, record: TokenRecord, claim: Claim, error: BaseException) -> None:
+        """This poll's send failed transiently and it stops trying: let any poll resume the claim at once
+        rather than after the lease. Safe: a resume is a conditional re-claim on this claim id, and a second
+        SendTask* for the token answers "finished"."""
+        try:
+            released = self.repository.release_claim(record.job_id, claim.claim_id, self.clock())
+        except Exception as exc:  # the claim then ends with its lease, as before
+            self.log("could not release the claim", job_id=record.job_id, error=f"{type(exc).__name__}: {exc}")
+            return
+        self.log("callback failed transiently; claim released for the next poll", job_id=record.job_id,
+                 claim_id=claim.claim_id, error=f"{type(error).__name__}: {error}"[:300], released=released)
 
     def _report(self, record: TokenRecord, detail: str | None = None, skipped: bool = False) -> PollResult:
         return PollResult(
