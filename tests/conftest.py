@@ -65,10 +65,12 @@ class LocalCloudHandle:
 LONGEST_FIRST = (
     "tests/integration/deploy/test_terraform_local.py",
     "tests/integration/bench/test_bench_faults.py",
+    "tests/integration/deploy/test_infra_iam_calls.py",
     "tests/integration/poc/test_batch_scenario.py",
     "tests/integration/seeds/test_seed001_scripts.py",
     "tests/integration/monitoring/test_monitoring_deployed.py",
     "tests/integration/poc/test_poc_faults.py",
+    "tests/integration/cost/test_cost_measure.py",
     "tests/unit/test_static_checks.py",
     "tests/unit/deploy/test_deploy_plan.py",
 )
