@@ -23,15 +23,10 @@ from sfn_callback.polling.application.push import PushReceiver
 from sfn_callback.polling.domain.lifecycle import TokenPoller, TokenStatus
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "poc"))
+from job_api_fakes import KEY, Secrets  # noqa: E402
 from poc_fakes import FakeRepository, FakeSchedules, FakeSender, FakeStepFunctions  # noqa: E402
 
-KEY = "key-1-0123456789abcdef"
 TOKEN = "AAAAKgAAAAIAAAAAAAAAAT" + "p" * 200
-
-
-class Secrets:
-    def get_secret_value(self, SecretId):  # noqa: N803 - boto3's name
-        return {"SecretString": KEY}
 
 
 @pytest.fixture(scope="module")

@@ -428,3 +428,14 @@ def all_interleavings(run_once: Callable[[list[int]], Interleaver]):
         if i < 0:
             return
         prefix = taken[:i] + [taken[i] + 1]
+
+
+def gate_checks(w, gate):
+    """The external API call is a step of the interleaving too (a slow check is one that waits there)."""
+    check = w.jobs.check_status
+
+    def gated(job_id):
+        gate("check")
+        return check(job_id)
+
+    w.jobs.check_status = gated

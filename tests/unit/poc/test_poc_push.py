@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from poc_fakes import Interleaver, World, all_interleavings
+from poc_fakes import Interleaver, World, all_interleavings, gate_checks
 
 from sfn_callback.polling.domain.jobs import Completed, Failed, InProgress
 from sfn_callback.polling.domain.lifecycle import ERROR_MAX_ATTEMPTS, TokenStatus, UnknownJob
@@ -45,16 +45,6 @@ def test_a_pushed_failure_fails_the_task_and_a_push_in_progress_or_for_an_unknow
     failed = p.complete_from_push("job-1", Failed("RenderError", "frame 7"), holder="push-3")
     assert failed.status == "FAILED" and w.sfn.accepted[0][1].error == "RenderError"
     assert w.record.attempt_count == 0
-
-
-def gate_checks(w, gate):
-    check = w.jobs.check_status
-
-    def gated(job_id):
-        gate("check")
-        return check(job_id)
-
-    w.jobs.check_status = gated
 
 
 @pytest.mark.parametrize(("answer", "max_attempts"), [("COMPLETED", 5), ("IN_PROGRESS", 5), ("IN_PROGRESS", 0)])

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from poc_fakes import FlakyStepFunctionsClient, Interleaver, SimulatedCrash, World, all_interleavings
+from poc_fakes import FlakyStepFunctionsClient, Interleaver, SimulatedCrash, World, all_interleavings, gate_checks
 
 from sfn_callback.polling.domain.lifecycle import ERROR_MAX_ATTEMPTS, SendResult, TokenStatus
 
@@ -14,17 +14,6 @@ from sfn_callback.polling.domain.lifecycle import ERROR_MAX_ATTEMPTS, SendResult
 def slot(w, n):
     """The scheduled time of the job's n-th schedule delivery."""
     return w.record.created_at + timedelta(seconds=n * w.record.interval_seconds)
-
-
-def gate_checks(w, gate):
-    """The external API call is a step of the interleaving too (a slow check is one that waits there)."""
-    check = w.jobs.check_status
-
-    def gated(job_id):
-        gate("check")
-        return check(job_id)
-
-    w.jobs.check_status = gated
 
 
 def test_duplicate_deliveries_of_one_slot_count_one_attempt_and_ask_once():

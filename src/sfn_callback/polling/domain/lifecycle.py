@@ -513,6 +513,44 @@ class TokenPoller:
         ``TokenRepository.increment_attempt``. ``holder``: this invocation's request id."""
         # A lost conditional write means another poller moved the record; look again (bounded). Once this
         # poll has counted its attempt it never counts another.
+        def step(record: TokenRecord, now: datetime) -> PollResult | None:
+            if slot is not None and record.polled_slot is not None and record.polled_slot >= slot:
+                return self._report(record, detail=f"slot {iso(slot)} already polled", skipped=True)
+            if (slot is not None and record.not_before is not None and now < record.not_before
+                    and now <= record.expires_at):
+                return self._report(record, detail=f"the job API asked to wait until {iso(record.not_before)}",
+                                    skipped=True)
+            return self._count_and_decide(record, now, slot, adopt, holder)
+
+        return self._on_each_read(job_id, step, holder, "poll", record)
+
+    def complete_from_push(self, job_id: str, state: Any, *, holder: str | None = None) -> PollResult:
+        """The job API pushed the job's end (``state``: :class:`Completed` or :class:`Failed`, or a status
+        document): complete the token through the same claim as a poll, so exactly one callback is sent
+        whichever of the push and a poll gets there first. Counts no attempt and asks the API nothing. A
+        terminal record answers "already finished" (nothing sent); a claim held elsewhere answers "callback in
+        progress elsewhere" (a stale one is resent, with its own stored outcome); a state still in progress
+        changes nothing. ``holder``: the push invocation's request id. Unknown jobId -> :class:`UnknownJob`."""
+        def step(record: TokenRecord, now: datetime) -> PollResult | None:
+            if isinstance(state, Transient):
+                return self._report(record, detail="the push reported no end of the job")
+            outcome = decide_from_job(record, record.attempt_count, state, now)
+            if outcome is None:
+                return self._report(record, detail="the push reported the job still in progress")
+            claim = Claim(self.new_claim_id(), now, outcome, holder)
+            if not self.repository.claim(record.job_id, claim, previous_claim_id=None):
+                return None  # a poll claimed (or finished) first: report what it did
+            self.log("job end pushed by the job API", job_id=record.job_id, status=outcome.terminal_status.value)
+            return self._send_and_finalize(record, claim, record.attempt_count, resending=False)
+
+        return self._on_each_read(job_id, step, holder, "push")
+
+    def _on_each_read(self, job_id: str, step: Callable[[TokenRecord, datetime], PollResult | None],
+                      holder: str | None, what: str, record: TokenRecord | None = None) -> PollResult:
+        """Read the record and act on it, for a poll and a push alike: a finished record answers "already
+        finished" (its schedule deleted again), a pending claim goes to recovery, any other state to ``step``.
+        None (from recovery or ``step``) means another writer moved the record: read again, a bounded number of
+        times. ``record``: a copy to use for the first read."""
         for _ in range(4):
             if record is None:
                 record = self.repository.get(job_id)
@@ -522,57 +560,15 @@ class TokenPoller:
             if record.status.is_terminal:
                 self.schedules.delete(record.schedule_name)
                 return self._report(record, detail="already finished")
-            if record.status is TokenStatus.CALLBACK_PENDING:
-                result = self._recover(record, now, holder)
-            elif slot is not None and record.polled_slot is not None and record.polled_slot >= slot:
-                return self._report(record, detail=f"slot {iso(slot)} already polled", skipped=True)
-            elif (slot is not None and record.not_before is not None and now < record.not_before
-                  and now <= record.expires_at):
-                return self._report(record, detail=f"the job API asked to wait until {iso(record.not_before)}",
-                                    skipped=True)
-            else:
-                result = self._count_and_decide(record, now, slot, adopt, holder)
+            result = (self._recover(record, now, holder) if record.status is TokenStatus.CALLBACK_PENDING
+                      else step(record, now))
             if result is not None:
                 return result
             record = None
         record = self.repository.get(job_id)
-        assert record is not None
-        return self._report(record, detail="record kept changing under this poll")
-
-    def complete_from_push(self, job_id: str, state: Any, *, holder: str | None = None) -> PollResult:
-        """The job API pushed the job's end (``state``: :class:`Completed` or :class:`Failed`, or a status
-        document): complete the token through the same claim as a poll, so exactly one callback is sent
-        whichever of the push and a poll gets there first. Counts no attempt and asks the API nothing. A
-        terminal record answers "already finished" (nothing sent); a claim held elsewhere answers "callback in
-        progress elsewhere" (a stale one is resent, with its own stored outcome); a state still in progress
-        changes nothing. ``holder``: the push invocation's request id. Unknown jobId -> :class:`UnknownJob`."""
-        for _ in range(4):
-            record = self.repository.get(job_id)
-            if record is None:
-                raise UnknownJob(job_id)
-            now = self.clock()
-            if record.status.is_terminal:
-                self.schedules.delete(record.schedule_name)
-                return self._report(record, detail="already finished")
-            if record.status is TokenStatus.CALLBACK_PENDING:
-                result = self._recover(record, now, holder)
-                if result is not None:
-                    return result
-                continue
-            if isinstance(state, Transient):
-                return self._report(record, detail="the push reported no end of the job")
-            outcome = decide_from_job(record, record.attempt_count, state, now)
-            if outcome is None:
-                return self._report(record, detail="the push reported the job still in progress")
-            claim = Claim(self.new_claim_id(), now, outcome, holder)
-            if not self.repository.claim(record.job_id, claim, previous_claim_id=None):
-                continue  # a poll claimed (or finished) first: report what it did
-            self.log("job end pushed by the job API", job_id=record.job_id, status=outcome.terminal_status.value)
-            return self._send_and_finalize(record, claim, record.attempt_count, resending=False)
-        record = self.repository.get(job_id)
         if record is None:
             raise UnknownJob(job_id)
-        return self._report(record, detail="record kept changing under this push")
+        return self._report(record, detail=f"record kept changing under this {what}")
 
     def _count_and_decide(self, record: TokenRecord, now: datetime, slot: datetime | None, adopt: bool | None,
                           holder: str | None) -> PollResult | None:
