@@ -53,7 +53,7 @@ from sfn_callback.cost.usage import UsageCounts
 from sfn_callback.deploy.deployer import ensure_deployed
 from sfn_callback.observe.history import history_counts, reconnect_latencies
 from sfn_callback.observe.records import execution_history, token_records
-from sfn_callback.poc.http_scenarios import JobApiProcess, put_secret
+from sfn_callback.poc.http_scenarios import JobApiProcess, reference_job_api
 from sfn_callback.polling.application.push import PUSH_HOLDER_PREFIX
 from sfn_callback.polling.domain.job_api_config import FALLBACK_FACTOR
 
@@ -150,9 +150,7 @@ def job_input(design: str, polls: int, interval_seconds: int, name: str, job_api
         if job_api_url is None:
             raise ValueError("the push design needs the reference job service's URL")
         del polling_config["jobOptions"]
-        polling_config["jobApi"] = {"submit": {"url": f"{job_api_url}/jobs"},
-                                    "status": {"url": f"{job_api_url}/jobs/{{jobId}}"},
-                                    "cancel": {"url": f"{job_api_url}/jobs/{{jobId}}"}, "push": {}}
+        polling_config["jobApi"] = reference_job_api(job_api_url, push=True)
         data["job"] = {"completeAfterSeconds": polls * interval_seconds}
     doc: dict[str, Any] = {"record": {"id": name, "data": data}, "pollingConfig": polling_config}
     if design != POLLING:
@@ -310,10 +308,8 @@ def measure(target: Target, cfg: MeasureConfig, progress: Callable[[str], None] 
     service = None
     if PUSH in cfg.designs:
         progress("starting the reference job service for the push design")
-        service = JobApiProcess().start()
+        service = JobApiProcess().start(target)
     try:
-        if service is not None:
-            put_secret(target, service.key)
         return _measure(target, cfg, progress, service.url if service is not None else None)
     finally:
         if service is not None:

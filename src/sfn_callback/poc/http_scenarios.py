@@ -73,7 +73,9 @@ class JobApiProcess:
         self.url = ""
         self.http = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(total=10))
 
-    def start(self) -> JobApiProcess:
+    def start(self, target: Target | None = None) -> JobApiProcess:
+        """Start the service; with ``target``, also put its key in the reference secret there (what the HTTP
+        job adapter reads), stopping the service again if that fails."""
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "sfn_callback.jobapi.entrypoints.server", "--port", "0",
              "--keys-file", str(self.keys_file)],
@@ -88,6 +90,12 @@ class JobApiProcess:
             self.stop()
             raise RuntimeError(f"the reference job API did not start: {err.strip()[-500:] or 'no answer'}")
         self.url = json.loads(line[0])["url"]
+        if target is not None:
+            try:
+                put_secret(target, self.key)
+            except Exception:
+                self.stop()
+                raise
         return self
 
     def call(self, method: str, path: str, body: Any = None) -> Any:
@@ -135,6 +143,18 @@ def put_secret(target: Target, value: str) -> None:
                          Description="sfn-callback: the reference job API's bearer key (the HTTP scenarios)")
 
 
+def reference_job_api(url: str, *, timeout_seconds: float | None = None, push: bool = False) -> dict[str, Any]:
+    """A job's ``pollingConfig.jobApi`` for the reference job service at ``url``: submit ``POST /jobs``, status
+    and cancel at ``/jobs/{jobId}``; ``timeout_seconds`` per request, ``push``: the job pushes its end."""
+    doc: dict[str, Any] = {"submit": {"url": f"{url}/jobs"}, "status": {"url": f"{url}/jobs/{{jobId}}"},
+                           "cancel": {"url": f"{url}/jobs/{{jobId}}"}}
+    if timeout_seconds is not None:
+        doc["timeoutSeconds"] = timeout_seconds
+    if push:
+        doc["push"] = {}
+    return doc
+
+
 @dataclass(frozen=True)
 class HttpScenario:
     name: str
@@ -151,8 +171,7 @@ class HttpScenario:
             "intervalSeconds": interval,
             "maxAttempts": self.max_attempts,
             "timeoutSeconds": 120 * interval,
-            "jobApi": {"submit": {"url": f"{url}/jobs"}, "status": {"url": f"{url}/jobs/{{jobId}}"},
-                       "cancel": {"url": f"{url}/jobs/{{jobId}}"}, "timeoutSeconds": REQUEST_TIMEOUT_SECONDS},
+            "jobApi": reference_job_api(url, timeout_seconds=REQUEST_TIMEOUT_SECONDS),
         }
         if sweep:
             polling["mode"] = "sweep"
@@ -168,8 +187,7 @@ class HttpScenario:
         rotated = False
         refused_before: dict[str, int] = {}  # per job: requests refused before the rotation
         try:
-            service.start()
-            put_secret(target, service.key)
+            service.start(target)
             inputs = [self.execution_input(options.interval_seconds, f"{self.name}-{i + 1}", service.url,
                                            sweep=self.sweep_share and i % 2 == 1) for i in range(options.jobs)]
             jobs = observer.start(self.name, inputs)
@@ -339,9 +357,7 @@ class PushScenario:
     def execution_input(self, interval: int, case: PushCase, url: str, record_id: str) -> dict[str, Any]:
         fallback = FALLBACK_FACTOR * interval
         polling = {"intervalSeconds": interval, "maxAttempts": 10, "timeoutSeconds": 24 * fallback,
-                   "jobApi": {"submit": {"url": f"{url}/jobs"}, "status": {"url": f"{url}/jobs/{{jobId}}"},
-                              "cancel": {"url": f"{url}/jobs/{{jobId}}"}, "timeoutSeconds": REQUEST_TIMEOUT_SECONDS,
-                              "push": {}}}
+                   "jobApi": reference_job_api(url, timeout_seconds=REQUEST_TIMEOUT_SECONDS, push=True)}
         return {"record": {"id": record_id, "data": {"scenario": self.name, "job": self.behaviour(case, fallback)}},
                 "pollingConfig": polling, "taskTimeoutSeconds": 48 * fallback}
 
@@ -353,8 +369,7 @@ class PushScenario:
         served: dict[str, dict[str, Any] | None] = {}
         interval = options.interval_seconds
         try:
-            service.start()
-            put_secret(target, service.key)
+            service.start(target)
             warmed = warm_push_endpoint(target, service.http)
             inputs = [self.execution_input(interval, case, service.url, f"{self.name}-{case.name}")
                       for case in PUSH_CASES]

@@ -31,7 +31,7 @@ from sfn_callback.deploy.spec import Function, StackContext
 from sfn_callback.deploy.stack import build_stack
 from sfn_callback.export.scenarios import FileServer, file_content
 from sfn_callback.localcloud import process
-from sfn_callback.poc.http_scenarios import JobApiProcess, put_secret
+from sfn_callback.poc.http_scenarios import JobApiProcess
 from support import wait_execution, wait_for
 
 pytestmark = pytest.mark.cloud
@@ -111,8 +111,7 @@ def recorded(tmp_path_factory):
             return sfn.start_execution(stateMachineArn=CTX.state_machine_arn(workflow),
                                        name=f"iam-{uuid.uuid4().hex[:8]}", input=json.dumps(doc))["executionArn"]
 
-        job_api.start()
-        put_secret(Target(endpoint_url=endpoint), job_api.key)
+        job_api.start(Target(endpoint_url=endpoint))
         with FileServer() as files:
             export_id = f"iam-{uuid.uuid4().hex[:8]}"
             ok = files.add(f"/{export_id}/ok.csv", file_content(export_id, "ok.csv"))

@@ -12,7 +12,7 @@ import pytest
 
 from sfn_callback import config
 from sfn_callback.config import Target
-from sfn_callback.poc.http_scenarios import JobApiProcess, put_secret
+from sfn_callback.poc.http_scenarios import JobApiProcess, reference_job_api
 
 pytestmark = pytest.mark.cloud
 
@@ -21,9 +21,8 @@ WORKFLOW_ARN = f"arn:aws:states:{config.DEFAULT_REGION}:{config.LOCAL_ACCOUNT_ID
 
 @pytest.fixture(scope="module")
 def job_api(deployed):
-    service = JobApiProcess().start()
+    service = JobApiProcess().start(Target(endpoint_url=deployed.endpoint_url))
     try:
-        put_secret(Target(endpoint_url=deployed.endpoint_url), service.key)
         yield service
     finally:
         service.stop()
@@ -37,9 +36,7 @@ def run(deployed, service, name, job, seconds=90):
     execution_input = {
         "record": {"id": name, "data": {"job": {"completeAfterChecks": 1, **job}}},
         "pollingConfig": {"intervalSeconds": 1, "maxAttempts": 5, "timeoutSeconds": 60,
-                          "jobApi": {"submit": {"url": f"{service.url}/jobs"},
-                                     "status": {"url": f"{service.url}/jobs/{{jobId}}"},
-                                     "cancel": {"url": f"{service.url}/jobs/{{jobId}}"}, "timeoutSeconds": 1}},
+                          "jobApi": reference_job_api(service.url, timeout_seconds=1)},
         "taskTimeoutSeconds": 120,
     }
     arn = sfn.start_execution(stateMachineArn=WORKFLOW_ARN, name=f"{name}-{time.time_ns()}",
@@ -108,9 +105,7 @@ def test_a_repeated_create_job_invocation_for_the_same_task_answers_its_job_agai
     event = {"record": {"id": "submit-again", "data": {"job": {"completeAfterChecks": 1000}}},
              "taskToken": f"AAAA{time.time_ns()}" + "r" * 200, "executionId": "arn:exec:submit-again",
              "pollingConfig": {"intervalSeconds": 30, "maxAttempts": 5, "timeoutSeconds": 300,
-                               "jobApi": {"submit": {"url": f"{job_api.url}/jobs"},
-                                          "status": {"url": f"{job_api.url}/jobs/{{jobId}}"},
-                                          "cancel": {"url": f"{job_api.url}/jobs/{{jobId}}"}, "timeoutSeconds": 1}}}
+                               "jobApi": reference_job_api(job_api.url, timeout_seconds=1)}}
     before = job_api.call("GET", "/submits")
     answers = [json.loads(lam.invoke(FunctionName=config.CREATE_JOB_FUNCTION,
                                      Payload=json.dumps(event).encode())["Payload"].read()) for _ in range(2)]
